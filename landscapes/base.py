@@ -1,0 +1,140 @@
+"""The :class:`Landscape` contract: analytic 2-D surfaces, batched over points.
+
+The last axis is the coordinate axis. ``value_and_grad`` takes points of shape
+``(..., 2)`` and returns values ``(...)`` and gradients ``(..., 2)``, so one
+call serves one point, k starts or a whole meshgrid. Gradients and Hessians
+are analytic; the tests compare them with central differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from common.spec import Spec, resolve
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class CriticalPoint:
+    """A known critical point of a surface.
+
+    Attributes
+    ----------
+    point : tuple of float, length 2
+    value : float
+    kind : {"global", "local", "saddle"}
+    """
+
+    point: tuple[float, float]
+    value: float
+    kind: Literal["global", "local", "saddle"]
+
+
+class Landscape:
+    """Base class for analytic surfaces.
+
+    Subclasses set ``name``, ``title``, ``latex``, optional ``specs`` for their
+    own parameters, and implement :meth:`value_and_grad` and :meth:`hessian`,
+    plus the ``bounds``, ``minima`` and ``start`` properties (which may depend
+    on the parameters).
+
+    Parameters
+    ----------
+    **params
+        The surface's own parameters, validated against ``specs``.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    latex: ClassVar[str] = ""
+    specs: ClassVar[tuple[Spec, ...]] = ()
+    #: One line for the UI: what this surface teaches.
+    lesson: ClassVar[str] = ""
+    #: True when the surface spans many decades, so the map looks best on log(f - f_min).
+    log_scale: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = resolve(self.specs, params, self.name)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- geometry ------------------------------------------------------------
+    @property
+    def bounds(self) -> Bounds:
+        """View window ``((xmin, xmax), (ymin, ymax))``."""
+        raise NotImplementedError
+
+    @property
+    def minima(self) -> list[CriticalPoint]:
+        """Known critical points (minima and saddles)."""
+        return []
+
+    @property
+    def start(self) -> tuple[float, float]:
+        """Default start point."""
+        raise NotImplementedError
+
+    @property
+    def presets(self) -> dict[str, tuple[float, float]]:
+        """Named start points worth trying; the default start first."""
+        return {"default": self.start}
+
+    # -- numerics ------------------------------------------------------------
+    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Value and gradient.
+
+        Parameters
+        ----------
+        points : ndarray, shape (..., 2)
+
+        Returns
+        -------
+        values : ndarray, shape (...)
+        grads : ndarray, shape (..., 2)
+        """
+        raise NotImplementedError
+
+    def value(self, points: np.ndarray) -> np.ndarray:
+        """Value only, shape ``(...)`` for points ``(..., 2)``."""
+        return self.value_and_grad(points)[0]
+
+    def hessian(self, points: np.ndarray) -> np.ndarray:
+        """Hessian, shape ``(..., 2, 2)`` for points ``(..., 2)``."""
+        raise NotImplementedError
+
+    @property
+    def f_min(self) -> float:
+        """Lowest known value (global minimum), or ``nan`` if unknown."""
+        values = [c.value for c in self.minima if c.kind == "global"]
+        return min(values) if values else float("nan")
+
+
+def stack_grad(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Stack two ``(...)`` partials into a ``(..., 2)`` gradient."""
+    return np.stack([gx, gy], axis=-1)
+
+
+def stack_hessian(hxx: np.ndarray, hxy: np.ndarray, hyy: np.ndarray) -> np.ndarray:
+    """Assemble a symmetric ``(..., 2, 2)`` Hessian from its three entries."""
+    hxx, hxy, hyy = np.broadcast_arrays(hxx, hxy, hyy)
+    return np.stack([np.stack([hxx, hxy], -1), np.stack([hxy, hyy], -1)], -2)
+
+
+def as_points(points: Any) -> np.ndarray:
+    """``points`` as float64 with a last axis of 2.
+
+    Raises
+    ------
+    ValueError
+        If the last axis is not 2.
+    """
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[-1] != 2:
+        raise ValueError(f"points must have shape (..., 2), got {arr.shape}")
+    return arr

@@ -1,0 +1,148 @@
+"""The one step interface every optimizer shares.
+
+Every algorithm here writes its update as ``params - lr_t * direction``, where
+the direction comes from :meth:`Optimizer.direction` and ``lr_t`` is the base
+learning rate times an optional schedule. That single shape is what lets the
+composable transforms (schedules, clipping, noise, decoupled weight decay) be
+written once in :mod:`optimizers.transforms` and used with every optimizer.
+
+Shapes: ``params`` and ``grads`` are float64 ``(k, d)``: k independent runs.
+State is a plain ``dict`` of arrays and ints. Nothing is changed in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from common.spec import Spec, resolve
+
+State = dict[str, Any]
+
+LR_HELP = "Step size. Too large diverges, too small crawls."
+
+
+def lr_spec(default: float) -> Spec:
+    """The learning-rate spec every optimizer shares (log slider 1e-5 … 10)."""
+    return Spec(
+        "lr", default, low=0.0, low_open=True, log=True, ui_low=1e-5, ui_high=10.0,
+        help=LR_HELP, label="learning rate",
+    )
+
+
+def as_params(params: Any) -> np.ndarray:
+    """Check and return ``params`` as a float64 ``(k, d)`` array.
+
+    Raises
+    ------
+    ValueError
+        If the array is not 2-D.
+    """
+    arr = np.asarray(params, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"params must have shape (k, d), got {arr.shape}")
+    return arr
+
+
+class Optimizer:
+    """Base class: validated hyperparameters, ``init`` and a pure ``step``.
+
+    Subclasses set the class attributes and implement :meth:`init_state` and
+    :meth:`direction`.
+
+    Parameters
+    ----------
+    **hparams
+        Hyperparameters named as in ``specs``; missing ones take defaults.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    latex: ClassVar[str] = ""
+    specs: ClassVar[tuple[Spec, ...]] = ()
+    reference: ClassVar[str] = ""
+
+    def __init__(self, **hparams: Any) -> None:
+        self.hparams = resolve(self.specs, hparams, self.name)
+        self.check()
+
+    def check(self) -> None:
+        """Cross-parameter checks; raise ``ValueError`` (override when needed)."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
+        return f"{type(self).__name__}({args})"
+
+    # -- the interface -------------------------------------------------
+    def init(self, params: np.ndarray) -> State:
+        """State for ``params`` of shape ``(k, d)``; step count starts at 0."""
+        params = as_params(params)
+        return {"t": 0, **self.init_state(params)}
+
+    def step(self, params: np.ndarray, grads: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """One update; returns ``(new_params, new_state)`` without touching inputs.
+
+        Parameters
+        ----------
+        params, grads : ndarray, shape (k, d)
+        state : dict
+            From :meth:`init` or a previous :meth:`step`.
+        """
+        t = state["t"] + 1
+        direction, inner = self.direction(grads, {k: v for k, v in state.items() if k != "t"}, params, t)
+        return params - self.lr_at(t) * direction, {"t": t, **inner}
+
+    def lr_at(self, t: int) -> float:
+        """Learning rate at step ``t`` (1-based)."""
+        return float(self.hparams.get("lr", 1.0))
+
+    # -- for subclasses ---------------------------------------------------
+    def init_state(self, params: np.ndarray) -> State:
+        """Algorithm state for ``(k, d)`` params (no step count)."""
+        return {}
+
+    def direction(
+        self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+    ) -> tuple[np.ndarray, State]:
+        """The update direction ``d`` with ``new = params - lr_t * d``.
+
+        Parameters
+        ----------
+        grads, params : ndarray, shape (k, d)
+        state : dict
+            Algorithm state without the step count.
+        t : int
+            The step being taken, starting at 1.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def spec_map(cls) -> Mapping[str, Spec]:
+        """Specs by name."""
+        return {s.name: s for s in cls.specs}
+
+
+def coupled_decay(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:
+    """torch-style L2 weight decay folded into the gradient: ``g + λθ``."""
+    return grads + weight_decay * params if weight_decay else grads
+
+
+def weight_decay_spec(default: float = 0.0) -> Spec:
+    """torch's coupled L2 ``weight_decay`` (added to the gradient)."""
+    return Spec(
+        "weight_decay", default, low=0.0, ui_high=0.1,
+        help="L2 penalty added to the gradient (torch's weight_decay).", label="weight decay",
+    )
+
+
+def specs_union(*groups: Sequence[Spec]) -> tuple[Spec, ...]:
+    """Concatenate spec groups, rejecting duplicate names."""
+    out: list[Spec] = []
+    for group in groups:
+        out.extend(group)
+    names = [s.name for s in out]
+    if len(names) != len(set(names)):
+        raise ValueError(f"duplicate spec names in {names}")
+    return tuple(out)

@@ -1,0 +1,90 @@
+"""A frozen, hashable description of one optimizer with its transforms.
+
+Pages build these from widgets (or from the URL); caches key on them;
+:meth:`OptimizerConfig.build` turns one into a runnable optimizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizers.base import Optimizer
+from optimizers.transforms import SCHEDULES, Chain, Clip, Noise
+
+
+def _frozen(d: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((d or {}).items()))
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """One optimizer as the user set it up.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"adam"``.
+    hparams : tuple of (str, value)
+        The algorithm's own hyperparameters (sorted pairs, so hashable).
+    schedule : str
+        Registry name of the learning-rate schedule.
+    schedule_params : tuple of (str, value)
+    clip_mode : {"off", "norm", "value"}
+    clip_threshold : float
+    noise_sigma : float
+        0 means no gradient noise.
+    noise_anneal : float
+    noise_seed : int
+    decoupled_weight_decay : float
+    label : str
+        Shown in legends; the app makes it unique (e.g. ``"Adam (lr=0.1)"``).
+    """
+
+    name: str
+    hparams: tuple[tuple[str, Any], ...] = ()
+    schedule: str = "constant"
+    schedule_params: tuple[tuple[str, Any], ...] = ()
+    clip_mode: str = "off"
+    clip_threshold: float = 1.0
+    noise_sigma: float = 0.0
+    noise_anneal: float = 0.0
+    noise_seed: int = 0
+    decoupled_weight_decay: float = 0.0
+    label: str = field(default="")
+
+    @classmethod
+    def make(cls, name: str, hparams: dict[str, Any] | None = None, schedule_params: dict[str, Any] | None = None, **rest: Any) -> OptimizerConfig:
+        """Build from plain dicts."""
+        return cls(name=name, hparams=_frozen(hparams), schedule_params=_frozen(schedule_params), **rest)
+
+    def build(self) -> Optimizer:
+        """The runnable optimizer (a :class:`Chain` when any transform is on).
+
+        Raises
+        ------
+        ValueError
+            On an unknown name or any bad setting.
+        """
+        import optimizers  # late import: the registry imports this module's siblings
+
+        base = optimizers.get(self.name, **dict(self.hparams))
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        sched = SCHEDULES[self.schedule](**dict(self.schedule_params)) if self.schedule != "constant" else None
+        if self.clip_mode not in ("off", "norm", "value"):
+            raise ValueError(f"clip mode must be off, norm or value, got {self.clip_mode!r}")
+        clip = Clip(self.clip_mode, float(self.clip_threshold)) if self.clip_mode != "off" else None
+        noise = Noise(float(self.noise_sigma), int(self.noise_seed), float(self.noise_anneal)) if self.noise_sigma else None
+        if sched is None and clip is None and noise is None and not self.decoupled_weight_decay:
+            return base
+        return Chain(base, schedule=sched, clip=clip, noise=noise, decoupled_weight_decay=float(self.decoupled_weight_decay))
+
+    @property
+    def display(self) -> str:
+        """Legend label: the given label, or the optimizer's title."""
+        if self.label:
+            return self.label
+        import optimizers
+
+        return optimizers.REGISTRY[self.name].title if self.name in optimizers.REGISTRY else self.name

@@ -1,0 +1,24 @@
+"""Plain gradient descent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+class GD(Optimizer):
+    r"""Gradient descent: ``θ ← θ − lr · (g + λθ)``.
+
+    Equals ``torch.optim.SGD(momentum=0)``; with gradient noise from
+    :class:`~optimizers.transforms.Noise` it is "SGD" on an analytic surface.
+    """
+
+    name = "gd"
+    title = "Gradient descent"
+    latex = r"\theta_{t} = \theta_{t-1} - \eta\, g_t"
+    reference = "torch.optim.SGD (momentum=0)"
+    specs = (lr_spec(1e-3), weight_decay_spec())
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        return coupled_decay(grads, params, self.hparams["weight_decay"]), state
