@@ -1,0 +1,12 @@
+"""Descent Lab: the entry script only routes (st.navigation over pages)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Descent Lab", page_icon="⛰️", layout="wide")
+page = st.navigation(
+    [
+        st.Page("ui/pages/surfaces.py", title="Surfaces", icon="🗺️", default=True, url_path="surfaces"),
+        st.Page("ui/pages/networks.py", title="Networks", icon="🧠", url_path="networks"),
+    ]
+)
+page.run()

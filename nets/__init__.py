@@ -1,0 +1,1 @@
+"""Tiny neural networks as problems for the shared optimizers and runner."""

@@ -1,0 +1,1 @@
+"""Streamlit page code and UI components. Numerics never import from here."""

@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("Networks")
+st.info("Being built.")

@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("Surfaces")
+st.info("Being built.")

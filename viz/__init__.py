@@ -1,0 +1,1 @@
+"""Pure plotly figure builders and exports. No streamlit imports."""
