@@ -34,7 +34,9 @@ class Spec:
     help : str
         One line a user can act on.
     choices : tuple of str
-        For a string parameter, the allowed values.
+        For a string parameter, the allowed values. A string parameter with
+        no choices is free text: any string passes :meth:`validate` and the
+        owner parses it (e.g. a formula). Its kind stays ``"choice"``.
     ui_low, ui_high : float, optional
         Slider range when the valid range is unbounded.
     label : str, optional
@@ -90,6 +92,10 @@ class Spec:
             if isinstance(value, (int, float)) and value in (0, 1):
                 return bool(value)
             raise ValueError(f"{where}{self.name} must be true or false, got {value!r}")
+        if kind == "choice" and not self.choices:
+            if not isinstance(value, str):
+                raise ValueError(f"{where}{self.name} must be text, got {value!r}")
+            return value
         if kind == "choice":
             if value not in self.choices:
                 raise ValueError(

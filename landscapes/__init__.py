@@ -9,11 +9,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from landscapes.ackley import Ackley
 from landscapes.base import CriticalPoint, Landscape
+from landscapes.beale import Beale
+from landscapes.cliff import Cliff
+from landscapes.formula import Formula
+from landscapes.himmelblau import Himmelblau
+from landscapes.monkey_saddle import MonkeySaddle
+from landscapes.narrow_trough import NarrowTrough
+from landscapes.plateau import Plateau
+from landscapes.rastrigin import Rastrigin
 from landscapes.rosenbrock import Rosenbrock
+from landscapes.saddle import Saddle
+from landscapes.six_hump_camel import SixHumpCamel
+from landscapes.two_basin import TwoBasin
 
 REGISTRY: dict[str, type[Landscape]] = {
     Rosenbrock.name: Rosenbrock,
+    Saddle.name: Saddle,
+    NarrowTrough.name: NarrowTrough,
+    TwoBasin.name: TwoBasin,
+    Himmelblau.name: Himmelblau,
+    Beale.name: Beale,
+    Rastrigin.name: Rastrigin,
+    Ackley.name: Ackley,
+    SixHumpCamel.name: SixHumpCamel,
+    MonkeySaddle.name: MonkeySaddle,
+    Plateau.name: Plateau,
+    Cliff.name: Cliff,
+    Formula.name: Formula,
 }
 
 
@@ -35,4 +59,4 @@ def get(name: str, **params: Any) -> Landscape:
     return REGISTRY[name](**params)
 
 
-__all__ = ["CriticalPoint", "Landscape", "REGISTRY", "get", "names"]
+__all__ = ["REGISTRY", "CriticalPoint", "Landscape", "get", "names"]

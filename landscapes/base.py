@@ -138,3 +138,57 @@ def as_points(points: Any) -> np.ndarray:
     if arr.ndim == 0 or arr.shape[-1] != 2:
         raise ValueError(f"points must have shape (..., 2), got {arr.shape}")
     return arr
+
+
+def newton_critical(
+    landscape: Landscape, guess: tuple[float, float], *, tol: float = 1e-13, max_iter: int = 50
+) -> tuple[float, float]:
+    """Polish an approximate critical point with Newton's method on the gradient.
+
+    Surfaces list their critical points from a few printed digits (or a coarse
+    search) and polish them here, so the listed coordinates are exact to
+    float64 rounding and the gradient there really vanishes.
+
+    Parameters
+    ----------
+    landscape : Landscape
+    guess : tuple of float, length 2
+        Start, close enough for Newton to converge to the wanted point.
+    tol : float
+        Stop when the Newton step is shorter than this.
+    max_iter : int
+
+    Returns
+    -------
+    tuple of float, length 2
+
+    Raises
+    ------
+    ValueError
+        If Newton does not converge (a wrong guess, or a degenerate point).
+    """
+    p = np.asarray(guess, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        for _ in range(max_iter):
+            g = landscape.value_and_grad(p)[1]
+            try:
+                delta = np.linalg.solve(landscape.hessian(p), g)
+            except np.linalg.LinAlgError:
+                break
+            p = p - delta
+            if not np.isfinite(p).all():
+                break
+            if np.linalg.norm(delta) <= tol * max(1.0, float(np.linalg.norm(p))):
+                return (float(p[0]), float(p[1]))
+    raise ValueError(f"{landscape.name}: Newton did not find a critical point near {guess}")
+
+
+def critical_points(
+    landscape: Landscape, guesses: list[tuple[tuple[float, float], str]]
+) -> list[CriticalPoint]:
+    """:class:`CriticalPoint` list from ``(guess, kind)`` pairs, each polished by :func:`newton_critical`."""
+    out = []
+    for guess, kind in guesses:
+        point = newton_critical(landscape, guess)
+        out.append(CriticalPoint(point, float(landscape.value(np.asarray(point))), kind))  # type: ignore[arg-type]
+    return out

@@ -26,7 +26,9 @@ class Rosenbrock(Landscape):
 
     @property
     def bounds(self) -> Bounds:
-        return ((-2.0, 2.0), (-1.0, 3.0))
+        # Widened when a moves the minimum (a, a²) out of the classic window.
+        a = self.params["a"]
+        return ((min(-2.0, a - 0.5), max(2.0, a + 0.5)), (-1.0, max(3.0, a * a + 0.5)))
 
     @property
     def minima(self) -> list[CriticalPoint]:
@@ -45,13 +47,15 @@ class Rosenbrock(Landscape):
         p = as_points(points)
         x, y = p[..., 0], p[..., 1]
         a, b = self.params["a"], self.params["b"]
-        r = y - x * x
-        u = a - x
-        value = u * u + b * r * r
-        return value, stack_grad(-2.0 * u - 4.0 * b * x * r, 2.0 * b * r)
+        with np.errstate(all="ignore"):
+            r = y - x * x
+            u = a - x
+            value = u * u + b * r * r
+            return value, stack_grad(-2.0 * u - 4.0 * b * x * r, 2.0 * b * r)
 
     def hessian(self, points: np.ndarray) -> np.ndarray:
         p = as_points(points)
         x, y = p[..., 0], p[..., 1]
         b = self.params["b"]
-        return stack_hessian(2.0 - 4.0 * b * (y - 3.0 * x * x), -4.0 * b * x, np.full_like(x, 2.0 * b))
+        with np.errstate(all="ignore"):
+            return stack_hessian(2.0 - 4.0 * b * (y - 3.0 * x * x), -4.0 * b * x, np.full_like(x, 2.0 * b))
