@@ -12,15 +12,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from optimizers.adadelta import Adadelta
+from optimizers.adagrad import Adagrad
 from optimizers.adam import Adam
+from optimizers.adamax import Adamax
+from optimizers.adamw import AdamW
+from optimizers.amsgrad import AMSGrad
 from optimizers.base import Optimizer
 from optimizers.gd import GD
+from optimizers.lion import Lion
+from optimizers.momentum import Momentum
+from optimizers.nadam import NAdam
+from optimizers.nesterov import Nesterov
+from optimizers.radam import RAdam
+from optimizers.rmsprop import RMSprop
 from optimizers.runner import Trajectory, run
+from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
 REGISTRY: dict[str, type[Optimizer]] = {
     GD.name: GD,
+    Momentum.name: Momentum,
+    Nesterov.name: Nesterov,
+    Adagrad.name: Adagrad,
+    RMSprop.name: RMSprop,
+    Adadelta.name: Adadelta,
     Adam.name: Adam,
+    AdamW.name: AdamW,
+    AMSGrad.name: AMSGrad,
+    NAdam.name: NAdam,
+    Adamax.name: Adamax,
+    RAdam.name: RAdam,
+    Lion.name: Lion,
 }
 
 
@@ -42,4 +65,4 @@ def get(name: str, **hparams: Any) -> Optimizer:
     return REGISTRY[name](**hparams)
 
 
-__all__ = ["Chain", "Clip", "Noise", "Optimizer", "REGISTRY", "Trajectory", "get", "names", "run", "schedule"]
+__all__ = ["REGISTRY", "SCIPY_METHODS", "Chain", "Clip", "Noise", "Optimizer", "Trajectory", "get", "names", "reference_path", "run", "schedule"]

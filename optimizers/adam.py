@@ -1,15 +1,18 @@
-"""Adam (Kingma & Ba, 2015), as torch.optim.Adam documents it."""
+"""Adam (Kingma & Ba, 2015), AdamW and AMSGrad, as torch.optim.Adam/AdamW document them."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
 
-BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average (momentum).", label="β₁")
-BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average.", label="β₂")
+BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average (momentum); must be < 1.", label="β₁")
+BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average; must be < 1.", label="β₂")
 EPS = Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε")
+AMSGRAD = Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).", label="AMSGrad")
 
 
 class Adam(Optimizer):
@@ -20,38 +23,52 @@ class Adam(Optimizer):
         m_t = \beta_1 m_{t-1} + (1-\beta_1) g,\quad
         v_t = \beta_2 v_{t-1} + (1-\beta_2) g^2
 
-        \theta_t = \theta_{t-1} - \eta\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}
+        \theta_t = \theta_{t-1} - \eta\,\frac{m_t/(1-\beta_1^t)}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
 
+    The bias corrections use the step count ``t`` starting at 1 on *every*
+    step, and divide the moments only inside the update -- the stored ``m`` and
+    ``v`` are never overwritten by their corrected values (seed 000/001 did
+    both, and skipped the correction at step 1).
     With ``amsgrad=True`` the denominator uses ``max(v_1..v_t)``, as torch does.
     """
 
     name = "adam"
     title = "Adam"
     latex = (
-        r"m_t=\beta_1 m_{t-1}+(1-\beta_1)g_t,\; v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2"
-        r"\\ \theta_t=\theta_{t-1}-\eta\,\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon},\;"
-        r"\hat m_t=\frac{m_t}{1-\beta_1^t},\;\hat v_t=\frac{v_t}{1-\beta_2^t}"
+        r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2\\"
+        r"\theta_t&=\theta_{t-1}-\eta\,\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon},\quad "
+        r"\hat m_t=\frac{m_t}{1-\beta_1^t},\;\hat v_t=\frac{v_t}{1-\beta_2^t}\end{aligned}"
     )
     reference = "torch.optim.Adam"
-    specs = (
-        lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(),
-        Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).", label="AMSGrad"),
-    )
+    specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), AMSGRAD)
+    #: AdamW: weight decay leaves the gradient alone and shrinks θ directly.
+    decoupled: ClassVar[bool] = False
+
+    def check(self) -> None:
+        require_below(self.name, self.hparams, ("beta1", "beta2"))
+
+    @property
+    def amsgrad(self) -> bool:
+        """Whether the denominator uses the running maximum of ``v``."""
+        return bool(self.hparams.get("amsgrad", False))
 
     def init_state(self, params: np.ndarray) -> State:
         state = {"m": np.zeros_like(params), "v": np.zeros_like(params)}
-        if self.hparams["amsgrad"]:
+        if self.amsgrad:
             state["v_max"] = np.zeros_like(params)
         return state
 
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
         h = self.hparams
-        b1, b2 = h["beta1"], h["beta2"]
-        g = coupled_decay(grads, params, h["weight_decay"])
+        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
+        g = grads if self.decoupled else coupled_decay(grads, params, wd)
         m = b1 * state["m"] + (1.0 - b1) * g
         v = b2 * state["v"] + (1.0 - b2) * (g * g)
         new = {"m": m, "v": v}
-        if h["amsgrad"]:
+        if self.amsgrad:
             v = new["v_max"] = np.maximum(state["v_max"], v)
         denom = np.sqrt(v) / np.sqrt(1.0 - b2**t) + h["eps"]
-        return m / ((1.0 - b1**t) * denom), new
+        d = m / ((1.0 - b1**t) * denom)
+        if self.decoupled and wd:
+            d = d + wd * params
+        return d, new

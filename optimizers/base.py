@@ -137,6 +137,23 @@ def weight_decay_spec(default: float = 0.0) -> Spec:
     )
 
 
+def require_below(owner: str, hparams: Mapping[str, Any], names: Sequence[str], bound: float = 1.0) -> None:
+    """Reject ``hparams[name] >= bound`` for each name (an open upper end, e.g. ``beta1 < 1``).
+
+    :class:`~common.spec.Spec` ranges are closed at the top, so optimizers call
+    this from ``check`` where torch.optim itself requires a strict bound.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the valid range and the value.
+    """
+    for name in names:
+        value = hparams[name]
+        if value >= bound:
+            raise ValueError(f"{owner}: {name} must be below {bound:g} (in [0, {bound:g})), got {value!r}")
+
+
 def specs_union(*groups: Sequence[Spec]) -> tuple[Spec, ...]:
     """Concatenate spec groups, rejecting duplicate names."""
     out: list[Spec] = []

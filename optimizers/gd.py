@@ -8,8 +8,12 @@ from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_dec
 
 
 class GD(Optimizer):
-    r"""Gradient descent: ``θ ← θ − lr · (g + λθ)``.
+    r"""Gradient descent, following ``torch.optim.SGD(momentum=0)``.
 
+    .. math::
+        \theta_t = \theta_{t-1} - \eta\,(g_t + \lambda\theta_{t-1})
+
+    ``λ`` is torch's coupled ``weight_decay`` (an L2 penalty in the gradient).
     Equals ``torch.optim.SGD(momentum=0)``; with gradient noise from
     :class:`~optimizers.transforms.Noise` it is "SGD" on an analytic surface.
     """

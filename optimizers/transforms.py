@@ -164,11 +164,17 @@ class Clip:
         """Clipped copy of ``grads`` ``(k, d)``."""
         if self.mode == "value":
             return np.clip(grads, -self.threshold, self.threshold)
-        norms = np.sqrt(np.einsum("kd,kd->k", grads, grads))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
+            # Scale each row by its largest entry before squaring: a gradient of 1e200 would
+            # otherwise square to inf and be "clipped" to zero instead of to the threshold.
+            big = np.max(np.abs(grads), axis=1)
+            safe = np.where((big > 0) & np.isfinite(big), big, 1.0)
+            unit = grads / safe[:, None]
+            norms = safe * np.sqrt(np.einsum("kd,kd->k", unit, unit))
             scale = np.minimum(1.0, self.threshold / norms)
-        scale = np.where(np.isfinite(scale), scale, 1.0)
-        return grads * scale[:, None]
+            scale = np.where(np.isfinite(scale), scale, 1.0)
+            # An inf entry gives NaN here (as torch's clip_grad_norm_ does), which the runner reports as divergence.
+            return grads * scale[:, None]
 
 
 @dataclass(frozen=True)

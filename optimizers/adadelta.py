@@ -1,0 +1,51 @@
+"""AdaDelta (Zeiler, 2012), as torch.optim.Adadelta documents it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+class Adadelta(Optimizer):
+    r"""AdaDelta, following ``torch.optim.Adadelta``.
+
+    .. math::
+        g \leftarrow g + \lambda\theta,\quad
+        v_t = \rho v_{t-1} + (1-\rho) g^2,\quad
+        \Delta_t = \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g,
+
+        u_t = \rho u_{t-1} + (1-\rho)\Delta_t^2,\quad
+        \theta_t = \theta_{t-1} - \eta\,\Delta_t
+
+    Zeiler's method has no learning rate (``η = 1``, torch's default); the
+    step size comes from ``ε`` at first, which is why AdaDelta starts slowly.
+    """
+
+    name = "adadelta"
+    title = "AdaDelta"
+    latex = (
+        r"\begin{aligned}v_t&=\rho v_{t-1}+(1-\rho)g_t^2,\quad "
+        r"\Delta_t=\frac{\sqrt{u_{t-1}+\epsilon}}{\sqrt{v_t+\epsilon}}\,g_t\\"
+        r"u_t&=\rho u_{t-1}+(1-\rho)\Delta_t^2,\quad \theta_t=\theta_{t-1}-\eta\,\Delta_t\end{aligned}"
+    )
+    reference = "torch.optim.Adadelta"
+    specs = (
+        lr_spec(1.0),
+        Spec("rho", 0.9, low=0.0, high=1.0, ui_low=0.5, ui_high=0.999, help="Decay of both running averages.", label="ρ"),
+        Spec("eps", 1e-6, low=0.0, low_open=True, log=True, ui_low=1e-10, ui_high=1.0, help="Sets the size of the first steps and guards the division.", label="ε"),
+        weight_decay_spec(),
+    )
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"v": np.zeros_like(params), "u": np.zeros_like(params)}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        rho, eps = h["rho"], h["eps"]
+        g = coupled_decay(grads, params, h["weight_decay"])
+        v = rho * state["v"] + (1.0 - rho) * (g * g)
+        delta = np.sqrt(state["u"] + eps) / np.sqrt(v + eps) * g
+        u = rho * state["u"] + (1.0 - rho) * (delta * delta)
+        return delta, {"v": v, "u": u}

@@ -1,0 +1,52 @@
+"""AdaGrad (Duchi et al., 2011), as torch.optim.Adagrad documents it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+class Adagrad(Optimizer):
+    r"""AdaGrad, following ``torch.optim.Adagrad``.
+
+    .. math::
+        g \leftarrow g + \lambda\theta,\quad
+        \tilde\eta_t = \frac{\eta}{1 + (t-1)\,\delta},\quad
+        s_t = s_{t-1} + g^2 \;(s_0 = \text{initial\_accumulator\_value}),
+
+        \theta_t = \theta_{t-1} - \tilde\eta_t\,\frac{g}{\sqrt{s_t} + \epsilon}
+
+    The sum of squares never shrinks, so the step per coordinate only falls.
+    torch's ``lr_decay`` δ enters through :meth:`lr_at`, so a schedule from
+    :mod:`optimizers.transforms` multiplies it.
+    """
+
+    name = "adagrad"
+    title = "AdaGrad"
+    latex = r"s_t=s_{t-1}+g_t^2,\qquad \theta_t=\theta_{t-1}-\frac{\eta}{1+(t-1)\delta}\,\frac{g_t}{\sqrt{s_t}+\epsilon}"
+    reference = "torch.optim.Adagrad"
+    specs = (
+        lr_spec(1e-2),
+        Spec("lr_decay", 0.0, low=0.0, ui_high=0.1, help="δ: the rate is η / (1 + (t−1)δ).", label="lr decay δ"),
+        weight_decay_spec(),
+        Spec(
+            "initial_accumulator_value", 0.0, low=0.0, ui_high=1.0,
+            help="Starting value of the sum of squared gradients; > 0 tames the first steps.", label="initial accumulator",
+        ),
+        Spec("eps", 1e-10, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
+    )
+
+    def lr_at(self, t: int) -> float:
+        h = self.hparams
+        return h["lr"] / (1.0 + (t - 1) * h["lr_decay"])
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"sum": np.full_like(params, self.hparams["initial_accumulator_value"])}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        g = coupled_decay(grads, params, h["weight_decay"])
+        total = state["sum"] + g * g
+        return g / (np.sqrt(total) + h["eps"]), {"sum": total}

@@ -1,0 +1,51 @@
+"""Lion (Chen et al., 2023), in the form of lucidrains/lion-pytorch and optax.lion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, lr_spec, require_below
+
+
+class Lion(Optimizer):
+    r"""Lion: the sign of an interpolated momentum, with decoupled weight decay.
+
+    .. math::
+        c_t = \operatorname{sign}\!\left(\beta_1 m_{t-1} + (1-\beta_1) g\right),\quad
+        \theta_t = \theta_{t-1} - \eta\,(c_t + \lambda\theta_{t-1}),\quad
+        m_t = \beta_2 m_{t-1} + (1-\beta_2) g
+
+    torch.optim has no Lion; this follows Algorithm 2 of Chen et al. (2023),
+    "Symbolic Discovery of Optimization Algorithms", as lucidrains/lion-pytorch
+    and ``optax.lion`` implement it. Every coordinate moves by exactly ``η``
+    (or 0), so its ``lr`` should be 3-10x smaller than Adam's.
+    """
+
+    name = "lion"
+    title = "Lion"
+    latex = (
+        r"c_t=\operatorname{sign}\left(\beta_1 m_{t-1}+(1-\beta_1)g_t\right),\quad "
+        r"\theta_t=\theta_{t-1}-\eta\,(c_t+\lambda\theta_{t-1}),\quad m_t=\beta_2 m_{t-1}+(1-\beta_2)g_t"
+    )
+    reference = "Chen et al. 2023 (Algorithm 2); lucidrains/lion-pytorch, optax.lion"
+    specs = (
+        lr_spec(1e-4),
+        Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Mix of momentum and gradient inside the sign; must be < 1.", label="β₁"),
+        Spec("beta2", 0.99, low=0.0, high=1.0, ui_high=0.9999, help="Decay of the momentum that is carried over; must be < 1.", label="β₂"),
+        Spec("weight_decay", 0.0, low=0.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
+    )
+
+    def check(self) -> None:
+        require_below(self.name, self.hparams, ("beta1", "beta2"))
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"m": np.zeros_like(params)}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
+        d = np.sign(b1 * state["m"] + (1.0 - b1) * grads)
+        if wd:
+            d = d + wd * params
+        return d, {"m": b2 * state["m"] + (1.0 - b2) * grads}

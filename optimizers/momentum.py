@@ -1,0 +1,87 @@
+"""Heavy-ball momentum (Polyak, 1964), as torch.optim.SGD(momentum, dampening) runs it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+MOMENTUM = Spec(
+    "momentum", 0.9, low=0.0, high=1.0, ui_high=0.99,
+    help="μ: how much of the previous velocity carries over (0 = plain GD).", label="momentum μ",
+)
+DAMPENING = Spec(
+    "dampening", 0.0, low=0.0, high=1.0,
+    help="τ: scales the new gradient by (1 − τ) in the velocity (torch's dampening).", label="dampening τ",
+)
+
+
+def velocity(grads: np.ndarray, buf: np.ndarray, mu: float, tau: float, t: int) -> np.ndarray:
+    """torch.optim.SGD's momentum buffer ``b_t`` ``(k, d)`` at step ``t`` (1-based)."""
+    # torch starts the buffer at the first gradient itself, undamped, not at 0.
+    if t == 1:
+        return grads
+    return mu * buf + (1.0 - tau) * grads
+
+
+class Momentum(Optimizer):
+    r"""Heavy ball, following ``torch.optim.SGD(momentum, dampening)``.
+
+    Two forms, chosen with ``form``:
+
+    ``"torch"`` (default), as torch.optim.SGD and PyTorch users write it:
+
+    .. math::
+        b_1 = g_1,\quad b_t = \mu b_{t-1} + (1-\tau) g_t,\quad
+        \theta_t = \theta_{t-1} - \eta\, b_t
+
+    ``"ema"``, the textbook exponential moving average (seed 004, Andrew Ng's
+    course), which starts from zero and always weights the new gradient by
+    ``1 − μ``:
+
+    .. math::
+        v_0 = 0,\quad v_t = \mu v_{t-1} + (1-\mu) g_t,\quad
+        \theta_t = \theta_{t-1} - \eta\, v_t
+
+    With ``dampening = 0`` the EMA is exactly ``(1−μ)`` times torch's buffer
+    (both are sums of ``μ^{t−i} g_i``), so the EMA form with learning rate
+    ``η/(1−μ)`` traces the same path as the torch form with ``η``: the forms
+    differ only in what "learning rate" means, which matters when comparing
+    numbers across courses and libraries.
+    torch's own default is ``momentum=0``, which is plain gradient descent
+    (``gd`` here); this entry exists to show momentum, so it defaults to 0.9.
+    ``weight_decay`` is torch's coupled L2 term, added to ``g``.
+    """
+
+    name = "momentum"
+    title = "Momentum (heavy ball)"
+    latex = r"v_t=\mu\,v_{t-1}+(1-\tau)\,g_t,\qquad \theta_t=\theta_{t-1}-\eta\,v_t"
+    reference = "torch.optim.SGD (momentum, dampening); form='ema' is the textbook EMA"
+    specs = (
+        lr_spec(1e-3), MOMENTUM, DAMPENING, weight_decay_spec(),
+        Spec(
+            "form", "torch", choices=("torch", "ema"),
+            help="torch: v = μv + (1−τ)g with v₁ = g₁; ema: v = μv + (1−μ)g from v₀ = 0.", label="form",
+        ),
+    )
+
+    def check(self) -> None:
+        if self.hparams["form"] == "ema" and self.hparams["dampening"] != 0:
+            raise ValueError(
+                f"momentum: dampening only applies to form='torch' (the ema form already weights g by 1 − momentum); "
+                f"set dampening to 0, got {self.hparams['dampening']!r}"
+            )
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"v": np.zeros_like(params)}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        g = coupled_decay(grads, params, h["weight_decay"])
+        mu = h["momentum"]
+        if h["form"] == "ema":
+            v = mu * state["v"] + (1.0 - mu) * g
+        else:
+            v = velocity(g, state["v"], mu, h["dampening"], t)
+        return v, {"v": v}

@@ -1,0 +1,70 @@
+"""RAdam (Liu et al., 2020), as torch.optim.RAdam documents it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from optimizers.adam import BETA1, BETA2, EPS
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.nadam import DECOUPLED
+
+
+class RAdam(Optimizer):
+    r"""Rectified Adam, following ``torch.optim.RAdam``.
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g,\quad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) g^2,\quad
+        \hat m_t = m_t / (1-\beta_1^t),
+
+        \rho_\infty = \frac{2}{1-\beta_2} - 1,\quad
+        \rho_t = \rho_\infty - \frac{2t\beta_2^t}{1-\beta_2^t},
+
+        r_t = \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}},\quad
+        \theta_t = \theta_{t-1} - \eta\,\begin{cases}
+            \hat m_t\, r_t\, \dfrac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon} & \rho_t > 5 \\
+            \hat m_t & \text{otherwise}
+        \end{cases}
+
+    While the variance estimate is unreliable (``ρ_t ≤ 5``, the first 6 steps
+    with ``β₂ = 0.999``) the step is plain momentum SGD; after that it is Adam
+    scaled by the rectification ``r_t``. ``weight_decay`` as in NAdam.
+    """
+
+    name = "radam"
+    title = "RAdam"
+    latex = (
+        r"\begin{aligned}\rho_t&=\rho_\infty-\frac{2t\beta_2^t}{1-\beta_2^t},\quad \rho_\infty=\frac{2}{1-\beta_2}-1\\"
+        r"\theta_t&=\theta_{t-1}-\eta\begin{cases}\hat m_t\,r_t\,\frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t}+\epsilon}"
+        r"&\rho_t>5\\ \hat m_t&\text{otherwise}\end{cases}\end{aligned}"
+    )
+    reference = "torch.optim.RAdam"
+    specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), DECOUPLED)
+
+    def check(self) -> None:
+        require_below(self.name, self.hparams, ("beta1", "beta2"))
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
+        decoupled = h["decoupled_weight_decay"]
+        g = grads if decoupled else coupled_decay(grads, params, wd)
+        m = b1 * state["m"] + (1.0 - b1) * g
+        v = b2 * state["v"] + (1.0 - b2) * (g * g)
+        m_hat = m / (1.0 - b1**t)
+        bc2 = 1.0 - b2**t
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * b2**t / bc2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            d = m_hat * (math.sqrt(bc2) / (np.sqrt(v) + h["eps"])) * rect
+        else:
+            d = m_hat
+        if decoupled and wd:
+            d = d + wd * params
+        return d, {"m": m, "v": v}

@@ -1,0 +1,68 @@
+"""RMSProp (Hinton, 2012), as torch.optim.RMSprop documents it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp, following ``torch.optim.RMSprop``.
+
+    .. math::
+        g \leftarrow g + \lambda\theta,\quad
+        v_t = \alpha v_{t-1} + (1-\alpha) g^2,\quad
+        \bar g_t = \alpha \bar g_{t-1} + (1-\alpha) g \;(\text{centered}),
+
+        \tilde v_t = v_t - \bar g_t^2 \text{ if centered else } v_t,\quad
+        b_t = \mu b_{t-1} + \frac{g}{\sqrt{\tilde v_t} + \epsilon},\quad
+        \theta_t = \theta_{t-1} - \eta\, b_t
+
+    With ``momentum = 0`` the update is ``η g / (√ṽ + ε)`` directly. There is no
+    bias correction, so the first steps are large: ``√v₁ = √(1−α)|g|``.
+    One deliberate difference from torch: rounding can make the centered
+    ``v − ḡ²`` slightly negative, where torch takes the square root of it and
+    returns NaN; we clamp it at 0.
+    """
+
+    name = "rmsprop"
+    title = "RMSProp"
+    latex = (
+        r"\begin{aligned}v_t&=\alpha v_{t-1}+(1-\alpha)g_t^2,\quad \bar g_t=\alpha\bar g_{t-1}+(1-\alpha)g_t"
+        r"\;(\text{centered: } v_t\to v_t-\bar g_t^2)\\"
+        r"b_t&=\mu b_{t-1}+\frac{g_t}{\sqrt{v_t}+\epsilon},\qquad \theta_t=\theta_{t-1}-\eta\,b_t\end{aligned}"
+    )
+    reference = "torch.optim.RMSprop"
+    specs = (
+        lr_spec(1e-2),
+        Spec("alpha", 0.99, low=0.0, high=1.0, ui_low=0.5, ui_high=0.999, help="Decay of the squared-gradient average.", label="α"),
+        Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
+        weight_decay_spec(),
+        Spec("momentum", 0.0, low=0.0, high=1.0, ui_high=0.99, help="μ: momentum on the scaled step (0 = none).", label="momentum μ"),
+        Spec("centered", False, help="Divide by the variance estimate v − ḡ² instead of v.", label="centered"),
+    )
+
+    def init_state(self, params: np.ndarray) -> State:
+        h = self.hparams
+        state = {"v": np.zeros_like(params)}
+        if h["centered"]:
+            state["g_avg"] = np.zeros_like(params)
+        if h["momentum"] > 0:
+            state["buf"] = np.zeros_like(params)
+        return state
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        a = h["alpha"]
+        g = coupled_decay(grads, params, h["weight_decay"])
+        v = a * state["v"] + (1.0 - a) * (g * g)
+        new = {"v": v}
+        if h["centered"]:
+            g_avg = new["g_avg"] = a * state["g_avg"] + (1.0 - a) * g
+            v = np.maximum(v - g_avg * g_avg, 0.0)
+        d = g / (np.sqrt(v) + h["eps"])
+        if h["momentum"] > 0:
+            d = new["buf"] = h["momentum"] * state["buf"] + d
+        return d, new

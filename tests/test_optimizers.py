@@ -1,0 +1,480 @@
+"""Every registered optimizer against its documented update rule, and the step contract.
+
+References, per test: an update rebuilt by hand from the documented formula
+(torch.optim's pseudocode, or Chen et al. 2023 for Lion), written here
+independently of ``optimizers/``; two computations that must agree (k runs at
+once vs one at a time; the same call twice); a theoretical rate (gradient
+descent and heavy ball on a quadratic).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import optimizers
+from landscapes.narrow_trough import NarrowTrough
+
+NAMES = optimizers.names()
+STEPS = 8  # covers step 1, step 3 and RAdam's switch to the rectified branch (beta2=0.9: t >= 8)
+
+
+# -- the documented formulas, one run (a 1-D θ) at a time --------------------------------------
+def ref_gd(h, theta, grad_fn, steps):
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta) + h.get("weight_decay", 0.0) * theta
+        theta = theta - h.get("lr", 1e-3) * g
+        out.append(theta)
+    return out
+
+
+def _sgd_momentum(h, theta, grad_fn, steps, nesterov):
+    lr, mu, tau, wd = h.get("lr", 1e-3), h.get("momentum", 0.9), h.get("dampening", 0.0), h.get("weight_decay", 0.0)
+    ema = h.get("form", "torch") == "ema"
+    out, b = [], None
+    for _ in range(steps):
+        g = grad_fn(theta) + wd * theta
+        if ema:
+            b = (1 - mu) * g if b is None else mu * b + (1 - mu) * g
+        else:
+            b = g.copy() if b is None else mu * b + (1 - tau) * g
+        theta = theta - lr * (g + mu * b if nesterov else b)
+        out.append(theta)
+    return out
+
+
+def ref_momentum(h, theta, grad_fn, steps):
+    return _sgd_momentum(h, theta, grad_fn, steps, nesterov=False)
+
+
+def ref_nesterov(h, theta, grad_fn, steps):
+    return _sgd_momentum(h, theta, grad_fn, steps, nesterov=True)
+
+
+def ref_adagrad(h, theta, grad_fn, steps):
+    lr, lr_decay, wd = h.get("lr", 1e-2), h.get("lr_decay", 0.0), h.get("weight_decay", 0.0)
+    acc, eps = np.full_like(theta, h.get("initial_accumulator_value", 0.0)), h.get("eps", 1e-10)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta) + wd * theta
+        clr = lr / (1 + (t - 1) * lr_decay)
+        acc = acc + g**2
+        theta = theta - clr * g / (np.sqrt(acc) + eps)
+        out.append(theta)
+    return out
+
+
+def ref_rmsprop(h, theta, grad_fn, steps):
+    lr, alpha, eps = h.get("lr", 1e-2), h.get("alpha", 0.99), h.get("eps", 1e-8)
+    wd, mu, centered = h.get("weight_decay", 0.0), h.get("momentum", 0.0), h.get("centered", False)
+    v, g_avg, buf = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta) + wd * theta
+        v = alpha * v + (1 - alpha) * g**2
+        v_tilde = v
+        if centered:
+            g_avg = alpha * g_avg + (1 - alpha) * g
+            v_tilde = v - g_avg**2
+        if mu > 0:
+            buf = mu * buf + g / (np.sqrt(v_tilde) + eps)
+            theta = theta - lr * buf
+        else:
+            theta = theta - lr * g / (np.sqrt(v_tilde) + eps)
+        out.append(theta)
+    return out
+
+
+def ref_adadelta(h, theta, grad_fn, steps):
+    lr, rho, eps, wd = h.get("lr", 1.0), h.get("rho", 0.9), h.get("eps", 1e-6), h.get("weight_decay", 0.0)
+    v, u = np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta) + wd * theta
+        v = rho * v + (1 - rho) * g**2
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u = rho * u + (1 - rho) * delta**2
+        theta = theta - lr * delta
+        out.append(theta)
+    return out
+
+
+def _adam(h, theta, grad_fn, steps, *, decoupled, amsgrad, wd_default=0.0):
+    lr, b1, b2, eps = h.get("lr", 1e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    wd = h.get("weight_decay", wd_default)
+    amsgrad = amsgrad or h.get("amsgrad", False)
+    m, v, v_max = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
+        if amsgrad:
+            v_max = np.maximum(v_max, v)
+            v_hat = v_max / (1 - b2**t)
+        else:
+            v_hat = v / (1 - b2**t)
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(theta)
+    return out
+
+
+def ref_adam(h, theta, grad_fn, steps):
+    return _adam(h, theta, grad_fn, steps, decoupled=False, amsgrad=False)
+
+
+def ref_adamw(h, theta, grad_fn, steps):
+    return _adam(h, theta, grad_fn, steps, decoupled=True, amsgrad=False, wd_default=1e-2)
+
+
+def ref_amsgrad(h, theta, grad_fn, steps):
+    return _adam(h, theta, grad_fn, steps, decoupled=False, amsgrad=True)
+
+
+def ref_nadam(h, theta, grad_fn, steps):
+    lr, b1, b2, eps = h.get("lr", 2e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    wd, psi, decoupled = h.get("weight_decay", 0.0), h.get("momentum_decay", 4e-3), h.get("decoupled_weight_decay", False)
+    m, v, prod = np.zeros_like(theta), np.zeros_like(theta), 1.0
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        mu_t = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        prod *= mu_t
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        v_hat = v / (1 - b2**t)
+        theta = theta - lr * (1 - mu_t) / (1 - prod) * g / (np.sqrt(v_hat) + eps)
+        theta = theta - lr * mu_next / (1 - prod * mu_next) * m / (np.sqrt(v_hat) + eps)
+        out.append(theta)
+    return out
+
+
+def ref_adamax(h, theta, grad_fn, steps):
+    lr, b1, b2, eps, wd = h.get("lr", 2e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8), h.get("weight_decay", 0.0)
+    m, u = np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta) + wd * theta
+        m = b1 * m + (1 - b1) * g
+        u = np.maximum(b2 * u, np.abs(g) + eps)
+        theta = theta - (lr / (1 - b1**t)) * m / u
+        out.append(theta)
+    return out
+
+
+def ref_radam(h, theta, grad_fn, steps):
+    lr, b1, b2, eps = h.get("lr", 1e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    wd, decoupled = h.get("weight_decay", 0.0), h.get("decoupled_weight_decay", False)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    rho_inf = 2 / (1 - b2) - 1
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
+        rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        if rho_t > 5:
+            ell = math.sqrt(1 - b2**t) / (np.sqrt(v) + eps)
+            r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            theta = theta - lr * m_hat * ell * r
+        else:
+            theta = theta - lr * m_hat
+        out.append(theta)
+    return out
+
+
+def ref_lion(h, theta, grad_fn, steps):
+    lr, b1, b2, wd = h.get("lr", 1e-4), h.get("beta1", 0.9), h.get("beta2", 0.99), h.get("weight_decay", 0.0)
+    m = np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        c = b1 * m + (1 - b1) * g
+        theta = theta - lr * (np.sign(c) + wd * theta)
+        m = b2 * m + (1 - b2) * g
+        out.append(theta)
+    return out
+
+
+REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
+
+HPARAMS = {
+    "gd": [{}, {"lr": 0.1, "weight_decay": 0.3}],
+    "momentum": [
+        {},
+        {"lr": 0.05, "momentum": 0.6, "dampening": 0.2, "weight_decay": 0.1},
+        {"lr": 0.05, "momentum": 0.8, "form": "ema", "weight_decay": 0.1},
+    ],
+    "nesterov": [{}, {"lr": 0.05, "momentum": 0.6, "weight_decay": 0.1}],
+    "adagrad": [{}, {"lr": 0.1, "lr_decay": 0.5, "weight_decay": 0.1, "initial_accumulator_value": 0.3, "eps": 1e-3}],
+    "rmsprop": [
+        {},
+        {"centered": True},
+        {"momentum": 0.7},
+        {"lr": 0.02, "alpha": 0.8, "eps": 1e-3, "weight_decay": 0.1, "momentum": 0.5, "centered": True},
+    ],
+    "adadelta": [{}, {"lr": 0.5, "rho": 0.7, "eps": 1e-2, "weight_decay": 0.1}],
+    "adam": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1, "amsgrad": True}],
+    "adamw": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.3, "amsgrad": True}],
+    "amsgrad": [{}, {"lr": 0.1, "beta1": 0.5, "beta2": 0.6, "eps": 1e-3, "weight_decay": 0.1}],
+    "nadam": [
+        {},
+        {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1, "momentum_decay": 0.3},
+        {"weight_decay": 0.2, "decoupled_weight_decay": True},
+    ],
+    "adamax": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1}],
+    "radam": [
+        {},
+        {"lr": 0.1, "beta1": 0.7, "beta2": 0.9, "eps": 1e-3, "weight_decay": 0.1},
+        {"lr": 0.1, "beta2": 0.9, "weight_decay": 0.2, "decoupled_weight_decay": True},
+    ],
+    "lion": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "weight_decay": 0.3}],
+}
+CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
+
+# A gradient field that depends on θ and couples coordinates, so each step feeds the next. Only
+# elementwise arithmetic: a BLAS matmul may round differently for k rows than for one, which would
+# blur the k-runs-together test.
+_D = np.array([3.0, 2.0, 1.5, 0.8])
+_B = np.array([0.3, -1.0, 0.7, 0.1])
+
+
+def quad_grad(theta: np.ndarray) -> np.ndarray:
+    """``Dθ + 0.4 θ[::-1] + 0.05 θ³ − b`` for θ of shape (..., 4)."""
+    return _D * theta + 0.4 * theta[..., ::-1] + 0.05 * theta**3 - _B
+
+
+STARTS = np.array([[1.0, -2.0, 0.5, 3.0], [-0.7, 0.2, 2.5, -1.0], [0.0, 0.4, -0.3, 0.9]])
+
+
+def run_steps(opt, starts, steps, grad_fn=quad_grad):
+    p, state = starts, opt.init(starts)
+    out = []
+    for _ in range(steps):
+        p, state = opt.step(p, grad_fn(p), state)
+        out.append(p)
+    return np.array(out)
+
+
+def test_every_optimizer_has_a_reference_and_cases():
+    """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
+    assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
+                     "nadam", "adamax", "radam", "lion"]
+    assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
+
+
+@pytest.mark.parametrize(("name", "hparams"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+def test_steps_match_the_documented_formula(name, hparams):
+    """Steps 1..8 (incl. step 1 and 3) equal the update rebuilt by hand (reference: documented formula)."""
+    mine = run_steps(optimizers.get(name, **hparams), STARTS, STEPS)
+    for i, start in enumerate(STARTS):
+        ref = np.array(REFERENCES[name](hparams, start.copy(), quad_grad, STEPS))
+        assert np.abs(ref[-1] - start).max() > 1e-5  # it moved
+        np.testing.assert_allclose(mine[:, i], ref, rtol=1e-12, atol=1e-14, err_msg=f"{name} {hparams} run {i}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_k_runs_together_equal_k_separate_runs(name):
+    """Runs stacked in one (k, d) array equal each run alone (reference: two computations that agree)."""
+    opt = optimizers.get(name, **HPARAMS[name][-1])
+    together = run_steps(opt, STARTS, 20)
+    for i in range(len(STARTS)):
+        alone = run_steps(opt, STARTS[i : i + 1], 20)
+        np.testing.assert_array_equal(together[:, i], alone[:, 0])
+
+
+def _frozen(x):
+    if isinstance(x, np.ndarray):
+        x = x.copy()
+        x.flags.writeable = False
+    return x
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_and_step_leave_inputs_unchanged(name):
+    """init/step never write to params, grads or state (reference: copies taken before; read-only arrays)."""
+    opt = optimizers.get(name, **HPARAMS[name][-1])
+    params = _frozen(STARTS)
+    state0 = opt.init(params)
+    np.testing.assert_array_equal(params, STARTS)
+    # Move a few steps so the state is non-trivial, then freeze everything and step again.
+    p, state = params, state0
+    for _ in range(3):
+        p, state = opt.step(p, quad_grad(p), state)
+    p, grads = _frozen(p), _frozen(quad_grad(p))
+    state = {k: _frozen(v) for k, v in state.items()}
+    copies = (p.copy(), grads.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()})
+    new_p, new_state = opt.step(p, grads, state)
+    np.testing.assert_array_equal(p, copies[0])
+    np.testing.assert_array_equal(grads, copies[1])
+    assert state.keys() == copies[2].keys()
+    for key, value in state.items():
+        np.testing.assert_array_equal(value, copies[2][key])
+    assert new_p is not p
+    assert new_state is not state
+    assert new_state["t"] == state["t"] + 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_inputs_same_outputs(name):
+    """Stepping the same (params, grads, state) twice gives identical results (reference: the first call)."""
+    opt = optimizers.get(name, **HPARAMS[name][-1])
+    state = opt.init(STARTS)
+    p1, s1 = opt.step(STARTS, quad_grad(STARTS), state)
+    p2, s2 = opt.step(STARTS, quad_grad(STARTS), state)
+    np.testing.assert_array_equal(p1, p2)
+    for key in s1:
+        np.testing.assert_array_equal(s1[key], s2[key])
+    # A fresh optimizer built from the same settings agrees too.
+    p3, _ = optimizers.get(name, **HPARAMS[name][-1]).step(STARTS, quad_grad(STARTS), state)
+    np.testing.assert_array_equal(p1, p3)
+
+
+def _bad_values(name):
+    """(hyperparameter, bad value) pairs that must raise, built from each spec's range."""
+    bad = [("lr", -1.0), ("lr", 0.0), ("lr", float("nan")), ("lr", float("inf")), ("lr", "fast")]
+    for spec in optimizers.REGISTRY[name].specs:
+        if spec.kind == "float":
+            if math.isfinite(spec.high):
+                bad.append((spec.name, spec.high + 1.0))
+            if math.isfinite(spec.low):
+                bad.append((spec.name, spec.low - 1.0))
+            bad.append((spec.name, float("nan")))
+        if spec.name in ("beta1", "beta2"):
+            bad.append((spec.name, 1.0))
+        if spec.kind == "choice":
+            bad.append((spec.name, "nonsense"))
+    return bad
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_hyperparameters_raise_naming_the_parameter(name):
+    """Each bad value raises ValueError whose message names the parameter (reference: the spec's valid range)."""
+    for param, value in _bad_values(name):
+        with pytest.raises(ValueError, match=param):
+            optimizers.get(name, **{param: value})
+    with pytest.raises(ValueError, match="no_such_knob"):
+        optimizers.get(name, no_such_knob=1.0)
+
+
+def test_cross_parameter_checks():
+    """Combinations torch rejects, or that make no sense, raise with an actionable message (reference: torch.optim.SGD)."""
+    with pytest.raises(ValueError, match="momentum > 0"):
+        optimizers.get("nesterov", momentum=0.0)
+    with pytest.raises(ValueError, match="dampening"):
+        optimizers.get("nesterov", dampening=0.1)
+    with pytest.raises(ValueError, match="dampening"):
+        optimizers.get("momentum", form="ema", dampening=0.1)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        optimizers.get("sgd_typo")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_display_metadata(name):
+    """Each class has a title, LaTeX, a reference and complete specs whose defaults pass their own checks."""
+    cls = optimizers.REGISTRY[name]
+    assert cls.name == name and cls.title and cls.reference
+    assert isinstance(cls.latex, str) and "theta" in cls.latex
+    assert cls.latex.count("{") == cls.latex.count("}")
+    assert cls.specs[0].name == "lr"
+    for spec in cls.specs:
+        assert spec.help and spec.label, spec.name
+        if spec.kind in ("float", "int"):
+            lo, hi = spec.slider_range
+            assert lo < hi
+        spec.validate(spec.default)
+    assert cls.__doc__ and "math::" in cls.__doc__
+    cls()  # defaults build
+
+
+# The control words our formulas use, all supported by KaTeX (which st.latex renders with). A typo or two
+# words run together across string pieces (r"...\quad" r"m_t" -> "\quadm") shows up as an unknown word.
+KATEX_WORDS = {
+    "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
+    "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
+    "tfrac", "theta", "to",
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_latex_uses_only_known_katex_commands(name):
+    """Every control word in the display formula is a KaTeX command (reference: the list above, from KaTeX's docs)."""
+    latex = optimizers.REGISTRY[name].latex
+    words = {w[1:] for w in re.findall(r"\\\\|\\[a-zA-Z]+", latex) if w != "\\\\"}
+    assert words <= KATEX_WORDS, words - KATEX_WORDS
+    for env in re.findall(r"\\begin\{(\w+)\}", latex):
+        assert env in ("aligned", "cases") and latex.count(f"\\begin{{{env}}}") == latex.count(f"\\end{{{env}}}")
+
+
+def test_momentum_ema_form_equals_torch_form_with_scaled_lr():
+    """EMA momentum with lr η/(1−μ) traces torch's heavy ball with lr η (reference: two forms that must agree)."""
+    mu, lr = 0.8, 0.05
+    torch_form = run_steps(optimizers.get("momentum", lr=lr, momentum=mu), STARTS, 30)
+    ema_form = run_steps(optimizers.get("momentum", lr=lr / (1 - mu), momentum=mu, form="ema"), STARTS, 30)
+    np.testing.assert_allclose(ema_form, torch_form, rtol=1e-12, atol=1e-14)
+
+
+def _narrow_trough():
+    surface = NarrowTrough(condition_number=50.0, angle=30.0)
+    eig = np.linalg.eigvalsh(surface.hessian(np.zeros(2)))
+    return surface, eig[0], eig[-1]
+
+
+def test_gd_contracts_at_the_theoretical_rate():
+    """GD with step 2/(λmin+λmax) on the narrow trough shrinks the error by (κ−1)/(κ+1) each step.
+
+    Reference: theoretical rate. With that step, I − ηA has eigenvalues ±(κ−1)/(κ+1), so the
+    contraction is exact at every step and from every start. λ's come from the surface's Hessian here.
+    """
+    surface, lo, hi = _narrow_trough()
+    kappa = hi / lo
+    rate = (kappa - 1) / (kappa + 1)
+    opt = optimizers.get("gd", lr=2.0 / (lo + hi))
+    starts = np.array([surface.start, (1.0, 0.3), (-2.0, 2.5)])
+    path = run_steps(opt, starts, 40, lambda p: surface.value_and_grad(p)[1])
+    norms = np.linalg.norm(np.concatenate([starts[None], path]), axis=-1)  # (41, k); the minimum is 0
+    np.testing.assert_allclose(norms[1:] / norms[:-1], rate, rtol=1e-9)
+    # Any other fixed step is worse in the worst case: along one eigenvector it contracts more slowly.
+    _, vecs = np.linalg.eigh(surface.hessian(np.zeros(2)))
+    for lr in (1.9 / (lo + hi), 2.1 / (lo + hi)):
+        worst = run_steps(optimizers.get("gd", lr=lr), vecs.T.copy(), 10, lambda p: surface.value_and_grad(p)[1])
+        per_step = (np.linalg.norm(worst[-1], axis=-1) / np.linalg.norm(worst[-2], axis=-1)).max()
+        assert per_step > rate * (1 + 1e-3)
+
+
+def test_heavy_ball_reaches_polyaks_rate():
+    """Heavy ball with Polyak's step 4/(√L+√μ)² and momentum ((√κ−1)/(√κ+1))² converges at (√κ−1)/(√κ+1).
+
+    Reference: theoretical rate (Polyak 1964). The iteration matrix has a double eigenvalue there, so the
+    error behaves like t·ρ^t; over steps 150..300 that adds a factor 2^(1/150) ≈ 1.005, within the 1% allowed.
+    """
+    surface = NarrowTrough(condition_number=100.0, angle=-20.0)
+    eig = np.linalg.eigvalsh(surface.hessian(np.zeros(2)))
+    lo, hi = eig[0], eig[-1]
+    root = math.sqrt(hi / lo)
+    rho = (root - 1) / (root + 1)
+    opt = optimizers.get("momentum", lr=4.0 / (math.sqrt(hi) + math.sqrt(lo)) ** 2, momentum=rho**2)
+    path = run_steps(opt, np.array([surface.start]), 300, lambda p: surface.value_and_grad(p)[1])
+    err = np.linalg.norm(path[:, 0], axis=-1)
+    measured = (err[299] / err[149]) ** (1 / 150)
+    assert measured == pytest.approx(rho, rel=1e-2)
+    assert measured < (hi / lo - 1) / (hi / lo + 1)  # far better than GD's (κ−1)/(κ+1)
