@@ -1,0 +1,274 @@
+"""The animated surfaces figure, checked on the JSON the browser receives.
+
+References: the Trajectory that was drawn (positions, values, status steps), the landscape function itself
+(contour lines), linear-interpolation error theory (contour tolerance), and payload sizes at two run lengths
+(linear, not quadratic, growth).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+import landscapes
+import optimizers
+from viz import palette
+from viz.surface_figure import Series, animated_figure, contour_data, figure_bytes, surface_3d_figure
+
+DYNAMIC_ROLES = {"tail", "marker", "loss-marker", "step-line"}
+
+
+def decode(v):
+    """plotly.js typed-array spec or list -> float ndarray (None -> NaN)."""
+    if isinstance(v, dict) and "bdata" in v:
+        arr = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if "shape" in v:
+            arr = arr.reshape([int(n) for n in v["shape"].split(",")])
+        return arr.astype(np.float64)
+    return np.array([np.nan if e is None else e for e in np.asarray(v, dtype=object).ravel()],
+                    dtype=np.float64).reshape(np.shape(v))
+
+
+class _NoWindow:
+    """Rosenbrock without bounds/minima, so a too-large step really diverges instead of leaving the window."""
+
+    def __init__(self, land):
+        self.value_and_grad = land.value_and_grad
+
+
+@pytest.fixture(scope="module")
+def land():
+    return landscapes.get("rosenbrock")
+
+
+@pytest.fixture(scope="module")
+def series(land):
+    start = np.array([[-1.5, 2.0]])
+    adam = optimizers.run(land, optimizers.get("adam", lr=0.05), start, 200)
+    two = optimizers.run(land, optimizers.get("gd", lr=1e-3), np.array([[-1.5, 2.0], [1.5, -0.5]]), 200)
+    bad = optimizers.run(_NoWindow(land), optimizers.get("gd", lr=0.05), start, 200)
+    assert bad.status[0] == "diverged", "fixture should diverge"
+    return [Series("Adam", palette.color_for(0), adam), Series("GD two starts", palette.color_for(1), two),
+            Series("GD too fast", palette.color_for(2), bad)]
+
+
+def payload(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+def roles(d: dict) -> list[str]:
+    return [t.get("meta", {}).get("role") for t in d["data"]]
+
+
+def frame_record(traj, step: int) -> np.ndarray:
+    """(k,) record index shown at ``step``: the last record at or before it, but never past a run's status step."""
+    i = int(np.searchsorted(traj.steps, step, side="right") - 1)
+    return np.array([min(i, traj.last_record(r)) for r in range(traj.k)])
+
+
+def test_structure(land, series):
+    """Reference: the contract — one path and one loss trace per series, slider steps = frames, scatter only."""
+    fig = animated_figure(land, series, max_frames=60)
+    d = payload(fig)
+    rs = roles(d)
+    for i in range(len(series)):
+        assert sum(1 for t in d["data"] if t["meta"].get("series") == i and t["meta"]["role"] == "path") == 1
+        assert sum(1 for t in d["data"] if t["meta"].get("series") == i and t["meta"]["role"] == "loss") == 1
+    assert {t["type"] for t in d["data"]} == {"scatter"}, "contour/heatmap traces vanish mid-animation"
+    frames = d["frames"]
+    assert 2 <= len(frames) <= 60
+    slider = d["layout"]["sliders"][0]
+    assert len(slider["steps"]) == len(frames)
+    assert [s["label"] for s in slider["steps"]] == [f["name"] for f in frames]
+    assert [int(f["name"]) for f in frames] == sorted({int(f["name"]) for f in frames})
+    for f in frames:
+        assert {rs[i] for i in f["traces"]} <= DYNAMIC_ROLES
+        assert len(f["traces"]) == len(f["data"])
+    assert all(f["data"] for f in frames)
+    for f in frames:  # frames never carry whole paths
+        for t in f["data"]:
+            assert len(decode(t["x"])) < 200
+    buttons = d["layout"]["updatemenus"][0]["buttons"]
+    assert any(b["args"][0] is None for b in buttons), "a Play button"
+    assert all(b["args"][1]["frame"]["redraw"] is False for b in buttons)
+    assert figure_bytes(fig) == len(fig.to_json().encode())
+
+
+def test_click_grid_customdata(land, series):
+    """Reference: the trace's own x/y — customdata must carry the same point the user clicked."""
+    d = payload(animated_figure(land, series, click_grid=12))
+    grid = [t for t in d["data"] if t["meta"]["role"] == "click-grid"]
+    assert len(grid) == 1 and grid[0]["name"] == "click-grid"
+    x, y, cd = decode(grid[0]["x"]), decode(grid[0]["y"]), decode(grid[0]["customdata"])
+    assert len(x) == 144
+    np.testing.assert_array_equal(cd[:, 0], x)
+    np.testing.assert_array_equal(cd[:, 1], y)
+    (x0, x1), (y0, y1) = land.bounds
+    assert x.min() > x0 and x.max() < x1 and y.min() > y0 and y.max() < y1
+    assert grid[0]["marker"]["opacity"] <= 0.1
+
+
+def test_markers_follow_trajectory(land, series):
+    """Reference: Trajectory.params at each frame's step — the current marker sits exactly there."""
+    d = payload(animated_figure(land, series, max_frames=40))
+    rs = roles(d)
+    for f in d["frames"]:
+        step = int(f["name"])
+        for t, idx in zip(f["data"], f["traces"], strict=True):
+            meta = d["data"][idx]["meta"]
+            if meta["role"] != "marker":
+                continue
+            tr = series[meta["series"]].trajectory
+            rec = frame_record(tr, step)
+            want = tr.params[rec, np.arange(tr.k)]
+            np.testing.assert_allclose(decode(t["x"]), want[:, 0], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(decode(t["y"]), want[:, 1], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(decode(t["customdata"])[:, 1], tr.values[rec, np.arange(tr.k)])
+        line = next(t for t, i in zip(f["data"], f["traces"], strict=True) if rs[i] == "step-line")
+        assert decode(line["x"]).tolist() == [step, step]
+
+
+def test_loss_curves_equal_values_and_stop_at_divergence(land, series):
+    """Reference: Trajectory.values (linear scale: plotted as-is; log: f − f*) and Trajectory.status_step."""
+    for scale in ("linear", "log"):
+        d = payload(animated_figure(land, series, loss_scale=scale))
+        for t in d["data"]:
+            if t["meta"]["role"] != "loss":
+                continue
+            tr = series[t["meta"]["series"]].trajectory
+            x, y = decode(t["x"]), decode(t["y"])
+            runs = np.split(np.arange(len(x)), np.flatnonzero(np.isnan(x)))
+            assert len(runs) == tr.k
+            for r, ix in enumerate(runs):
+                ix = ix[~np.isnan(x[ix])]
+                m = tr.last_record(r) + 1
+                np.testing.assert_array_equal(x[ix], tr.steps[:m])
+                want = tr.values[:m, r] - (land.f_min if scale == "log" else 0.0)
+                if scale == "log":
+                    want = np.maximum(want, 1e-12)
+                np.testing.assert_allclose(y[ix], want, rtol=1e-12, atol=0)
+                assert x[ix][-1] == tr.status_step[r] or tr.status[r] == "max steps"
+    bad = series[2].trajectory
+    d = payload(animated_figure(land, series))
+    stop = next(t for t in d["data"] if t["meta"]["role"] == "loss-stop" and t["meta"]["series"] == 2)
+    assert decode(stop["x"]).tolist() == [bad.status_step[0]]
+    assert "diverged at step" in stop["text"][0]
+
+
+def test_payload_grows_linearly(land):
+    """Reference: frames carry tails, not whole paths, so doubling the steps (and frames) about doubles the size."""
+    start = np.array([[-1.5, 2.0]])
+    sizes = []
+    for steps in (250, 500):
+        tr = optimizers.run(land, optimizers.get("gd", lr=1e-3), start, steps)
+        ser = [Series(f"s{i}", palette.color_for(i), tr) for i in range(3)]
+        base = figure_bytes(animated_figure(land, ser[:1], max_frames=1000, click_grid=0))
+        full = figure_bytes(animated_figure(land, ser, max_frames=1000, click_grid=0))
+        sizes.append(full - base)  # the series-dependent part; the map is the same in both
+    assert sizes[1] / sizes[0] < 2.6
+
+
+def test_size_goal(land):
+    """Reference: issue 3's budget — 4 optimizers x 500 steps -> figure JSON <= 3 MB."""
+    start = np.array([[-1.5, 2.0]])
+    ser = [Series(f"adam {lr}", palette.color_for(i), optimizers.run(land, optimizers.get("adam", lr=lr), start, 500))
+           for i, lr in enumerate((0.01, 0.03, 0.1, 0.3))]
+    assert figure_bytes(animated_figure(land, ser)) <= 3_000_000
+    assert figure_bytes(animated_figure(land, ser, layout="small_multiples")) <= 3_000_000
+
+
+def test_small_multiples_one_panel_per_series(land, series):
+    """Reference: the contract — one map panel per series, every panel with the landscape's fixed ranges."""
+    d = payload(animated_figure(land, series, layout="small_multiples"))
+    path_axes = {t["xaxis"] for t in d["data"] if t["meta"]["role"] == "path"}
+    loss_axes = {t["xaxis"] for t in d["data"] if t["meta"]["role"] == "loss"}
+    assert len(path_axes) == len(series) and len(loss_axes) == 1 and not path_axes & loss_axes
+    for ax in path_axes:
+        key = "xaxis" + ax[1:]
+        assert d["layout"][key]["range"] == list(land.bounds[0])
+        assert d["layout"][key]["autorange"] is False
+
+
+def test_pickle_roundtrip_keeps_payload(land, series):
+    """Reference: the figure before pickling — st.cache_data must hand back the same JSON."""
+    fig = animated_figure(land, series, max_frames=30)
+    again = pickle.loads(pickle.dumps(fig))
+    assert json.loads(again.to_json()) == json.loads(fig.to_json())
+    assert len(again.frames) == len(fig.frames) == len(payload(fig)["frames"])
+
+
+def test_bad_layout_is_a_clear_error(land, series):
+    """Reference: the contract's ValueError-with-message rule."""
+    with pytest.raises(ValueError, match="layout"):
+        animated_figure(land, series, layout="grid")
+    with pytest.raises(ValueError, match="at least one"):
+        animated_figure(land, [])
+
+
+@pytest.mark.parametrize("name", landscapes.names())
+def test_every_landscape_draws(name):
+    """Reference: the registry — every surface gets a figure with lines, its minima marked, and frames."""
+    land = landscapes.get(name)
+    tr = optimizers.run(land, optimizers.get("adam", lr=0.05), np.array([land.start]), 60)
+    d = payload(animated_figure(land, [Series("adam", palette.color_for(0), tr)], max_frames=30))
+    rs = roles(d)
+    assert rs.count("contour") >= 3
+    n_crit = sum(len(decode(t["x"])) for t in d["data"] if t["meta"]["role"] == "critical")
+    assert n_crit == len(land.minima)
+    assert len(d["frames"]) == 30 or len(d["frames"]) == len(tr.steps)
+    assert d["layout"]["xaxis"]["range"] == list(land.bounds[0])
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "six_hump_camel", "two_basin"])
+def test_contour_points_lie_on_their_level(name):
+    """Reference: the function itself. Vertices come from linear interpolation along grid edges of width h, so
+    |f(p) − c| <= h²/8 · max|f''| along the edge (interpolation error bound); we use the Hessian's diagonal at p
+    with a factor-3 margin for its variation over the edge, plus 1e-9 relative to the level."""
+    land = landscapes.get(name)
+    cd = contour_data(land)
+    h = max(cd.x[1] - cd.x[0], cd.y[1] - cd.y[0])
+    checked = 0
+    for level, line in zip(cd.levels, cd.lines, strict=True):
+        pts = line[~np.isnan(line).any(axis=1)]
+        if not len(pts):
+            continue
+        pts = pts[:: max(1, len(pts) // 200)]
+        err = np.abs(land.value(pts) - level)
+        hess = land.hessian(pts)
+        curv = np.maximum(np.abs(hess[..., 0, 0]), np.abs(hess[..., 1, 1]))
+        tol = 3.0 * h * h / 8.0 * curv + 1e-9 * max(1.0, abs(level))
+        assert (err <= tol).all(), f"level {level}: worst {err.max()} vs tol {tol[err.argmax()]}"
+        checked += len(pts)
+    assert checked > 100
+
+
+def test_log_levels_are_log_spaced():
+    """Reference: the definition — log-scale surfaces get levels with a constant ratio of f − f*."""
+    land = landscapes.get("rosenbrock")
+    gaps = contour_data(land).levels - land.f_min
+    ratios = gaps[1:] / gaps[:-1]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
+
+
+def test_surface_3d(land, series):
+    """Reference: issue 3 — the 3-D view needs redraw:true, so fewer frames; one 3-D path per series."""
+    d = payload(surface_3d_figure(land, series, max_frames=20))
+    assert len(d["frames"]) <= 20
+    assert sum(1 for t in d["data"] if t["meta"]["role"] == "path") == len(series)
+    assert d["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"]["redraw"] is True
+
+
+def test_theme_is_explicit(land, series):
+    """Reference: the palette — colours and fonts are set in the figure itself, so no host theme recolours it."""
+    d = payload(animated_figure(land, series))
+    assert d["layout"]["font"]["family"] == palette.FONT_FAMILY
+    assert d["layout"]["paper_bgcolor"] == palette.PAPER_BG
+    assert d["layout"]["template"]["layout"]  # a full template, not a name the host could reinterpret
+    loss = {t["meta"]["series"]: t["line"]["color"] for t in d["data"] if t["meta"]["role"] == "loss"}
+    assert loss == {i: s.color for i, s in enumerate(series)}
+    fig = animated_figure(land, series)
+    assert palette.apply_theme(fig) is fig

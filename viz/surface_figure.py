@@ -1,0 +1,924 @@
+"""The animated surfaces figure: contour map + paths + loss curves under one slider.
+
+Pure functions returning plotly figures; no streamlit.
+
+Two plotly.js traps shape this module (measured, see issue 3):
+
+* ``contour`` and ``heatmap`` traces vanish while a ``redraw: false`` animation plays (plotly.py #2151, #5256),
+  so contour lines are ``scatter`` line traces computed with contourpy, and the filled bands are a small
+  palette PNG in ``layout.images``.
+* Frames that carry whole paths grow the payload as frames²; here each frame carries only the tails, the
+  current markers and the step line, and the faint full paths are drawn once.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import contourpy
+import numpy as np
+import plotly.graph_objects as go
+
+from landscapes.base import Landscape
+from optimizers.runner import DIVERGED, LEFT_WINDOW, Trajectory
+from viz import palette
+
+_TAIL_SEGMENTS = ((0.25, 2.0), (0.55, 3.0), (0.95, 4.0))  # (opacity, width), oldest first: a fading comet
+_TAIL_CAP = 4  # a tail holds at most this many points per tail frame, so long runs keep a bounded payload
+
+
+@dataclass(frozen=True)
+class Series:
+    """One optimizer's runs, drawn in one colour.
+
+    Attributes
+    ----------
+    label : str
+        Legend text, e.g. ``"Adam lr=0.05"``.
+    color : str
+        ``#RRGGBB``.
+    trajectory : optimizers.Trajectory
+        ``params (R, k, 2)``; k >= 1 starts.
+    dashed : bool
+        True for reference paths (SciPy methods).
+    """
+
+    label: str
+    color: str
+    trajectory: Trajectory
+    dashed: bool = False
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Contours (cached per landscape)
+# --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContourData:
+    """Everything the map needs from a landscape, computed once.
+
+    Attributes
+    ----------
+    levels : ndarray, shape (n,)
+        Increasing level values.
+    lines : list of ndarray, each shape (m_i, 2)
+        Line vertices for each level; separate pieces are split by NaN rows.
+    colors : list of str
+        Line colour per level.
+    x, y : ndarray, shape (g,)
+        Grid axes.
+    z : ndarray, shape (g, g)
+        ``value`` on the grid (``z[i, j]`` at ``(x[j], y[i])``), NaN where not finite.
+    image_uri : str
+        ``data:image/png;base64,...`` of the filled bands, row 0 at the top (ymax).
+    """
+
+    levels: np.ndarray
+    lines: list[np.ndarray]
+    colors: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    image_uri: str
+
+
+_CONTOUR_CACHE: dict[tuple[str, int, int], ContourData] = {}
+_CONTOUR_CACHE_SIZE = 64
+
+
+def contour_data(landscape: Landscape, n_levels: int = 18, resolution: int = 200) -> ContourData:
+    """Contour lines and the filled-band image of ``landscape`` over its bounds.
+
+    Levels are log-spaced on ``f - f_min`` when ``landscape.log_scale`` (else quantiles of the grid values, so
+    flat and steep regions both get lines). Cached on ``repr(landscape)``, which names the class and parameters.
+
+    Parameters
+    ----------
+    landscape : Landscape
+    n_levels : int
+    resolution : int
+        Grid points per axis.
+
+    Returns
+    -------
+    ContourData
+    """
+    key = (repr(landscape), n_levels, resolution)
+    hit = _CONTOUR_CACHE.get(key)
+    if hit is not None:
+        return hit
+    data = _compute_contours(landscape, n_levels, resolution)
+    if len(_CONTOUR_CACHE) >= _CONTOUR_CACHE_SIZE:
+        _CONTOUR_CACHE.pop(next(iter(_CONTOUR_CACHE)))
+    _CONTOUR_CACHE[key] = data
+    return data
+
+
+def contour_levels(z: np.ndarray, log_scale: bool, f_min: float, n_levels: int) -> np.ndarray:
+    """Level values for a grid of function values.
+
+    Parameters
+    ----------
+    z : ndarray, shape (g, g)
+        Grid values, NaN where undefined.
+    log_scale : bool
+        Log-space the levels on ``f - f_min``.
+    f_min : float
+        Known lowest value, or NaN (then the grid minimum is used).
+    n_levels : int
+
+    Returns
+    -------
+    ndarray, shape (<= n_levels,)
+        Strictly increasing levels.
+    """
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        return np.zeros(0)
+    lo_v, hi_v = float(finite.min()), float(finite.max())
+    if hi_v <= lo_v:
+        return np.zeros(0)
+    if log_scale:
+        base = f_min if math.isfinite(f_min) else lo_v
+        gap = finite - base
+        pos = gap[gap > 0]
+        if pos.size:
+            hi = float(np.quantile(pos, 0.97))
+            lo = max(float(np.quantile(pos, 0.003)), hi * 1e-6)
+            if hi > lo:
+                return base + np.geomspace(lo, hi, n_levels)
+    levels = np.unique(np.quantile(finite, np.linspace(0.02, 0.97, n_levels)))
+    if levels.size < max(3, n_levels // 2):
+        levels = np.linspace(lo_v, hi_v, n_levels + 2)[1:-1]
+    return levels
+
+
+def _compute_contours(landscape: Landscape, n_levels: int, resolution: int) -> ContourData:
+    (x0, x1), (y0, y1) = landscape.bounds
+    x = np.linspace(x0, x1, resolution)
+    y = np.linspace(y0, y1, resolution)
+    grid = np.stack(np.meshgrid(x, y), axis=-1)
+    with np.errstate(all="ignore"):
+        z = np.asarray(landscape.value(grid), dtype=np.float64)
+    z = np.where(np.isfinite(z), z, np.nan)
+    levels = contour_levels(z, landscape.log_scale, landscape.f_min, n_levels)
+    gen = contourpy.contour_generator(x, y, np.ma.masked_invalid(z), line_type=contourpy.LineType.Separate)
+    lines: list[np.ndarray] = []
+    tol = max(x1 - x0, y1 - y0) / 2500  # a fraction of a pixel at any screen size we draw
+    for c in levels:
+        pieces = [_simplify(p, tol) for p in gen.lines(float(c)) if len(p) >= 2]
+        if pieces:
+            sep = np.full((1, 2), np.nan)
+            lines.append(np.concatenate([np.concatenate([p, sep]) for p in pieces])[:-1])
+        else:
+            lines.append(np.zeros((0, 2)))
+    t = np.linspace(0.0, 1.0, len(levels)) if len(levels) > 1 else np.zeros(len(levels))
+    colors = [_interp_color(palette.CONTOUR_COLORSCALE, float(v)) for v in t]
+    return ContourData(levels, lines, colors, x, y, z, _band_image(z, levels))
+
+
+def _simplify(line: np.ndarray, tol: float, passes: int = 4) -> np.ndarray:
+    """Drop vertices that lie within ``tol`` of the chord between their neighbours (kept ones are untouched).
+
+    Each pass removes at most every other vertex, so the drawn line moves by at most ``passes * tol``; contour
+    lines on smooth surfaces are mostly straight at grid scale, and this halves to quarters their payload.
+    """
+    for _ in range(passes):
+        n = len(line)
+        if n < 5:
+            break
+        prev, cur, nxt = line[:-2], line[1:-1], line[2:]
+        chord = nxt - prev
+        rel = cur - prev
+        length = np.hypot(chord[:, 0], chord[:, 1])
+        dist = np.abs(chord[:, 0] * rel[:, 1] - chord[:, 1] * rel[:, 0]) / np.where(length > 0, length, 1.0)
+        drop = (dist < tol) & (np.arange(1, n - 1) % 2 == 1)
+        if not drop.any():
+            break
+        keep = np.ones(n, dtype=bool)
+        keep[1:-1] = ~drop
+        line = line[keep]
+    return line
+
+
+def _hex_rgb(color: str) -> np.ndarray:
+    c = color.lstrip("#")
+    return np.array([int(c[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
+
+
+def _interp_color(scale: Sequence[Sequence[Any]], t: float) -> str:
+    pos = np.array([float(p) for p, _ in scale])
+    rgb = np.array([_hex_rgb(str(c)) for _, c in scale])
+    out = [np.interp(t, pos, rgb[:, i]) for i in range(3)]
+    return "#{:02X}{:02X}{:02X}".format(*(round(v) for v in out))
+
+
+def _band_image(z: np.ndarray, levels: np.ndarray) -> str:
+    """Filled bands (like contourf) as a palette PNG: a few KB since each band is one flat colour."""
+    from PIL import Image
+
+    n_bands = len(levels) + 1
+    t = np.linspace(0.0, 1.0, n_bands)
+    band_rgb = np.array([_hex_rgb(_interp_color(palette.FILL_COLORSCALE, float(v))) for v in t], dtype=np.uint8)
+    band = np.searchsorted(levels, np.nan_to_num(z, nan=np.inf)).astype(np.uint8)
+    band[~np.isfinite(z)] = n_bands  # undefined -> white
+    pal = np.vstack([band_rgb, [[255, 255, 255]]]).astype(np.uint8)
+    img = Image.fromarray(band[::-1], mode="P")
+    img.putpalette(pal.ravel().tolist())
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers on trajectories
+# --------------------------------------------------------------------------------------------------------------
+def frame_steps(series: Sequence[Series], max_frames: int) -> np.ndarray:
+    """Steps shown by the animation frames: all recorded steps, evenly thinned to ``max_frames``.
+
+    Parameters
+    ----------
+    series : sequence of Series
+    max_frames : int
+
+    Returns
+    -------
+    ndarray of int, shape (n_frames,)
+        Increasing; first is 0 (the start), last is the last recorded step.
+    """
+    if max_frames < 2:
+        raise ValueError(f"max_frames must be >= 2, got {max_frames}")
+    allsteps = np.unique(np.concatenate([np.asarray(s.trajectory.steps) for s in series]))
+    if allsteps.size <= max_frames:
+        return allsteps
+    pick = np.unique(np.round(np.linspace(0, allsteps.size - 1, max_frames)).astype(int))
+    return allsteps[pick]
+
+
+def last_records(traj: Trajectory) -> np.ndarray:
+    """``(k,)`` index of the last record each run reached (its status step)."""
+    return np.array([traj.last_record(r) for r in range(traj.k)], dtype=int)
+
+
+def loss_for_plot(values: np.ndarray, f_min: float, log: bool, floor_base: float | None = None) -> np.ndarray:
+    """Values as drawn on the loss axis.
+
+    Parameters
+    ----------
+    values : ndarray, shape (...)
+    f_min : float
+        Known global minimum value or NaN.
+    log : bool
+        Log axis: draw ``f - f_min`` (or ``f - floor_base`` when ``f_min`` is unknown and some value is <= 0),
+        floored at a tiny positive number so zero or rounding-negative gaps stay on the axis.
+    floor_base : float, optional
+        Lowest value over everything drawn; used when ``f_min`` is unknown.
+
+    Returns
+    -------
+    ndarray, same shape
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if not log:
+        return values
+    if math.isfinite(f_min):
+        gap = values - f_min
+        tiny = 1e-12 * max(1.0, abs(f_min))
+    elif floor_base is not None and floor_base <= 0:
+        gap = values - floor_base
+        tiny = 1e-12 * max(1.0, abs(floor_base))
+    else:
+        return values
+    return np.maximum(gap, tiny)
+
+
+def _loss_label(landscape: Landscape, log: bool, any_nonpos: bool) -> str:
+    if not log:
+        return "f(x, y)"
+    if math.isfinite(landscape.f_min):
+        return "f − f* (log)"
+    return "f − min f seen (log)" if any_nonpos else "f (log)"
+
+
+def _join_runs(chunks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate ``(m_i, c)`` chunks with a NaN row between them (plotly draws a gap)."""
+    if not chunks:
+        return np.zeros((0, 2))
+    sep = np.full((1, chunks[0].shape[1]), np.nan)
+    parts: list[np.ndarray] = []
+    for i, ch in enumerate(chunks):
+        if i:
+            parts.append(sep)
+        parts.append(ch)
+    return np.concatenate(parts)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The animated figure
+# --------------------------------------------------------------------------------------------------------------
+def animated_figure(
+    landscape: Landscape,
+    series: Sequence[Series],
+    *,
+    layout: str = "overlay",
+    loss_scale: str = "log",
+    max_frames: int = 300,
+    tail: int = 25,
+    frame_ms: int = 40,
+    click_grid: int = 30,
+    height: int = 640,
+) -> go.Figure:
+    """Contour map with every optimizer's path and the loss curves, animated together under one slider.
+
+    Parameters
+    ----------
+    landscape : Landscape
+        The surface; its ``bounds`` fix the map's axis ranges.
+    series : sequence of Series
+        One entry per optimizer; each trajectory has ``params (R, k, 2)``.
+    layout : {"overlay", "small_multiples"}
+        One shared map, or one map panel per series (same landscape and ranges).
+    loss_scale : {"log", "linear"}
+    max_frames : int
+        Upper bound on animation frames (steps are thinned evenly).
+    tail : int
+        Length of the fading tail, in frames.
+    frame_ms : int
+        Milliseconds per frame while playing.
+    click_grid : int
+        Side of the lattice of faint selectable markers ("click-grid") carrying ``customdata [x, y]``; 0 for none.
+    height : int
+        Figure height in pixels.
+
+    Returns
+    -------
+    go.Figure
+        Traces carry ``meta={"role": ..., "series": i}``; frames update only tail/marker traces.
+
+    Raises
+    ------
+    ValueError
+        On an unknown layout or loss scale, no series, or trajectories that are not 2-D.
+    """
+    if layout not in ("overlay", "small_multiples"):
+        raise ValueError(f"layout must be 'overlay' or 'small_multiples', got {layout!r}")
+    if loss_scale not in ("log", "linear"):
+        raise ValueError(f"loss_scale must be 'log' or 'linear', got {loss_scale!r}")
+    if not series:
+        raise ValueError("nothing to draw: add at least one optimizer")
+    for s in series:
+        if s.trajectory.params.ndim != 3 or s.trajectory.params.shape[2] != 2:
+            raise ValueError(f"{s.label}: a surface path needs params of shape (R, k, 2), got {s.trajectory.params.shape}")
+    if tail < 1:
+        raise ValueError(f"tail must be >= 1, got {tail}")
+
+    log = loss_scale == "log"
+    f_min = landscape.f_min
+    n = len(series)
+    small = layout == "small_multiples"
+    # Each small panel repeats the map, and is small: fewer, coarser lines keep the payload in budget.
+    cdata = contour_data(landscape, n_levels=12, resolution=140) if small and n > 2 else contour_data(landscape)
+    (bx0, bx1), (by0, by1) = landscape.bounds
+    n_panels = n if small else 1
+    steps_f = frame_steps(series, max_frames)
+    n_frames = len(steps_f)
+    max_step = int(steps_f[-1])
+
+    floor_base = min(float(np.min(s.trajectory.values)) for s in series) if log else None
+    any_nonpos = floor_base is not None and floor_base <= 0
+
+    # ---- axes layout ----------------------------------------------------------------------------------------
+    lay: dict[str, Any] = {}
+    map_axes, loss_ax = _axes_layout(lay, n_panels, (bx0, bx1), (by0, by1))
+    data: list[dict[str, Any]] = []
+
+    for p, (xa, ya) in enumerate(map_axes):
+        data.extend(_map_static_traces(landscape, cdata, xa, ya, click_grid, first=p == 0))
+        lay.setdefault("images", []).append(dict(
+            source=cdata.image_uri, xref=xa, yref=ya, x=bx0, y=by1, sizex=bx1 - bx0, sizey=by1 - by0,
+            sizing="stretch", layer="below", opacity=1.0,
+        ))
+
+    # ---- per-series static traces -------------------------------------------------------------------------
+    lx, ly = loss_ax
+    loss_lo, loss_hi = np.inf, -np.inf
+    prepared = []
+    for i, s in enumerate(series):
+        xa, ya = map_axes[i if small else 0]
+        tr = s.trajectory
+        last = last_records(tr)
+        idx = np.clip(np.searchsorted(tr.steps, steps_f, side="right") - 1, 0, None)
+        loss_all = loss_for_plot(tr.values, f_min, log, floor_base)
+        data.extend(_series_static_traces(i, s, xa, ya, lx, ly, last, loss_all))
+        for r in range(tr.k):
+            seg = loss_all[: last[r] + 1, r]
+            loss_lo, loss_hi = min(loss_lo, float(seg.min())), max(loss_hi, float(seg.max()))
+        prepared.append((s, tr, last, idx, loss_all, xa, ya))
+
+    # ---- loss axis ranges -------------------------------------------------------------------------------------
+    loss_range = _loss_range(loss_lo, loss_hi, log)
+    y_line = (10 ** loss_range[0], 10 ** loss_range[1]) if log else loss_range
+
+    # ---- dynamic traces (initial = frame 0) ----------------------------------------------------------------------
+    dyn_start = len(data)
+    frame_parts: list[list[list[dict[str, Any]]]] = []  # per series: per frame: list of trace updates
+    for i, (s, tr, last, idx, loss_all, xa, ya) in enumerate(prepared):
+        updates = _series_frames(tr, last, idx, loss_all, tail)
+        frame_parts.append(updates)
+        data.extend(_series_dynamic_traces(i, s, xa, ya, lx, ly, updates[0]))
+    data.append(dict(
+        type="scatter", x=[0, 0], y=list(y_line), mode="lines", xaxis=lx, yaxis=ly,
+        line=dict(color="rgba(60,60,60,0.45)", width=1.2, dash="dot"), hoverinfo="skip", showlegend=False,
+        meta={"role": "step-line"},
+    ))
+    dyn_idx = list(range(dyn_start, len(data)))
+
+    frames = []
+    for j in range(n_frames):
+        fdata: list[dict[str, Any]] = []
+        for updates in frame_parts:
+            fdata.extend(updates[j])
+        fdata.append(dict(x=[int(steps_f[j])] * 2, y=list(y_line)))
+        frames.append(dict(name=str(int(steps_f[j])), data=fdata, traces=dyn_idx))
+
+    # ---- axes, controls, text ---------------------------------------------------------------------------------
+    lay[_layout_key(lx)].update(title=dict(text="step"), range=[0, max(max_step, 1)], autorange=False)
+    lay[_layout_key(ly)].update(title=dict(text=_loss_label(landscape, log, any_nonpos)),
+                                type="log" if log else "linear", range=list(loss_range), autorange=False,
+                                exponentformat="power")
+    if small:
+        ann = lay.setdefault("annotations", [])
+        for i, s in enumerate(series):
+            xa, ya = map_axes[i]
+            ann.append(dict(text=f"<b>{_esc(s.label)}</b>", xref=f"{xa} domain", yref=f"{ya} domain", x=0.02,
+                            y=0.98, xanchor="left", yanchor="top", showarrow=False, font=dict(color=s.color, size=14),
+                            bgcolor="rgba(255,255,255,0.85)", borderpad=2))
+
+    play = dict(frame=dict(duration=frame_ms, redraw=False), fromcurrent=True, transition=dict(duration=0),
+                mode="immediate")
+    jump = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
+    names = [f["name"] for f in frames]
+    lay["updatemenus"] = [dict(
+        type="buttons", direction="left", showactive=False, x=0.0, xanchor="left", y=0.0, yanchor="top",
+        pad=dict(t=58, r=6), bgcolor="#F2F2F2", bordercolor="#CCCCCC", font=dict(size=15),
+        buttons=[
+            # plotly buttons hold fixed arguments, so "one frame back/forward" is not expressible here; these
+            # jump to the ends (the slider steps one frame, and the HTML export adds ←/→ keys).
+            dict(label="|◀", method="animate", args=[[names[0]], jump]),
+            dict(label="▶ Play", method="animate", args=[None, play]),
+            dict(label="❚❚ Pause", method="animate", args=[[None], jump]),
+            dict(label="▶|", method="animate", args=[[names[-1]], jump]),
+        ],
+    )]
+    lay["sliders"] = [dict(
+        active=0, x=0.27, len=0.73, xanchor="left", y=0.0, yanchor="top", pad=dict(t=50, b=0),
+        currentvalue=dict(prefix="step ", visible=True, xanchor="right", font=dict(size=15, color=palette.TEXT_COLOR)),
+        font=dict(color="rgba(0,0,0,0)", size=8),  # 300 tick labels would overlap; the current value shows the step
+        ticklen=0, minorticklen=0, tickcolor="rgba(0,0,0,0)", bgcolor="#E8E8E8", bordercolor="#CCCCCC",
+        activebgcolor="#999999", transition=dict(duration=0),
+        steps=[dict(label=nm, method="animate", args=[[nm], jump]) for nm in names],
+    )]
+    title = landscape.title or landscape.name
+    lay.update(
+        title=dict(text=f"<b>{_esc(title)}</b>", x=0.01, xanchor="left", y=0.98, yanchor="top"),
+        height=height, margin=dict(l=60, r=20, t=96, b=130), hovermode="closest", dragmode="zoom",
+        legend=dict(orientation="h", x=0.0, xanchor="left", y=1.015, yanchor="bottom", itemsizing="constant",
+                    groupclick="togglegroup"),
+        uirevision=repr(landscape),  # a new landscape resets zoom; a new optimizer keeps it
+    )
+    return AnimatedFigure(data, palette.merge_theme(lay), frames)
+
+
+class AnimatedFigure(go.Figure):
+    """A ``go.Figure`` whose frames stay plain dicts until someone asks for ``.frames``.
+
+    Building 300 ``go.Frame`` objects costs about 2 s in plotly.py (every trace is validated), ten times the
+    page's budget, and ``st.plotly_chart`` only needs ``to_dict()``. So the traces and layout here are written
+    by this module (not validated), the frames are kept as dicts and added in ``to_dict``, and ``.frames``
+    builds real ``go.Frame`` objects on first access. Pickling (``st.cache_data``) keeps the dicts too.
+
+    Parameters
+    ----------
+    data : list of dict
+        Trace dicts (numpy arrays allowed).
+    layout : dict
+    frames : list of dict
+        ``{"name", "data", "traces"}`` dicts.
+    """
+
+    themed = True  # palette.merge_theme was applied to the layout dict; palette.apply_theme skips it
+
+    def __init__(self, data: list[dict[str, Any]], layout: dict[str, Any], frames: list[dict[str, Any]]) -> None:
+        super().__init__(data=data, layout=layout, _validate=False)
+        self._raw_frames: list[dict[str, Any]] | None = frames
+
+    @property
+    def frames(self):  # type: ignore[override]
+        self._materialize_frames()
+        return go.Figure.frames.fget(self)
+
+    @frames.setter
+    def frames(self, value) -> None:  # type: ignore[override]
+        self._raw_frames = None
+        go.Figure.frames.fset(self, value)
+
+    def _materialize_frames(self) -> None:
+        raw = getattr(self, "_raw_frames", None)
+        if raw is not None:
+            self._raw_frames = None
+            go.Figure.frames.fset(self, [go.Frame(**_copy_frame(f)) for f in raw])
+
+    def raw_frames(self) -> list[dict[str, Any]]:
+        """The frames as dicts (no copy; do not modify)."""
+        raw = getattr(self, "_raw_frames", None)
+        return raw if raw is not None else [f.to_plotly_json() for f in self.frames]
+
+    def to_dict(self) -> dict[str, Any]:
+        raw = getattr(self, "_raw_frames", None)
+        res = super().to_dict()
+        if raw:
+            # Encoded once and reused: st.plotly_chart serialises the cached figure on every rerun, and plotly's
+            # generic convert_to_base64 costs ~1 ms per array (thousands of arrays here).
+            enc = getattr(self, "_encoded_frames", None)
+            if enc is None:
+                enc = self._encoded_frames = [_encode_frame(f) for f in raw]
+            res["frames"] = [_copy_frame(f) for f in enc]
+        return res
+
+    def __reduce__(self):
+        state = super().to_dict()
+        return (_rebuild_animated, (state.get("data", []), state.get("layout", {}), self.raw_frames(),
+                                    getattr(self, "_encoded_frames", None)))
+
+
+def _typed_array(v: np.ndarray) -> dict[str, str]:
+    """plotly.js typed-array spec (the format plotly.py's convert_to_base64 writes), for float/int arrays."""
+    v = np.ascontiguousarray(v)
+    if v.dtype == np.int64:
+        v = v.astype(np.int32)
+    spec = {"dtype": _SHORT_TYPES[v.dtype.str[1:]], "bdata": base64.b64encode(v.tobytes()).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = ", ".join(str(n) for n in v.shape)
+    return spec
+
+
+_SHORT_TYPES = {"f4": "f4", "f8": "f8", "i4": "i4", "i2": "i2", "i1": "i1", "u1": "u1", "u2": "u2", "u4": "u4"}
+
+
+def _encode_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    out = dict(frame)
+    out["data"] = [{k: _typed_array(v) if isinstance(v, np.ndarray) and v.size else v for k, v in d.items()}
+                   for d in frame.get("data", [])]
+    return out
+
+
+def _copy_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """Copy down to the trace dicts (convert_to_base64 replaces arrays in place)."""
+    out = dict(frame)
+    out["data"] = [dict(d) for d in frame.get("data", [])]
+    return out
+
+
+def _rebuild_animated(data: list[dict[str, Any]], layout: dict[str, Any], frames: list[dict[str, Any]],
+                      encoded: list[dict[str, Any]] | None = None) -> AnimatedFigure:
+    fig = AnimatedFigure(data, layout, frames)
+    fig._encoded_frames = encoded
+    return fig
+
+
+def _layout_key(axis: str) -> str:
+    """'x2' -> 'xaxis2', 'y' -> 'yaxis'."""
+    return axis[0] + "axis" + axis[1:]
+
+
+def _esc(text: str) -> str:
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _axes_layout(lay: dict[str, Any], n_panels: int, xr: tuple[float, float], yr: tuple[float, float]):
+    """Set axis domains; returns the map axis pairs and the loss axis pair."""
+    map_right = 0.50 if n_panels == 1 else 0.60
+    loss_left = 0.58 if n_panels == 1 else 0.68
+    cols = 1 if n_panels == 1 else math.ceil(math.sqrt(n_panels))
+    rows = math.ceil(n_panels / cols)
+    gx, gy = 0.035, 0.07
+    w = (map_right - gx * (cols - 1)) / cols
+    h = (1.0 - gy * (rows - 1)) / rows
+    aspect = (yr[1] - yr[0]) / (xr[1] - xr[0])
+    equal = 1 / 3 <= aspect <= 3
+    map_axes = []
+    for p in range(n_panels):
+        r, c = divmod(p, cols)
+        k = "" if p == 0 else str(p + 1)
+        xa, ya = "x" + k, "y" + k
+        x_dom = [c * (w + gx), c * (w + gx) + w]
+        y_dom = [1.0 - (r + 1) * h - r * gy, 1.0 - r * h - r * gy]
+        lay[_layout_key(xa)] = dict(domain=x_dom, anchor=ya, range=list(xr), autorange=False, showgrid=False,
+                                    zeroline=False, constrain="domain", mirror=True, showline=True,
+                                    title=dict(text="x") if r == rows - 1 else None,
+                                    showticklabels=r == rows - 1 or n_panels == 1)
+        lay[_layout_key(ya)] = dict(domain=y_dom, anchor=xa, range=list(yr), autorange=False, showgrid=False,
+                                    zeroline=False, constrain="domain", mirror=True, showline=True,
+                                    title=dict(text="y") if c == 0 else None, showticklabels=c == 0)
+        if equal:
+            lay[_layout_key(ya)].update(scaleanchor=xa, scaleratio=1)
+        map_axes.append((xa, ya))
+    k = str(n_panels + 1)
+    lx, ly = "x" + k, "y" + k
+    lay[_layout_key(lx)] = dict(domain=[loss_left, 1.0], anchor=ly, showgrid=True, zeroline=False)
+    lay[_layout_key(ly)] = dict(domain=[0.0, 1.0], anchor=lx, showgrid=True, zeroline=False)
+    return map_axes, (lx, ly)
+
+
+def _map_static_traces(landscape: Landscape, cdata: ContourData, xa: str, ya: str, click_grid: int,
+                       *, first: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for level, line, color in zip(cdata.levels, cdata.lines, cdata.colors, strict=True):
+        if len(line) == 0:
+            continue
+        out.append(dict(
+            type="scatter", x=line[:, 0].astype(np.float32), y=line[:, 1].astype(np.float32), mode="lines",
+            xaxis=xa, yaxis=ya, line=dict(color=color, width=1.0), hoverinfo="skip", showlegend=False,
+            meta={"role": "contour", "level": float(level)},
+        ))
+    if click_grid:
+        (x0, x1), (y0, y1) = landscape.bounds
+        # Cell centres, so no grid point sits on the frame and every click lands on the map.
+        gx = x0 + (np.arange(click_grid) + 0.5) * (x1 - x0) / click_grid
+        gy = y0 + (np.arange(click_grid) + 0.5) * (y1 - y0) / click_grid
+        mx, my = np.meshgrid(gx, gy)
+        xy = np.stack([mx.ravel(), my.ravel()], axis=1)
+        out.append(dict(
+            type="scatter", x=xy[:, 0], y=xy[:, 1], customdata=xy, mode="markers", xaxis=xa, yaxis=ya,
+            name="click-grid", showlegend=False,
+            marker=dict(size=7, color="rgba(80,80,80,1)", opacity=0.03, line=dict(width=0)),
+            selected=dict(marker=dict(opacity=0.6, color="#222222")),
+            unselected=dict(marker=dict(opacity=0.03)),
+            hovertemplate="click to start here<br>(%{customdata[0]:.3g}, %{customdata[1]:.3g})<extra></extra>",
+            meta={"role": "click-grid"},
+        ))
+    symbols = {"global": ("star", 17, "global minimum"), "local": ("diamond", 11, "local minimum"),
+               "saddle": ("x-thin", 12, "saddle point")}
+    for kind, (symbol, size, word) in symbols.items():
+        pts = [c for c in landscape.minima if c.kind == kind]
+        if not pts:
+            continue
+        xy = np.array([c.point for c in pts], dtype=np.float64)
+        text = [f"{word}<br>({c.point[0]:.4g}, {c.point[1]:.4g})<br>f = {c.value:.6g}" for c in pts]
+        is_saddle = kind == "saddle"
+        out.append(dict(
+            type="scatter", x=xy[:, 0], y=xy[:, 1], mode="markers", xaxis=xa, yaxis=ya, name=word,
+            legendgroup=f"crit-{kind}", showlegend=first, legendrank=2000,
+            marker=dict(symbol=symbol, size=size, color=palette.SADDLE_COLOR if is_saddle else palette.MINIMUM_COLOR,
+                        line=dict(width=2.2 if is_saddle else 1, color=palette.SADDLE_COLOR if is_saddle else "white")),
+            text=text, hovertemplate="%{text}<extra></extra>", meta={"role": "critical", "kind": kind},
+        ))
+    return out
+
+
+def _series_static_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str, last: np.ndarray,
+                          loss_all: np.ndarray) -> list[dict[str, Any]]:
+    tr = s.trajectory
+    k = tr.k
+    label = _esc(s.label)
+    dash = "dash" if s.dashed else "solid"
+    path_chunks, loss_chunks = [], []
+    hover_ok = tr.params.shape[0] * k <= 40_000  # hover data on huge basin maps would dominate the payload
+    for r in range(k):
+        m = last[r] + 1
+        cols = [tr.params[:m, r, 0], tr.params[:m, r, 1]]
+        if hover_ok:
+            cols += [tr.steps[:m].astype(np.float64), tr.values[:m, r], tr.grad_norms[:m, r], np.full(m, float(r))]
+        path_chunks.append(np.stack(cols, axis=1))
+        loss_chunks.append(np.stack([tr.steps[:m].astype(np.float64), loss_all[:m, r], tr.values[:m, r]], axis=1))
+    path = _join_runs(path_chunks)
+    loss = _join_runs(loss_chunks)
+    run_txt = " · run %{customdata[3]}" if k > 1 else ""
+    out: list[dict[str, Any]] = [dict(
+        type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", xaxis=xa, yaxis=ya, name=s.label,
+        legendgroup=f"s{i}", showlegend=False,
+        line=dict(color=palette.hex_to_rgba(s.color, 0.38), width=1.6, dash=dash),
+        meta={"role": "path", "series": i},
+    )]
+    if hover_ok:
+        out[0].update(customdata=path[:, 2:],
+                      hovertemplate=(f"<b>{label}</b>{run_txt}<br>step %{{customdata[0]}}<br>"
+                                     "x = %{x:.4g}, y = %{y:.4g}<br>f = %{customdata[1]:.4g}<br>"
+                                     "|∇f| = %{customdata[2]:.3g}<extra></extra>"))
+    else:
+        out[0]["hoverinfo"] = "skip"
+    start = tr.params[0]
+    out.append(dict(
+        type="scatter", x=start[:, 0], y=start[:, 1], mode="markers", xaxis=xa, yaxis=ya, legendgroup=f"s{i}",
+        showlegend=False, marker=dict(symbol="circle-open", size=11, color=s.color, line=dict(width=2.4)),
+        hovertemplate=f"<b>{label}</b> start<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
+        meta={"role": "start", "series": i},
+    ))
+    stopped = np.isin(tr.status, [DIVERGED, LEFT_WINDOW])
+    ends = tr.params[last, np.arange(k)]
+    reasons = np.array([_esc(t) for t in tr.reason], dtype=object)
+    for role, mask, symbol, size in (("end", ~stopped, "circle", 8), ("stop", stopped, "x", 13)):
+        if not mask.any():
+            continue
+        out.append(dict(
+            type="scatter", x=ends[mask, 0], y=ends[mask, 1], mode="markers", xaxis=xa, yaxis=ya,
+            legendgroup=f"s{i}", showlegend=False, text=reasons[mask].tolist(),
+            marker=dict(symbol=symbol, size=size, color=s.color,
+                        line=dict(width=1.3, color="#222222" if role == "stop" else "white")),
+            hovertemplate=f"<b>{label}</b><br>%{{text}}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
+            meta={"role": role, "series": i},
+        ))
+    out.append(dict(
+        type="scatter", x=loss[:, 0], y=loss[:, 1], customdata=loss[:, 2:], mode="lines", xaxis=lx, yaxis=ly,
+        name=s.label, legendgroup=f"s{i}", showlegend=True, legendrank=1000 + i,
+        line=dict(color=s.color, width=2.2, dash=dash),
+        hovertemplate=f"<b>{label}</b><br>step %{{x}}<br>f = %{{customdata[0]:.6g}}<extra></extra>",
+        meta={"role": "loss", "series": i},
+    ))
+    if stopped.any():
+        m_steps = tr.steps[last[stopped]].astype(np.float64)
+        m_loss = loss_all[last[stopped], np.flatnonzero(stopped)]
+        out.append(dict(
+            type="scatter", x=m_steps, y=m_loss, mode="markers", xaxis=lx, yaxis=ly, legendgroup=f"s{i}",
+            showlegend=False, text=reasons[stopped].tolist(),
+            marker=dict(symbol="x", size=12, color=s.color, line=dict(width=1.3, color="#222222")),
+            hovertemplate=f"<b>{label}</b><br>%{{text}}<extra></extra>", meta={"role": "loss-stop", "series": i},
+        ))
+    return out
+
+
+def _series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: np.ndarray,
+                   tail: int) -> list[list[dict[str, Any]]]:
+    """Per frame: updates for the three tail segments, the current marker and the loss marker.
+
+    Every frame's tail has the same number of points (repeats at the start of a run), so all frames are
+    sliced from a few arrays computed at once.
+    """
+    k = tr.k
+    runs = np.arange(k)
+    n_frames = len(idx)
+    cur = np.minimum(idx[:, None], last[None, :])  # (F, k): each run stops at its status step
+    lo = np.minimum(cur[np.maximum(np.arange(n_frames) - tail, 0)], cur)  # (F, k)
+    n_pts = int(min(int((cur - lo).max()) + 1, _TAIL_CAP * tail + 1))
+    n_pts = max(n_pts, len(_TAIL_SEGMENTS) + 1)
+    t = np.linspace(0.0, 1.0, n_pts)
+    rec = np.rint(lo[..., None] + (cur - lo)[..., None] * t).astype(int)  # (F, k, n_pts)
+    pts = tr.params.astype(np.float32)[rec, runs[None, :, None]]  # (F, k, n_pts, 2)
+    seg_arrays = []
+    cuts = np.linspace(0, n_pts - 1, len(_TAIL_SEGMENTS) + 1).round().astype(int)
+    for a, b in itertools.pairwise(cuts):
+        seg = pts[:, :, a : b + 1]
+        pad = np.full((n_frames, k, 1, 2), np.nan, dtype=np.float32)
+        seg = np.concatenate([seg, pad], axis=2).reshape(n_frames, -1, 2)[:, :-1]
+        seg_arrays.append((np.ascontiguousarray(seg[..., 0]), np.ascontiguousarray(seg[..., 1])))
+    now = tr.params[cur, runs]  # (F, k, 2)
+    step_now = tr.steps[cur].astype(np.float64)  # (F, k)
+    custom = np.stack([step_now, tr.values[cur, runs], tr.grad_norms[cur, runs]], axis=-1)  # (F, k, 3)
+    loss_now = loss_all[cur, runs]
+    out = []
+    for j in range(n_frames):
+        ups: list[dict[str, Any]] = [dict(x=sx[j], y=sy[j]) for sx, sy in seg_arrays]
+        ups.append(dict(x=now[j, :, 0], y=now[j, :, 1], customdata=custom[j]))
+        ups.append(dict(x=step_now[j], y=loss_now[j]))
+        out.append(ups)
+    return out
+
+
+def _series_dynamic_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str,
+                           first: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    label = _esc(s.label)
+    out: list[dict[str, Any]] = []
+    for (alpha, width), up in zip(_TAIL_SEGMENTS, first, strict=False):
+        out.append(dict(
+            type="scatter", mode="lines", xaxis=xa, yaxis=ya, legendgroup=f"s{i}", showlegend=False,
+            line=dict(color=palette.hex_to_rgba(s.color, alpha), width=width, dash="dash" if s.dashed else "solid"),
+            hoverinfo="skip", meta={"role": "tail", "series": i}, **up,
+        ))
+    marker_up, loss_up = first[-2], first[-1]
+    out.append(dict(
+        type="scatter", mode="markers", xaxis=xa, yaxis=ya, legendgroup=f"s{i}", showlegend=False,
+        marker=dict(size=14, color=s.color, line=dict(width=2, color="#1A1A1A")),
+        hovertemplate=(f"<b>{label}</b><br>step %{{customdata[0]}}<br>x = %{{x:.4g}}, y = %{{y:.4g}}<br>"
+                       "f = %{customdata[1]:.4g}<br>|∇f| = %{customdata[2]:.3g}<extra></extra>"),
+        meta={"role": "marker", "series": i}, **marker_up,
+    ))
+    out.append(dict(
+        type="scatter", mode="markers", xaxis=lx, yaxis=ly, legendgroup=f"s{i}", showlegend=False,
+        marker=dict(size=10, color=s.color, line=dict(width=1.5, color="#1A1A1A")), hoverinfo="skip",
+        meta={"role": "loss-marker", "series": i}, **loss_up,
+    ))
+    return out
+
+
+def _loss_range(lo: float, hi: float, log: bool) -> list[float]:
+    if log:
+        lo_l, hi_l = math.log10(max(lo, 1e-300)), math.log10(max(hi, 1e-300))
+        if hi_l - lo_l < 1:
+            lo_l, hi_l = lo_l - 0.5, hi_l + 0.5
+        pad = 0.04 * (hi_l - lo_l)
+        return [lo_l - pad, hi_l + pad]
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.05 * (hi - lo)
+    return [lo - pad, hi + pad]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3-D view
+# --------------------------------------------------------------------------------------------------------------
+def surface_3d_figure(landscape: Landscape, series: Sequence[Series], *, max_frames: int = 60) -> go.Figure:
+    """3-D surface with the paths on it; the markers animate (``redraw: true``, hence few frames).
+
+    For ``log_scale`` landscapes the height is ``log10(f - f* + eps)``, so valleys stay visible.
+
+    Parameters
+    ----------
+    landscape : Landscape
+    series : sequence of Series
+    max_frames : int
+
+    Returns
+    -------
+    go.Figure
+    """
+    if not series:
+        raise ValueError("nothing to draw: add at least one optimizer")
+    (x0, x1), (y0, y1) = landscape.bounds
+    g = 90
+    x, y = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
+    grid = np.stack(np.meshgrid(x, y), axis=-1)
+    with np.errstate(all="ignore"):
+        z = np.asarray(landscape.value(grid), dtype=np.float64)
+    z = np.where(np.isfinite(z), z, np.nan)
+    base = landscape.f_min if math.isfinite(landscape.f_min) else float(np.nanmin(z))
+    span = float(np.nanmax(z) - base) if np.isfinite(z).any() else 1.0
+    eps = max(span, 1.0) * 1e-6
+
+    def height(v: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.log10(np.maximum(v - base, 0) + eps) if landscape.log_scale else v
+
+    data: list[dict[str, Any]] = [dict(
+        type="surface", x=x, y=y, z=height(z), colorscale=palette.SURFACE_COLORSCALE, showscale=False, opacity=0.92,
+        contours=dict(z=dict(show=True, usecolormap=True, width=1, project=dict(z=False))),
+        hoverinfo="skip", meta={"role": "surface"},
+    )]
+    steps_f = frame_steps(series, max_frames)
+    dyn = []
+    per = []
+    for i, s in enumerate(series):
+        tr = s.trajectory
+        last = last_records(tr)
+        chunks = [np.column_stack([tr.params[: last[r] + 1, r], height(tr.values[: last[r] + 1, r])])
+                  for r in range(tr.k)]
+        path = _join_runs(chunks)
+        data.append(dict(type="scatter3d", x=path[:, 0], y=path[:, 1], z=path[:, 2], mode="lines", name=s.label,
+                         line=dict(color=s.color, width=5, dash="dash" if s.dashed else "solid"),
+                         hoverinfo="skip", meta={"role": "path", "series": i}))
+        idx = np.clip(np.searchsorted(tr.steps, steps_f, side="right") - 1, 0, None)
+        per.append((tr, last, idx))
+    for i, s in enumerate(series):
+        tr, last, idx = per[i]
+        cur = np.minimum(idx[0], last)
+        dyn.append(len(data))
+        data.append(dict(type="scatter3d", mode="markers", showlegend=False,
+                         x=tr.params[cur, np.arange(tr.k), 0], y=tr.params[cur, np.arange(tr.k), 1],
+                         z=height(tr.values[cur, np.arange(tr.k)]),
+                         marker=dict(size=6, color=s.color, line=dict(width=1, color="#1A1A1A")),
+                         meta={"role": "marker", "series": i}))
+    frames = []
+    for j, st in enumerate(steps_f):
+        fd = []
+        for tr, last, idx in per:
+            cur = np.minimum(idx[j], last)
+            runs = np.arange(tr.k)
+            fd.append(dict(x=tr.params[cur, runs, 0], y=tr.params[cur, runs, 1], z=height(tr.values[cur, runs])))
+        frames.append(dict(name=str(int(st)), data=fd, traces=dyn))
+    play = dict(frame=dict(duration=80, redraw=True), fromcurrent=True, transition=dict(duration=0))
+    jump = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
+    names = [f["name"] for f in frames]
+    ztitle = "log₁₀(f − f*)" if landscape.log_scale else "f"
+    lay = dict(
+        title=dict(text=f"<b>{_esc(landscape.title or landscape.name)}</b> · 3-D", x=0.01, xanchor="left"),
+        height=640, margin=dict(l=0, r=0, t=60, b=90),
+        scene=dict(xaxis=dict(title="x", range=[x0, x1]), yaxis=dict(title="y", range=[y0, y1]),
+                   zaxis=dict(title=ztitle), aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6)),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
+        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=0, yanchor="top",
+                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
+                                   dict(label="⏸", method="animate", args=[[None], jump])])],
+        sliders=[dict(active=0, x=0.15, len=0.85, y=0, yanchor="top", currentvalue=dict(prefix="step "),
+                      font=dict(color="rgba(0,0,0,0)", size=8), ticklen=0, minorticklen=0,
+                      steps=[dict(label=nm, method="animate", args=[[nm], jump]) for nm in names])],
+    )
+    return AnimatedFigure(data, palette.merge_theme(lay), frames)
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    """Size of ``fig.to_json()`` in bytes: what the browser receives."""
+    return len(fig.to_json().encode("utf-8"))
