@@ -28,6 +28,7 @@ from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
+from optimizers.seed_adam import SeedAdam
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
 REGISTRY: dict[str, type[Optimizer]] = {
@@ -44,6 +45,7 @@ REGISTRY: dict[str, type[Optimizer]] = {
     Adamax.name: Adamax,
     RAdam.name: RAdam,
     Lion.name: Lion,
+    SeedAdam.name: SeedAdam,
 }
 
 

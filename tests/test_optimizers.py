@@ -215,6 +215,26 @@ def ref_lion(h, theta, grad_fn, steps):
     return out
 
 
+def ref_seed_adam(h, theta, grad_fn, steps):
+    """The loop of seeds/000 transcribed with its own names (a, b1, b2, e, V, S, i), bugs switchable."""
+    a, b1, b2, e = h.get("lr", 1e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    compound, zero_based, times_g = (h.get(k, True) for k in ("compound_correction", "zero_based_step", "times_gradient"))
+    V, S = np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for i in range(steps):
+        dw = grad_fn(theta)
+        V = b1 * V + (1 - b1) * dw
+        S = b2 * S + (1 - b2) * (dw**2)
+        n = i if zero_based else i + 1
+        Vc, Sc = (V / (1 - b1**n), S / (1 - b2**n)) if n != 0 else (V, S)
+        if compound:
+            V, S = Vc, Sc
+        step = a * Vc / (np.sqrt(Sc) + e)
+        theta = theta - (step * dw if times_g else step)
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -248,6 +268,11 @@ HPARAMS = {
         {"lr": 0.1, "beta2": 0.9, "weight_decay": 0.2, "decoupled_weight_decay": True},
     ],
     "lion": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "weight_decay": 0.3}],
+    "seed_adam": [
+        {},
+        {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "compound_correction": False},
+        {"lr": 0.1, "zero_based_step": False, "times_gradient": False},
+    ],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -278,7 +303,7 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
 def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
-                     "nadam", "adamax", "radam", "lion"]
+                     "nadam", "adamax", "radam", "lion", "seed_adam"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -411,7 +436,7 @@ def test_display_metadata(name):
 KATEX_WORDS = {
     "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
     "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
-    "tfrac", "theta", "to",
+    "tfrac", "theta", "to", "leftarrow", "neq", "odot",
 }
 
 
@@ -478,3 +503,14 @@ def test_heavy_ball_reaches_polyaks_rate():
     measured = (err[299] / err[149]) ** (1 / 150)
     assert measured == pytest.approx(rho, rel=1e-2)
     assert measured < (hi / lo - 1) / (hi / lo + 1)  # far better than GD's (κ−1)/(κ+1)
+
+
+def test_seed_adam_without_its_bugs_is_adam():
+    """Seed 000's Adam with all three bugs switched off equals our Adam (two algorithms that must agree),
+    and with them on it moves far less on the same problem (the stagnation the question reports)."""
+    fixed = optimizers.get("seed_adam", lr=0.05, compound_correction=False, zero_based_step=False, times_gradient=False)
+    np.testing.assert_allclose(run_steps(fixed, STARTS, 30), run_steps(optimizers.get("adam", lr=0.05), STARTS, 30),
+                               rtol=1e-12, atol=1e-14)
+    buggy = run_steps(optimizers.get("seed_adam", lr=0.05), STARTS, 30)
+    adam = run_steps(optimizers.get("adam", lr=0.05), STARTS, 30)
+    assert np.linalg.norm(buggy[-1] - STARTS) < np.linalg.norm(adam[-1] - STARTS)

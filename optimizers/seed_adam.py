@@ -1,0 +1,74 @@
+"""Adam as written in seed 000/001 ("Adam stagnating"), bugs and all, for comparison.
+
+The question's training loop (seeds/000, a StackExchange post) reads::
+
+    V = b1*V + (1-b1)*dw;  S = b2*S + (1-b2)*dw**2
+    if i != 0:                     # i = 0, 1, ... : the step count starts at 0
+        V = V/(1-b1**i); S = S/(1-b2**i)   # corrected values overwrite the moments
+    w = w - a*V/(np.sqrt(S)+e)*dw          # the step is multiplied by dw once more
+
+Three bugs, each a switch here so a user can turn them off one at a time:
+
+``compound_correction``
+    The bias-corrected moments are stored back, so the correction compounds
+    step after step instead of being applied once to the running average.
+``zero_based_step``
+    The correction uses ``i = t - 1`` and is skipped at the first step.
+``times_gradient``
+    The update is multiplied by the raw gradient again, so the step shrinks
+    with ``|g|``: near-flat regions (saturated sigmoids) freeze the weights.
+
+With all three off this is exactly Adam (the tests check it against
+:class:`optimizers.adam.Adam`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.adam import BETA1, BETA2, EPS
+from optimizers.base import Optimizer, State, lr_spec, require_below
+
+
+class SeedAdam(Optimizer):
+    r"""Seed 000's Adam; see the module docstring for the three switches.
+
+    .. math::
+        V \leftarrow \beta_1 V + (1-\beta_1) g,\; S \leftarrow \beta_2 S + (1-\beta_2) g^2,\;
+        V \leftarrow \frac{V}{1-\beta_1^{i}},\; S \leftarrow \frac{S}{1-\beta_2^{i}}\;(i \ne 0)
+
+        \theta \leftarrow \theta - \eta\, \frac{V}{\sqrt{S}+\epsilon}\, g
+    """
+
+    name = "seed_adam"
+    title = "Adam with seed 000's bugs"
+    latex = (
+        r"\begin{aligned}V&\leftarrow\tfrac{\beta_1 V+(1-\beta_1)g}{1-\beta_1^{\,i}},\quad"
+        r" S\leftarrow\tfrac{\beta_2 S+(1-\beta_2)g^2}{1-\beta_2^{\,i}}\quad(i=t-1\neq 0)\\"
+        r"\theta&\leftarrow\theta-\eta\,\frac{V}{\sqrt{S}+\epsilon}\odot g\end{aligned}"
+    )
+    reference = "the training loop in seeds/000 (a StackExchange question), not a published algorithm"
+    specs = (
+        lr_spec(1e-3), BETA1, BETA2, EPS,
+        Spec("compound_correction", True, help="Bug 1: store the bias-corrected moments back.", label="bug: compounding correction"),
+        Spec("zero_based_step", True, help="Bug 2: correct with i = t − 1 and skip step 1.", label="bug: step count from 0"),
+        Spec("times_gradient", True, help="Bug 3: multiply the step by the gradient again.", label="bug: extra × gradient"),
+    )
+
+    def check(self) -> None:
+        require_below(self.name, self.hparams, ("beta1", "beta2"))
+
+    def init_state(self, params: np.ndarray) -> State:
+        return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        b1, b2 = h["beta1"], h["beta2"]
+        m = b1 * state["m"] + (1.0 - b1) * grads
+        v = b2 * state["v"] + (1.0 - b2) * (grads * grads)
+        i = t - 1 if h["zero_based_step"] else t
+        m_hat, v_hat = (m / (1.0 - b1**i), v / (1.0 - b2**i)) if i != 0 else (m, v)
+        stored = {"m": m_hat, "v": v_hat} if h["compound_correction"] else {"m": m, "v": v}
+        d = m_hat / (np.sqrt(v_hat) + h["eps"])
+        return (d * grads if h["times_gradient"] else d), stored
