@@ -1,0 +1,275 @@
+"""The surfaces page through Streamlit's AppTest (no browser).
+
+References: the registries (every landscape and optimizer must be selectable),
+the runner's own divergence status, and two URL encodings that must agree
+(settings -> query string -> a fresh session -> the same settings).
+Runs use few steps so each test stays fast; the default page uses its real
+defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import landscapes
+import optimizers
+from ui import state
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120
+
+
+def _app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _figure(at: AppTest) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1, "expected exactly one figure"
+    return json.loads(charts[0].proto.spec)
+
+
+def _array(v) -> np.ndarray:
+    """Plotly JSON arrays may be typed ({dtype, bdata}); decode either form."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v, dtype=np.float64)
+
+
+def _roles(fig: dict, role: str) -> list[dict]:
+    return [t for t in fig["data"] if (t.get("meta") or {}).get("role") == role]
+
+
+def _no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _query(at: AppTest) -> dict[str, list[str]]:
+    out = {}
+    for k, v in at.query_params.items():
+        out[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
+    return out
+
+
+def test_default_page_shows_the_animated_figure():
+    """Reference: the default settings (GD, momentum, Adam): one path and one loss trace per optimizer, frames,
+    a slider and Play; none of the defaults diverges (the runner's status)."""
+    at = _app()
+    _no_failure(at)
+    fig = _figure(at)
+    n = len(state.default_optimizers())
+    paths, losses = _roles(fig, "path"), _roles(fig, "loss")
+    assert len(paths) == n and len(losses) == n
+    assert {p["name"] for p in paths} == {c.display for c in state.default_optimizers()}
+    assert all(t.get("xaxis", "x") != p.get("xaxis", "x") for t, p in zip(losses, paths, strict=True))
+    assert len(fig["frames"]) > 10
+    assert fig["layout"]["sliders"] and fig["layout"]["sliders"][0]["steps"]
+    assert any("Play" in b.get("label", "") for m in fig["layout"]["updatemenus"] for b in m["buttons"])
+    assert _roles(fig, "click-grid"), "the map needs the click grid for click-to-start"
+    assert not any("diverged" in w.value for w in at.warning)
+    # The summary table has one row per optimizer.
+    assert len(at.table) == 1 and len(at.table[0].value) == n
+    # Exports are offered (rendered lazily, only on click).
+    assert len(at.get("download_button")) == 5
+
+
+@pytest.mark.parametrize("name", landscapes.names())
+def test_every_landscape_can_be_selected_and_run(name):
+    """Reference: landscapes.names(); each draws the figure with its known minima marked, no error."""
+    at = _app({"surface": name, "steps": "15"})
+    _no_failure(at)
+    assert at.selectbox(key="surf.surface").value == name
+    fig = _figure(at)
+    assert len(_roles(fig, "path")) == len(state.default_optimizers())
+    if landscapes.get(name).minima:
+        assert _roles(fig, "critical")
+
+
+@pytest.mark.parametrize("name", optimizers.names())
+def test_every_optimizer_can_be_selected_and_run(name):
+    """Reference: optimizers.names(); the optimizer picked through the URL drives one path and one loss curve."""
+    at = _app({"o0": name, "steps": "15"})
+    _no_failure(at)
+    assert at.selectbox(key="surf.0.name").value == name
+    fig = _figure(at)
+    assert [p["name"] for p in _roles(fig, "path")] == [optimizers.REGISTRY[name].title]
+    assert len(_roles(fig, "loss")) == 1
+
+
+def test_optimizer_added_through_the_panel_runs():
+    """Reference: the panel's own add button: one more optimizer -> one more path, in a new colour."""
+    at = _app({"steps": "15"})
+    before = len(_roles(_figure(at), "path"))
+    at.button(key="surf.add").click().run()
+    _no_failure(at)
+    paths = _roles(_figure(at), "path")
+    assert len(paths) == before + 1
+    assert len({p["line"]["color"] for p in paths}) == len(paths)
+
+
+def test_divergent_learning_rate_warns_and_shows_the_path_up_to_divergence():
+    """Reference: the runner's DIVERGED status: GD with lr=10 on the default surface blows up within a few steps;
+    the page warns with the reason and still draws a finite path from the start."""
+    at = _app({"o0": "gd", "o0.lr": "10", "steps": "50"})
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("diverged at step" in w for w in warnings), warnings
+    path = _roles(_figure(at), "path")[0]
+    x, y = _array(path["x"]), _array(path["y"])
+    finite = np.isfinite(x) & np.isfinite(y)
+    assert finite.sum() >= 2
+    start = state.default_settings().start
+    assert (x[finite][0], y[finite][0]) == pytest.approx(start)
+
+
+def test_query_parameters_round_trip():
+    """Reference: two encodings that must agree: settings changed in one session -> its URL -> a fresh session
+    opened with that URL shows the same widget values and writes back the same URL."""
+    at = _app({"steps": "40"})
+    at.select_slider(key="surf.0.gd.lr").set_value(0.002)
+    at.slider(key="surf.steps").set_value(60)
+    at.radio(key="surf.scale").set_value("linear")
+    at.number_input(key="surf.x").set_value(-1.0)
+    at.run()
+    _no_failure(at)
+    url1 = _query(at)
+    assert url1["o0.lr"] == ["0.002"] and url1["steps"] == ["60"] and url1["scale"] == ["linear"]
+
+    fresh = _app(url1)
+    _no_failure(fresh)
+    assert fresh.select_slider(key="surf.0.gd.lr").value == 0.002
+    assert fresh.slider(key="surf.steps").value == 60
+    assert fresh.radio(key="surf.scale").value == "linear"
+    assert fresh.number_input(key="surf.x").value == -1.0
+    assert _query(fresh) == url1
+    assert not fresh.warning or not any("ignored" in w.value for w in fresh.warning)
+
+
+def test_url_shown_for_copying_matches_the_query_string():
+    """Reference: ui.state.query_string of the decoded settings equals the link shown in the page's code block."""
+    at = _app({"steps": "25"})
+    shown = [c.value for c in at.code]
+    settings, _ = state.decode(_query(at))
+    assert any(state.query_string(settings) in s for s in shown)
+
+
+def test_garbage_parameters_fall_back_to_defaults_with_one_notice():
+    """Reference: default_settings(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice."""
+    at = _app({"surface": "nope", "o0": "gd", "o0.lr": "banana", "steps": "-5", "x": "nan", "y": "1"})
+    _no_failure(at)
+    notices = [w.value for w in at.warning if "ignored" in w.value]
+    assert len(notices) == 1
+    for bad in ("surface=nope", "o0.lr=banana", "steps=-5", "x=nan"):
+        assert bad in notices[0]
+    d = state.default_settings()
+    assert at.selectbox(key="surf.surface").value == d.landscape
+    assert at.slider(key="surf.steps").value == d.steps
+    lr_default = next(s.default for s in optimizers.REGISTRY["gd"].specs if s.name == "lr")
+    assert at.select_slider(key="surf.0.gd.lr").value == lr_default
+    assert (at.number_input(key="surf.x").value, at.number_input(key="surf.y").value) == pytest.approx(d.start)
+    _figure(at)
+
+
+def test_preset_moves_the_start_and_keeps_other_settings():
+    """Reference: the landscape's own presets: clicking one sets x0, y0 to it; steps stay as they were."""
+    at = _app({"steps": "30"})
+    surface = landscapes.get(at.selectbox(key="surf.surface").value)
+    label, point = list(surface.presets.items())[-1]
+    at.selectbox(key="surf.preset").set_value(label).run()
+    _no_failure(at)
+    assert (at.number_input(key="surf.x").value, at.number_input(key="surf.y").value) == pytest.approx(point)
+    assert at.slider(key="surf.steps").value == 30
+    path = _roles(_figure(at), "path")[0]
+    assert (_array(path["x"])[0], _array(path["y"])[0]) == pytest.approx(point)
+
+
+def _free_text_landscape() -> tuple[str, str] | None:
+    for name in landscapes.names():
+        for spec in landscapes.REGISTRY[name].specs:
+            if spec.kind == "choice" and not spec.choices:
+                return name, spec.name
+    return None
+
+
+def test_formula_that_does_not_parse_shows_the_parser_message():
+    """Reference: landscapes.get raising ValueError for the text: the page shows that message as an error and
+    still draws the last valid surface."""
+    found = _free_text_landscape()
+    if found is None:
+        pytest.skip("no landscape with a free-text parameter registered")
+    name, param = found
+    at = _app({"surface": name, "steps": "10"})
+    _no_failure(at)
+    bad = "x ** + * y)"
+    with pytest.raises(ValueError) as info:
+        landscapes.get(name, **{param: bad})
+    at.text_input(key=f"surf.ls.{name}.{param}").set_value(bad).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(str(info.value)[:40] in e for e in errors), errors
+    _figure(at)
+
+
+def test_url_encoding_of_the_page_matches_the_pure_encoder():
+    """Reference: ui.state.encode of the defaults equals what the default page writes to its URL."""
+    at = _app()
+    expected = parse_qs(urlencode(state.encode(state.default_settings()), doseq=True))
+    assert _query(at) == expected
+
+
+@pytest.mark.parametrize("layout", ["small_multiples", "3d"])
+def test_other_layouts_draw_without_error(layout):
+    """Reference: the layout choices in ui.state.LAYOUTS; the 3-D view carries a surface trace."""
+    at = _app({"layout": layout, "steps": "15"})
+    _no_failure(at)
+    fig = _figure(at)
+    assert fig["frames"]
+    if layout == "3d":
+        assert any(t.get("type") == "surface" for t in fig["data"])
+
+
+def test_scipy_reference_overlay_is_dashed():
+    """Reference: ui.state.scipy_methods(); a chosen method appears as one more, dashed path."""
+    methods = state.scipy_methods()
+    if not methods:
+        pytest.skip("optimizers.scipy_reference is not available")
+    at = _app({"ref": methods[0], "steps": "15"})
+    _no_failure(at)
+    paths = _roles(_figure(at), "path")
+    ref = [p for p in paths if methods[0] in p["name"]]
+    assert len(ref) == 1 and ref[0]["line"].get("dash") not in (None, "solid")
+
+
+def test_ring_of_starts_gives_one_summary_row_per_run():
+    """Reference: ring_starts geometry (centre plus n-1 points at radius spread x width) and one row per run."""
+    from ui.common import ring_starts
+
+    pts = ring_starts((1.0, 2.0), 5, 0.1, ((-2.0, 2.0), (-1.0, 3.0)))
+    assert pts.shape == (5, 2) and tuple(pts[0]) == (1.0, 2.0)
+    assert np.hypot(*(pts[1:] - pts[0]).T) == pytest.approx(np.full(4, 0.4))
+    at = _app({"starts": "5", "steps": "15"})
+    _no_failure(at)
+    assert len(at.table[0].value) == 5 * len(state.default_optimizers())
+
+
+def test_settings_survive_a_visit_to_another_page():
+    """Reference: the settings before leaving: Streamlit drops widget state of pages not shown, the page re-seeds
+    its widgets from the last settings it drew."""
+    at = _app({"steps": "33", "o0": "adam", "o0.lr": "0.02"})
+    at.select_slider(key="surf.0.adam.lr").set_value(0.05).run()
+    at.switch_page("ui/pages/networks.py").run()
+    at.switch_page("ui/pages/surfaces.py").run()
+    _no_failure(at)
+    assert at.slider(key="surf.steps").value == 33
+    assert at.select_slider(key="surf.0.adam.lr").value == 0.05

@@ -1,0 +1,182 @@
+"""Helpers shared by the pages: cached runs, start rings, summaries, error display.
+
+The cached functions take an explicit text ``key`` that fully describes the
+computation and underscore-prefixed arguments that Streamlit does not hash:
+hashing a short canonical string is faster and more predictable than letting
+Streamlit hash frozen dataclasses and arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import landscapes
+import optimizers
+from landscapes.base import Landscape
+from optimizers.config import OptimizerConfig
+from optimizers.runner import Trajectory
+
+log = logging.getLogger("descent_lab.ui")
+
+
+def config_key(cfg: OptimizerConfig) -> str:
+    """Canonical text of an optimizer config without its display label (labels do not change runs)."""
+    return repr((cfg.name, cfg.hparams, cfg.schedule, cfg.schedule_params, cfg.clip_mode, cfg.clip_threshold,
+                 cfg.noise_sigma, cfg.noise_anneal, cfg.noise_seed, cfg.decoupled_weight_decay))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def landscape_cached(name: str, params: tuple[tuple[str, Any], ...]) -> Landscape:
+    """``landscapes.get(name, **params)``, built once (formula surfaces parse once).
+
+    Raises
+    ------
+    ValueError
+        On an unknown name or a bad parameter (not cached by Streamlit).
+    """
+    return landscapes.get(name, **dict(params))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _run_cached(key: str, _landscape: Landscape, _cfg: OptimizerConfig, starts: tuple[tuple[float, float], ...],
+                steps: int) -> Trajectory:
+    return optimizers.run(_landscape, _cfg.build(), np.asarray(starts, dtype=np.float64), steps)
+
+
+def run_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...], cfg: OptimizerConfig,
+               starts: np.ndarray, steps: int) -> Trajectory:
+    """One optimizer's runs from ``starts`` ``(k, 2)``, cached per (surface, config, starts, steps).
+
+    Changing one optimizer re-runs only that one.
+
+    Raises
+    ------
+    ValueError
+        From the landscape, the optimizer config or the runner.
+    """
+    surface = landscape_cached(landscape_name, landscape_params)
+    start_t = tuple((float(x), float(y)) for x, y in np.asarray(starts).reshape(-1, 2))
+    key = repr((landscape_name, landscape_params, config_key(cfg)))
+    traj = _run_cached(key, surface, cfg, start_t, int(steps))
+    return traj
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _reference_cached(key: str, _landscape: Landscape, method: str, start: tuple[float, float], maxiter: int) -> Trajectory:
+    from optimizers.scipy_reference import reference_path
+
+    return reference_path(_landscape, method, np.asarray(start, dtype=np.float64), maxiter)
+
+
+def reference_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...], method: str,
+                     start: Sequence[float], maxiter: int) -> Trajectory:
+    """SciPy ``method``'s path from ``start``, cached.
+
+    Raises
+    ------
+    ValueError
+        From SciPy's wrapper (e.g. an unknown method).
+    """
+    surface = landscape_cached(landscape_name, landscape_params)
+    return _reference_cached(repr((landscape_name, landscape_params)), surface, method,
+                             (float(start[0]), float(start[1])), int(maxiter))
+
+
+def ring_starts(center: Sequence[float], n: int, spread: float, bounds: Sequence[Sequence[float]]) -> np.ndarray:
+    """The centre plus ``n - 1`` starts on a circle around it.
+
+    Parameters
+    ----------
+    center : (x, y)
+    n : int
+        Total number of starts, >= 1.
+    spread : float
+        Radius as a fraction of the window width ``bounds[0][1] - bounds[0][0]``.
+    bounds : ((xmin, xmax), (ymin, ymax))
+
+    Returns
+    -------
+    ndarray, shape (n, 2)
+    """
+    c = np.asarray(center, dtype=np.float64).reshape(1, 2)
+    if n <= 1:
+        return c
+    width = float(bounds[0][1] - bounds[0][0])
+    angles = 2.0 * math.pi * np.arange(n - 1) / (n - 1)
+    ring = c + spread * width * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    return np.concatenate([c, ring], axis=0)
+
+
+def summary_rows(surface: Landscape, labels: Sequence[str], trajectories: Sequence[Trajectory]) -> list[dict[str, Any]]:
+    """One table row per run: final value, nearest minimum, steps to converge, status, wall time."""
+    minima = [m for m in surface.minima if m.kind != "saddle"] or list(surface.minima)
+    rows: list[dict[str, Any]] = []
+    for label, traj in zip(labels, trajectories, strict=True):
+        for run in range(traj.k):
+            final = traj.params[traj.last_record(run), run]
+            row: dict[str, Any] = {"optimizer": label}
+            if traj.k > 1:
+                row["start"] = f"#{run}"
+            row["final value"] = float(traj.values[traj.last_record(run), run])
+            if minima:
+                d = [float(np.hypot(*(final - np.asarray(m.point)))) for m in minima]
+                j = int(np.argmin(d))
+                m = minima[j]
+                row["distance to nearest minimum"] = d[j]
+                row["nearest minimum"] = f"{m.kind} ({m.point[0]:.3g}, {m.point[1]:.3g})"
+            row["steps to converge"] = str(int(traj.status_step[run])) if traj.status[run] == "converged" else "—"
+            row["status"] = traj.reason[run]
+            row["wall time (ms)"] = round(1e3 * traj.wall_time, 1)
+            rows.append(row)
+    return rows
+
+
+def show_unexpected(err: BaseException, what: str) -> None:
+    """Log a bug with its traceback and show a short, clear error instead of the traceback."""
+    log.exception("unexpected error while %s", what)
+    st.error(f"Something went wrong while {what}: {type(err).__name__}: {err}. "
+             "This is a bug in Descent Lab; the details are in the server log.")
+
+
+class PrecomputedFigure(go.Figure):
+    """A figure whose ``to_dict`` is computed once.
+
+    ``st.plotly_chart`` calls ``to_dict()`` on every rerun, and plotly's
+    ``to_dict`` deep-copies every frame (seconds for a 300-frame animation).
+    Caching this wrapper with the figure makes an unchanged rerun cost only
+    the JSON encoding.
+
+    Parameters
+    ----------
+    fig : go.Figure
+        The full figure; kept as ``.full`` for exports.
+    """
+
+    def __init__(self, fig: go.Figure) -> None:
+        super().__init__()
+        raw_frames = getattr(fig, "raw_frames", None)
+        if callable(raw_frames):
+            # viz's AnimatedFigure keeps frames as plain dicts; its own to_dict base64-encodes ~10^4 tiny
+            # arrays one by one (seconds). Plain arrays in the frames cost about the same bytes and ~0.1 s.
+            spec = go.Figure.to_dict(fig)
+            spec["frames"] = [{**f, "data": [dict(d) for d in f.get("data", [])]} for f in raw_frames()]
+        else:
+            spec = fig.to_dict()
+        self._spec = spec
+        self._full = fig
+
+    @property
+    def full(self) -> go.Figure:
+        """The original figure (for exports)."""
+        return self._full
+
+    def to_dict(self) -> dict[str, Any]:
+        """The precomputed ``fig.to_dict()`` (shared; do not modify)."""
+        return self._spec

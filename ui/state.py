@@ -1,0 +1,494 @@
+"""The surfaces page's settings and their URL query-string form.
+
+Every control of the page lives in :class:`Settings`, a frozen, hashable value
+that the page builds from its widgets and that caches key on. :func:`encode`
+turns it into query parameters, :func:`decode` turns query parameters back,
+replacing anything unknown, garbled or out of range by its default and saying
+so in a list of short notices. Nothing here imports streamlit.
+
+URL layout (all keys are plain ASCII, so links stay readable on a slide)::
+
+    surface=rosenbrock&surface.b=50          landscape and its non-default params
+    o0=adam&o0.lr=0.01&o0.beta1=0.8          optimizer 0: name, lr, non-default hparams
+    o0.schedule=cosine&o0.schedule.period=300
+    o0.clip=norm&o0.clip.threshold=2
+    o0.noise=0.1&o0.noise.anneal=0.55&o0.noise.seed=3
+    o0.dwd=0.01                              decoupled weight decay
+    x=-1.5&y=2&steps=500&starts=1&spread=0.05&fps=25&layout=overlay&scale=log
+    ref=BFGS&ref=CG                          SciPy reference overlays (repeated key)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+import landscapes
+import optimizers
+from common.spec import Spec
+from optimizers.config import OptimizerConfig
+from optimizers.transforms import SCHEDULES
+
+MAX_STEPS = 5000
+MAX_STARTS = 16
+MAX_OPTIMIZERS = 10
+MAX_TEXT = 500
+LAYOUTS = ("overlay", "small_multiples", "3d")
+SCALES = ("log", "linear")
+CLIP_MODES = ("off", "norm", "value")
+FPS_RANGE = (1, 60)
+SPREAD_RANGE = (0.0, 0.5)
+# A start further out than this fraction of the window size (on each side) would stop at once.
+START_MARGIN = 0.25
+
+DEFAULT_LANDSCAPE = "rosenbrock"
+# Chosen so the three visibly differ on Rosenbrock in 500 steps and none diverges:
+# GD crawls along the valley, momentum overshoots and swings, Adam walks the valley floor.
+DEFAULT_OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("gd", {"lr": 0.001}),
+    ("momentum", {"lr": 0.001, "momentum": 0.9}),
+    ("adam", {"lr": 0.05}),
+)
+
+_OPT_KEY = re.compile(r"^o(\d+)(?:\.(.+))?$")
+_GLOBAL_KEYS = ("surface", "x", "y", "steps", "starts", "spread", "fps", "layout", "scale", "ref")
+
+
+def scipy_methods() -> tuple[str, ...]:
+    """SciPy reference methods available for overlays (empty if the module is missing)."""
+    try:
+        from optimizers.scipy_reference import SCIPY_METHODS
+    except ImportError:
+        return ()
+    return tuple(SCIPY_METHODS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the surfaces page shows, as one hashable value.
+
+    Attributes
+    ----------
+    landscape : str
+        Registry name.
+    landscape_params : tuple of (str, value)
+        Sorted ``(name, value)`` pairs; only values the user set.
+    optimizers : tuple of OptimizerConfig
+    start : (float, float)
+        Centre start point.
+    steps : int
+        Updates per run, 1 … ``MAX_STEPS``.
+    n_starts : int
+        1 = one run; more = the centre plus a ring of ``n_starts - 1`` starts.
+    spread : float
+        Ring radius as a fraction of the window width.
+    fps : int
+        Animation frames per second.
+    layout : {"overlay", "small_multiples", "3d"}
+    scale : {"log", "linear"}
+        Loss-curve axis.
+    references : tuple of str
+        SciPy methods drawn as dashed reference paths.
+    """
+
+    landscape: str
+    landscape_params: tuple[tuple[str, Any], ...] = ()
+    optimizers: tuple[OptimizerConfig, ...] = ()
+    start: tuple[float, float] = (0.0, 0.0)
+    steps: int = 500
+    n_starts: int = 1
+    spread: float = 0.05
+    fps: int = 25
+    layout: str = "overlay"
+    scale: str = "log"
+    references: tuple[str, ...] = field(default=())
+
+
+def default_optimizers() -> tuple[OptimizerConfig, ...]:
+    """The teaching default (GD, momentum, Adam), keeping only registered ones."""
+    out = [canonical(OptimizerConfig.make(n, hp)) for n, hp in DEFAULT_OPTIMIZERS if n in optimizers.REGISTRY]
+    if not out:
+        out = [OptimizerConfig(name=optimizers.names()[0])]
+    return tuple(out)
+
+
+def canonical(cfg: OptimizerConfig) -> OptimizerConfig:
+    """``cfg`` with every hyperparameter and schedule parameter spelled out (defaults filled in).
+
+    The panel and :func:`decode` both produce this form, so equal settings compare and hash equal.
+    """
+    specs = optimizers.REGISTRY[cfg.name].specs if cfg.name in optimizers.REGISTRY else ()
+    given = dict(cfg.hparams)
+    hp = {**{s.name: given.get(s.name, s.default) for s in specs}, **given}
+    sg = dict(cfg.schedule_params)
+    sspecs = SCHEDULES[cfg.schedule].specs if cfg.schedule in SCHEDULES else ()
+    sp = {**{s.name: sg.get(s.name, s.default) for s in sspecs}, **sg}
+    return replace(cfg, hparams=tuple(sorted(hp.items())), schedule_params=tuple(sorted(sp.items())))
+
+
+def default_landscape() -> str:
+    """``rosenbrock`` when registered, else the first registered surface."""
+    names = landscapes.names()
+    return DEFAULT_LANDSCAPE if DEFAULT_LANDSCAPE in names else names[0]
+
+
+def default_settings(landscape: str | None = None) -> Settings:
+    """The view a first-time visitor sees (optionally on another surface)."""
+    name = landscape or default_landscape()
+    start = landscapes.get(name).start
+    return Settings(landscape=name, optimizers=default_optimizers(), start=(float(start[0]), float(start[1])))
+
+
+# -- encoding ---------------------------------------------------------------------------
+def fmt_value(value: Any) -> str:
+    """Shortest text that parses back to the same value (``repr`` for floats)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def encode_optimizer(i: int, cfg: OptimizerConfig) -> dict[str, str]:
+    """Query parameters ``o{i}…`` for one optimizer; only non-defaults besides its lr."""
+    p = f"o{i}"
+    out = {p: cfg.name}
+    specs = {s.name: s for s in optimizers.REGISTRY[cfg.name].specs} if cfg.name in optimizers.REGISTRY else {}
+    for name, value in cfg.hparams:
+        spec = specs.get(name)
+        if name == "lr" or spec is None or value != spec.default:
+            out[f"{p}.{name}"] = fmt_value(value)
+    if cfg.schedule != "constant":
+        out[f"{p}.schedule"] = cfg.schedule
+        sspecs = {s.name: s for s in SCHEDULES[cfg.schedule].specs} if cfg.schedule in SCHEDULES else {}
+        for name, value in cfg.schedule_params:
+            if name not in sspecs or value != sspecs[name].default:
+                out[f"{p}.schedule.{name}"] = fmt_value(value)
+    if cfg.clip_mode != "off":
+        out[f"{p}.clip"] = cfg.clip_mode
+        out[f"{p}.clip.threshold"] = fmt_value(float(cfg.clip_threshold))
+    if cfg.noise_sigma:
+        out[f"{p}.noise"] = fmt_value(float(cfg.noise_sigma))
+        if cfg.noise_anneal:
+            out[f"{p}.noise.anneal"] = fmt_value(float(cfg.noise_anneal))
+        if cfg.noise_seed:
+            out[f"{p}.noise.seed"] = fmt_value(int(cfg.noise_seed))
+    if cfg.decoupled_weight_decay:
+        out[f"{p}.dwd"] = fmt_value(float(cfg.decoupled_weight_decay))
+    return out
+
+
+def encode(settings: Settings) -> dict[str, str | list[str]]:
+    """Query parameters for ``settings`` (a ``st.query_params``-ready dict)."""
+    out: dict[str, str | list[str]] = {"surface": settings.landscape}
+    specs = _landscape_specs(settings.landscape)
+    for name, value in settings.landscape_params:
+        if name not in specs or value != specs[name].default:
+            out[f"surface.{name}"] = fmt_value(value)
+    for i, cfg in enumerate(settings.optimizers):
+        out.update(encode_optimizer(i, cfg))
+    out.update(
+        x=fmt_value(float(settings.start[0])),
+        y=fmt_value(float(settings.start[1])),
+        steps=str(settings.steps),
+        starts=str(settings.n_starts),
+        spread=fmt_value(float(settings.spread)),
+        fps=str(settings.fps),
+        layout=settings.layout,
+        scale=settings.scale,
+    )
+    if settings.references:
+        out["ref"] = list(settings.references)
+    return out
+
+
+def query_string(settings: Settings) -> str:
+    """``encode(settings)`` as a URL query string (without the ``?``)."""
+    return urlencode(encode(settings), doseq=True)
+
+
+# -- decoding ---------------------------------------------------------------------------
+def parse_value(spec: Spec, text: str, owner: str = "") -> Any:
+    """Parse URL text for ``spec`` and validate it.
+
+    Raises
+    ------
+    ValueError
+        If the text does not parse or the value is out of the spec's range.
+    """
+    if spec.kind == "bool":
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{spec.name} must be true or false, got {text!r}")
+    if spec.kind == "choice" and not spec.choices:
+        # Free text (e.g. a formula): the owner checks it when it is built.
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"{spec.name} is longer than {MAX_TEXT} characters")
+        return text
+    return spec.validate(text, owner)
+
+
+def _landscape_specs(name: str) -> dict[str, Spec]:
+    cls = landscapes.REGISTRY.get(name)
+    return {s.name: s for s in cls.specs} if cls is not None else {}
+
+
+def _number(text: str, what: str, *, integer: bool = False) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}={text}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what}={text}")
+    if integer:
+        if value != int(value):
+            raise ValueError(f"{what}={text}")
+        return int(value)
+    return value
+
+
+def _first(params: Mapping[str, Sequence[str]], key: str) -> str | None:
+    vals = params.get(key)
+    return vals[-1] if vals else None
+
+
+def _normalise(params: Mapping[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in params.items():
+        out[str(k)] = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)]
+    return out
+
+
+def decode_optimizer(name: str, fields: Mapping[str, str], owner: str, notices: list[str]) -> OptimizerConfig | None:
+    """One optimizer from its ``o{i}.*`` fields (prefix stripped); ``None`` if unusable."""
+    if name not in optimizers.REGISTRY:
+        notices.append(f"{owner}={name} (unknown optimizer)")
+        return None
+    specs = {s.name: s for s in optimizers.REGISTRY[name].specs}
+    hparams: dict[str, Any] = {}
+    sched, sparams_text = "constant", {}
+    clip, threshold = "off", 1.0
+    sigma, anneal, seed, dwd = 0.0, 0.0, 0, 0.0
+    for key, text in fields.items():
+        try:
+            if key in specs:
+                hparams[key] = parse_value(specs[key], text, owner)
+            elif key == "schedule":
+                if text not in SCHEDULES:
+                    raise ValueError(f"{owner}.schedule={text}")
+                sched = text
+            elif key.startswith("schedule."):
+                sparams_text[key.split(".", 1)[1]] = text
+            elif key == "clip":
+                if text not in CLIP_MODES:
+                    raise ValueError(f"{owner}.clip={text}")
+                clip = text
+            elif key == "clip.threshold":
+                threshold = _number(text, f"{owner}.clip.threshold")
+                if threshold <= 0:
+                    raise ValueError(f"{owner}.clip.threshold={text}")
+            elif key == "noise":
+                sigma = _number(text, f"{owner}.noise")
+                if sigma < 0:
+                    raise ValueError(f"{owner}.noise={text}")
+            elif key == "noise.anneal":
+                anneal = _number(text, f"{owner}.noise.anneal")
+                if not 0 <= anneal <= 2:
+                    raise ValueError(f"{owner}.noise.anneal={text}")
+            elif key == "noise.seed":
+                seed = int(_number(text, f"{owner}.noise.seed", integer=True))
+                if seed < 0:
+                    raise ValueError(f"{owner}.noise.seed={text}")
+            elif key == "dwd":
+                dwd = _number(text, f"{owner}.dwd")
+                if dwd < 0:
+                    raise ValueError(f"{owner}.dwd={text}")
+            else:
+                notices.append(f"{owner}.{key} (unknown setting)")
+        except ValueError:
+            notices.append(f"{owner}.{key}={text}")
+    sspecs = {s.name: s for s in SCHEDULES[sched].specs}
+    sparams: dict[str, Any] = {}
+    for key, text in sparams_text.items():
+        if key not in sspecs:
+            notices.append(f"{owner}.schedule.{key} (unknown setting)")
+            continue
+        try:
+            sparams[key] = parse_value(sspecs[key], text, owner)
+        except ValueError:
+            notices.append(f"{owner}.schedule.{key}={text}")
+    cfg = OptimizerConfig.make(
+        name, {s: hparams.get(s, spec.default) for s, spec in specs.items()}, schedule=sched,
+        schedule_params={s: sparams.get(s, spec.default) for s, spec in sspecs.items()}, clip_mode=clip,
+        clip_threshold=float(threshold), noise_sigma=float(sigma), noise_anneal=float(anneal), noise_seed=seed,
+        decoupled_weight_decay=float(dwd),
+    )
+    try:
+        cfg.build()
+    except ValueError as err:
+        # Each value was fine alone, the combination is not (e.g. beta1 >= 1): fall back to the defaults.
+        notices.append(f"{owner} settings ({err})")
+        cfg = OptimizerConfig.make(name, {s: spec.default for s, spec in specs.items()})
+    return cfg
+
+
+def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
+    """Settings from query parameters, with a notice for everything ignored.
+
+    Parameters
+    ----------
+    params : mapping of str to str or list of str
+        E.g. ``{k: st.query_params.get_all(k) for k in st.query_params}``.
+
+    Returns
+    -------
+    settings : Settings
+        Always usable: bad pieces replaced by defaults, sizes clamped to caps.
+    notices : list of str
+        One short item per ignored or clamped parameter, e.g. ``"steps=-5"``.
+    """
+    q = _normalise(params)
+    notices: list[str] = []
+
+    name = _first(q, "surface")
+    if name is None:
+        name = default_landscape()
+    elif name not in landscapes.REGISTRY:
+        notices.append(f"surface={name} (unknown surface)")
+        name = default_landscape()
+    specs = _landscape_specs(name)
+    lparams: dict[str, Any] = {}
+    for key in sorted(k for k in q if k.startswith("surface.")):
+        pname, text = key.split(".", 1)[1], _first(q, key) or ""
+        if pname not in specs:
+            notices.append(f"{key} (unknown setting)")
+            continue
+        try:
+            lparams[pname] = parse_value(specs[pname], text, name)
+        except ValueError:
+            notices.append(f"{key}={text}")
+    try:
+        surface = landscapes.get(name, **lparams)
+    except ValueError as err:
+        notices.append(f"surface settings ({err})")
+        lparams = {}
+        surface = landscapes.get(name)
+    base = replace(default_settings(name), landscape_params=tuple(sorted(lparams.items())))
+
+    # Optimizers: o0, o1, ... with their dotted fields.
+    groups: dict[int, dict[str, str]] = {}
+    heads: dict[int, str] = {}
+    for key in q:
+        m = _OPT_KEY.match(key)
+        if not m:
+            continue
+        i = int(m.group(1))
+        if m.group(2) is None:
+            heads[i] = _first(q, key) or ""
+        else:
+            groups.setdefault(i, {})[m.group(2)] = _first(q, key) or ""
+    for i in sorted(set(groups) - set(heads)):
+        notices.append(f"o{i}.* without o{i}")
+    configs: list[OptimizerConfig] = []
+    for i in sorted(heads):
+        if len(configs) >= MAX_OPTIMIZERS:
+            notices.append(f"more than {MAX_OPTIMIZERS} optimizers (extra ones dropped)")
+            break
+        cfg = decode_optimizer(heads[i], groups.get(i, {}), f"o{i}", notices)
+        if cfg is not None:
+            configs.append(cfg)
+    opts = tuple(configs) if configs else base.optimizers
+    if heads and not configs:
+        notices.append("no usable optimizer (defaults shown)")
+
+    start = base.start
+    xt, yt = _first(q, "x"), _first(q, "y")
+    if xt is not None or yt is not None:
+        try:
+            x = _number(xt if xt is not None else str(start[0]), f"x={xt}")
+            y = _number(yt if yt is not None else str(start[1]), f"y={yt}")
+            (x0, x1), (y0, y1) = surface.bounds
+            mx, my = START_MARGIN * (x1 - x0), START_MARGIN * (y1 - y0)
+            if not (x0 - mx <= x <= x1 + mx and y0 - my <= y <= y1 + my):
+                raise ValueError(f"start=({xt}, {yt}) (outside the map)")
+            start = (float(x), float(y))
+        except ValueError as err:
+            notices.append(str(err) if "outside" in str(err) else f"start x={xt}, y={yt}")
+
+    steps = _int_field(q, "steps", base.steps, 1, MAX_STEPS, notices, clamp_high=True)
+    n_starts = _int_field(q, "starts", base.n_starts, 1, MAX_STARTS, notices, clamp_high=True)
+    fps = _int_field(q, "fps", base.fps, FPS_RANGE[0], FPS_RANGE[1], notices, clamp_high=True)
+    spread = base.spread
+    if (t := _first(q, "spread")) is not None:
+        try:
+            spread = _number(t, f"spread={t}")
+            if not SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]:
+                raise ValueError
+        except ValueError:
+            notices.append(f"spread={t}")
+            spread = base.spread
+    layout = _choice_field(q, "layout", base.layout, LAYOUTS, notices)
+    scale = _choice_field(q, "scale", base.scale, SCALES, notices)
+    refs: list[str] = []
+    known = scipy_methods()
+    for r in q.get("ref", []):
+        if r in known and r not in refs:
+            refs.append(r)
+        elif r not in known:
+            notices.append(f"ref={r}")
+
+    for key in q:
+        if not (key in _GLOBAL_KEYS or key.startswith("surface.") or _OPT_KEY.match(key)):
+            notices.append(f"{key} (unknown parameter)")
+
+    settings = Settings(
+        landscape=name, landscape_params=base.landscape_params, optimizers=opts, start=start, steps=steps,
+        n_starts=n_starts, spread=float(spread), fps=fps, layout=layout, scale=scale, references=tuple(refs),
+    )
+    return settings, notices
+
+
+def _int_field(q: Mapping[str, list[str]], key: str, default: int, low: int, high: int, notices: list[str],
+               *, clamp_high: bool) -> int:
+    text = _first(q, key)
+    if text is None:
+        return default
+    try:
+        value = int(_number(text, key, integer=True))
+    except ValueError:
+        notices.append(f"{key}={text}")
+        return default
+    if value < low:
+        notices.append(f"{key}={text} (must be ≥ {low})")
+        return default
+    if value > high:
+        notices.append(f"{key}={text} (capped at {high})")
+        return high if clamp_high else default
+    return value
+
+
+def _choice_field(q: Mapping[str, list[str]], key: str, default: str, choices: Sequence[str],
+                  notices: list[str]) -> str:
+    text = _first(q, key)
+    if text is None:
+        return default
+    if text not in choices:
+        notices.append(f"{key}={text}")
+        return default
+    return text
+
+
+def notice_text(notices: Sequence[str]) -> str:
+    """One short sentence naming what was ignored, for a single ``st.warning``."""
+    shown = list(notices[:6])
+    more = f" and {len(notices) - 6} more" if len(notices) > 6 else ""
+    return "Some link settings were ignored and replaced by defaults: " + "; ".join(shown) + more + "."
