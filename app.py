@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Descent Lab", page_icon="⛰️", layout="wide")
+st.set_page_config(page_title="Descent Lab", page_icon=":material/landscape:", layout="wide")
 page = st.navigation(
     [
-        st.Page("ui/pages/surfaces.py", title="Surfaces", icon="🗺️", default=True, url_path="surfaces"),
-        st.Page("ui/pages/networks.py", title="Networks", icon="🧠", url_path="networks"),
+        st.Page("ui/pages/surfaces.py", title="Surfaces", icon=":material/map:", default=True, url_path="surfaces"),
+        st.Page("ui/pages/networks.py", title="Networks", icon=":material/neurology:", url_path="networks"),
     ]
 )
 page.run()
