@@ -148,16 +148,22 @@ def run(
     p = as_params(starts).copy()
     if not np.isfinite(p).all():
         raise ValueError("start points must be finite numbers")
-    k = p.shape[0]
+    k, d = p.shape
     record_steps = _record_steps(steps, record_every, record_end_only)
     rec_index = {s: i for i, s in enumerate(record_steps)}
+    # A list lookup per step is cheaper than hashing into the dict.
+    rec_at = [-1] * (steps + 1)
+    for i, s in enumerate(record_steps):
+        rec_at[s] = i
     n_rec = len(record_steps)
 
     batch_fn = getattr(problem, "batch_value_and_grad", None)
-    window = _window(getattr(problem, "bounds", None), window_margin, p.shape[1])
-    critical = _critical_points(getattr(problem, "minima", None), p.shape[1])
+    window = _window(getattr(problem, "bounds", None), window_margin, d)
+    critical = _critical_points(getattr(problem, "minima", None), d)
+    near = None if critical is None else _NearCritical(critical, x_tol)
+    quick = _QuickChecks(window, near, explode, grad_tol)
 
-    out_p = np.empty((n_rec, k, p.shape[1]))
+    out_p = np.empty((n_rec, k, d))
     out_v = np.empty((n_rec, k))
     out_g = np.empty((n_rec, k))
     out_x: dict[str, np.ndarray] = {}
@@ -170,54 +176,57 @@ def run(
     with np.errstate(all="ignore"):
         state = optimizer.init(p)
         v, g = problem.value_and_grad(p)
-        bad = ~np.isfinite(v) | ~np.isfinite(g).all(axis=1)
+        bad = ~np.isfinite(v) | ~_rows_all(np.isfinite(g))
         if bad.any():
             raise ValueError("the objective is not finite at the start point(s); pick another start")
-        gn = np.sqrt(np.einsum("kd,kd->k", g, g))
-        _record(0, rec_index, out_p, out_v, out_g, out_x, p, v, gn, metrics)
-        _check_converged(0, p, gn, grad_tol, x_tol, critical, active, status, status_step, reason, stop_on_converge)
-        last_v, last_gn = v, gn
+        gn2 = _sq_norms(g)
+        _record(0, rec_index, out_p, out_v, out_g, out_x, p, v, np.sqrt(gn2), metrics)
+        _check_converged(0, p, np.sqrt(gn2), grad_tol, x_tol, near, active, status, status_step, reason, stop_on_converge)
+        all_active = bool(active.all())
+        last_v, last_gn2 = v, gn2
+        step_fn, vg = optimizer.step, problem.value_and_grad
+        done_t = 0
         for t in range(1, steps + 1):
-            if not active.any():
+            if not all_active and not active.any():
                 break
             grad_for_step = g if batch_fn is None else batch_fn(p, t - 1)[1]
-            new_p, state = optimizer.step(p, grad_for_step, state)
-            need_full = batch_fn is None or t in rec_index
+            new_p, state = step_fn(p, grad_for_step, state)
+            ri = rec_at[t]
+            need_full = batch_fn is None or ri >= 0
             if need_full:
-                v, g = problem.value_and_grad(new_p)
-                gn = np.sqrt(np.einsum("kd,kd->k", g, g))
-                bad_v = ~np.isfinite(v) | (np.abs(v) > explode) | ~np.isfinite(gn)
+                v, g = vg(new_p)
+                gn2 = _sq_norms(g)
+            verdict = quick.classify(new_p, v if need_full else None, gn2 if need_full else None) if all_active else MAY_STOP
+            if verdict != MAY_STOP:
+                # Every run is still going and none stops here: no masking needed.
+                p = new_p
+                if need_full:
+                    last_v, last_gn2 = v, gn2
+                    if verdict == MAY_CONVERGE:
+                        _check_converged(
+                            t, p, np.sqrt(gn2), grad_tol, x_tol, near, active, status, status_step, reason, stop_on_converge
+                        )
+                        all_active = bool(active.all())
             else:
-                bad_v = np.zeros(k, dtype=bool)
-            bad_p = ~np.isfinite(new_p).all(axis=1) | (np.abs(new_p) > explode).any(axis=1)
-            newly_bad = active & (bad_p | bad_v)
-            if newly_bad.any():
-                for i in np.flatnonzero(newly_bad):
-                    status[i], status_step[i] = DIVERGED, t
-                    reason[i] = f"diverged at step {t} ({_why(new_p[i], v[i] if need_full else None, explode)})"
-                active &= ~newly_bad
-            if window is not None:
-                lo, hi = window
-                outside = active & ((new_p < lo) | (new_p > hi)).any(axis=1)
-                if outside.any():
-                    for i in np.flatnonzero(outside):
-                        status[i], status_step[i] = LEFT_WINDOW, t
-                        reason[i] = f"left the window at step {t}"
-                    active &= ~outside
-            # Frozen runs keep their last good point, value and gradient.
-            p = np.where(active[:, None], new_p, p)
-            if need_full:
-                v = np.where(active, v, last_v)
-                gn = np.where(active, gn, last_gn)
-                g = np.where(active[:, None], g, 0.0)
-                last_v, last_gn = v, gn
-                _check_converged(t, p, gn, grad_tol, x_tol, critical, active, status, status_step, reason, stop_on_converge)
-            if t in rec_index:
-                _record(t, rec_index, out_p, out_v, out_g, out_x, p, last_v, last_gn, metrics)
+                p, v, g, gn2, last_v, last_gn2 = _masked_step(
+                    t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason,
+                    explode, window,
+                )
+                if need_full:
+                    _check_converged(
+                        t, p, np.sqrt(gn2), grad_tol, x_tol, near, active, status, status_step, reason, stop_on_converge
+                    )
+                all_active = bool(active.all())
+            if ri >= 0:
+                out_p[ri], out_v[ri] = p, last_v
+                np.sqrt(last_gn2, out=out_g[ri])
+                if metrics is not None:
+                    _record(t, rec_index, out_p, out_v, out_g, out_x, p, last_v, out_g[ri], metrics)
+            done_t = t
         # Records after an early stop of every run repeat the final state.
-        last = max(s for s in record_steps if s <= t) if steps else 0
+        last_gn = np.sqrt(last_gn2)
         for s in record_steps:
-            if s > last:
+            if s > done_t:
                 _record(s, rec_index, out_p, out_v, out_g, out_x, p, last_v, last_gn, metrics)
     for i in np.flatnonzero(status == RUNNING):
         status[i], status_step[i] = MAX_STEPS, steps
@@ -234,6 +243,151 @@ def run(
         label=label,
         wall_time=time.perf_counter() - t0,
     )
+
+
+def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason, explode, window):
+    """Stop runs that diverged or left the window at step ``t``; freeze stopped runs.
+
+    The general path, taken once some run has stopped or when a quick check
+    says one might stop now. Returns ``p, v, g, gn2, last_v, last_gn2``.
+    """
+    if need_full:
+        # ``x <= bound`` is False for NaN and inf, so one comparison covers both.
+        bad_v = ~(np.abs(v) <= explode) | ~(gn2 < np.inf)
+    else:
+        bad_v = np.zeros(p.shape[0], dtype=bool)
+    bad_p = ~_rows_all(np.abs(new_p) <= explode)
+    newly_bad = active & (bad_p | bad_v)
+    if newly_bad.any():
+        for i in np.flatnonzero(newly_bad):
+            status[i], status_step[i] = DIVERGED, t
+            reason[i] = f"diverged at step {t} ({_why(new_p[i], v[i] if need_full else None, explode)})"
+        active &= ~newly_bad
+    if window is not None:
+        lo, hi = window
+        outside = active & ~_rows_all((new_p >= lo) & (new_p <= hi))
+        if outside.any():
+            for i in np.flatnonzero(outside):
+                status[i], status_step[i] = LEFT_WINDOW, t
+                reason[i] = f"left the window at step {t}"
+            active &= ~outside
+    # Frozen runs keep their last good point, value and gradient.
+    p = np.where(active[:, None], new_p, p)
+    if need_full:
+        v = np.where(active, v, last_v)
+        gn2 = np.where(active, gn2, last_gn2)
+        g = np.where(active[:, None], g, 0.0)
+        last_v, last_gn2 = v, gn2
+    return p, v, g, gn2, last_v, last_gn2
+
+
+CLEAN, MAY_CONVERGE, MAY_STOP = 0, 1, 2
+
+
+class _QuickChecks:
+    """Whole-array tests that prove no run stops at a step, in a few reductions.
+
+    They are necessary conditions only: when one fails the runner takes the
+    exact per-run path, so statuses are the same as checking every run.
+    Tiny batches (the app's few starts) are checked on Python floats, which
+    costs less than one numpy call per test.
+    """
+
+    def __init__(self, window, near: _NearCritical | None, explode: float, grad_tol: float) -> None:
+        self.explode = explode
+        self.window = None if window is None else (window[0].tolist(), window[1].tolist())
+        self.box_lo = -np.inf if window is None else float(np.max(window[0]))
+        self.box_hi = np.inf if window is None else float(np.min(window[1]))
+        # Inside the window already means |param| <= explode, unless the window is wider than that.
+        self.check_explode_p = window is None or max(np.abs(window[0]).max(), np.abs(window[1]).max()) > explode
+        # Slack covers rounding between sqrt(sum of squares) and these squared forms.
+        self.g_thr = grad_tol * grad_tol * (1.0 + 1e-6) if grad_tol > 0 else -1.0
+        self.near = near
+        self.near_py = None if near is None else [tuple(c) for c in near.points.tolist()]
+        # Squares that underflow or overflow would make the slack meaningless: test every step.
+        self.always_exact = (grad_tol > 0 and not 0.0 < self.g_thr < np.inf) or (near is not None and near.everyone)
+
+    def classify(self, p: np.ndarray, v: np.ndarray | None, gn2: np.ndarray | None) -> int:
+        """``CLEAN``: no run stops; ``MAY_CONVERGE``: only convergence is possible; else ``MAY_STOP``."""
+        if p.size <= 32:
+            return self._classify_py(p, v, gn2)
+        explode = self.explode
+        # max/min propagate NaN, and every comparison with NaN is False.
+        if v is not None and not (v.max() <= explode and v.min() >= -explode and gn2.max() < np.inf):
+            return MAY_STOP
+        if self.check_explode_p and not (p.max() <= explode and p.min() >= -explode):
+            return MAY_STOP
+        if self.window is not None:
+            lo, hi = self.window
+            pmin, pmax = p.min(), p.max()
+            if self.box_lo <= pmin and pmax <= self.box_hi:
+                pass  # every coordinate lies inside the window's tightest box
+            elif p.shape[0] <= 256:
+                # Along short rows numpy reduces slowly, so only small batches use axis=0.
+                if not all(a <= x for a, x in zip(lo, p.min(axis=0).tolist(), strict=True)):
+                    return MAY_STOP
+                if not all(x <= b for b, x in zip(hi, p.max(axis=0).tolist(), strict=True)):
+                    return MAY_STOP
+            else:
+                for j in range(p.shape[1]):
+                    col = p[:, j]
+                    if not (col.min() >= lo[j] and col.max() <= hi[j]):
+                        return MAY_STOP
+        if v is None:
+            return CLEAN
+        if self.always_exact or gn2.min() < self.g_thr:
+            return MAY_CONVERGE
+        if self.near is not None and self.near.any(p):
+            return MAY_CONVERGE
+        return CLEAN
+
+    def _classify_py(self, p: np.ndarray, v: np.ndarray | None, gn2: np.ndarray | None) -> int:
+        explode = self.explode
+        rows = p.tolist()
+        if v is not None:
+            if not all(-explode <= x <= explode for x in v.tolist()):
+                return MAY_STOP
+            g2 = gn2.tolist()
+            if not all(x < np.inf for x in g2):
+                return MAY_STOP
+        for row in rows:
+            if self.check_explode_p and not all(-explode <= x <= explode for x in row):
+                return MAY_STOP
+            if self.window is not None and not all(a <= x <= b for x, a, b in zip(row, *self.window, strict=True)):
+                return MAY_STOP
+        if v is None:
+            return CLEAN
+        if self.always_exact or any(x < self.g_thr for x in g2):
+            return MAY_CONVERGE
+        if self.near_py is not None and self.near.r > 0:
+            r2 = self.near.r2
+            for row in rows:
+                for c in self.near_py:
+                    if sum((x - y) * (x - y) for x, y in zip(row, c, strict=True)) < r2:
+                        return MAY_CONVERGE
+        return CLEAN
+
+
+def _sq_norms(a: np.ndarray) -> np.ndarray:
+    """Row-wise squared norms of ``(k, d)``; column sums when d is small (numpy is slow along short rows)."""
+    d = a.shape[1]
+    if d <= 4:
+        out = a[:, 0] * a[:, 0]
+        for j in range(1, d):
+            out += a[:, j] * a[:, j]
+        return out
+    return np.einsum("kd,kd->k", a, a)
+
+
+def _rows_all(mask: np.ndarray) -> np.ndarray:
+    """``mask.all(axis=1)`` for a ``(k, d)`` bool array, fast for small d."""
+    d = mask.shape[1]
+    if d <= 4:
+        out = mask[:, 0].copy()
+        for j in range(1, d):
+            out &= mask[:, j]
+        return out
+    return mask.all(axis=1)
 
 
 def _record_steps(steps: int, every: int, end_only: bool) -> list[int]:
@@ -273,11 +427,14 @@ def _critical_points(minima: Any, d: int) -> np.ndarray | None:
     return pts if pts.shape[1] == d else None
 
 
-def _check_converged(t, p, gn, grad_tol, x_tol, critical, active, status, status_step, reason, stop) -> None:
+def _check_converged(t, p, gn, grad_tol, x_tol, near, active, status, status_step, reason, stop) -> None:
     done = active & (gn < grad_tol)
-    if critical is not None:
-        dist = np.sqrt(((p[:, None, :] - critical[None, :, :]) ** 2).sum(-1)).min(axis=1)
-        done |= active & (dist < x_tol)
+    if near is not None:
+        rows = np.flatnonzero(active & near.candidates(p))
+        if rows.size:
+            crit = near.points
+            dist = np.sqrt(((p[rows][:, None, :] - crit[None, :, :]) ** 2).sum(-1)).min(axis=1)
+            done[rows[dist < x_tol]] = True
     if not done.any():
         return
     for i in np.flatnonzero(done & (status == RUNNING)):
@@ -285,6 +442,55 @@ def _check_converged(t, p, gn, grad_tol, x_tol, critical, active, status, status
         reason[i] = f"converged at step {t}"
     if stop:
         active &= ~done
+
+
+class _NearCritical:
+    """Which runs may lie within ``x_tol`` of a known critical point (a superset; cheap).
+
+    Squared distances with a little slack, so the exact test in
+    :func:`_check_converged` runs only on the few candidate rows. Many points
+    (Rastrigin lists 29) go through a k-d tree instead of a ``(k, m, d)`` array.
+    """
+
+    def __init__(self, points: np.ndarray, x_tol: float) -> None:
+        self.points = points
+        self.list = list(points)
+        self.r = x_tol * (1.0 + 1e-6)
+        self.r2 = self.r * self.r
+        # Squares that underflow or overflow would make the slack meaningless.
+        self.everyone = x_tol > 0 and not 0.0 < self.r2 < np.inf
+        self.tree = None
+        if len(points) > 4:
+            from scipy.spatial import cKDTree
+
+            self.tree = cKDTree(points)
+
+    def candidates(self, p: np.ndarray) -> np.ndarray:
+        if self.everyone:
+            return np.ones(p.shape[0], dtype=bool)
+        if self.r <= 0:
+            return np.zeros(p.shape[0], dtype=bool)
+        if self.tree is not None and p.shape[0] * len(self.list) > 64:
+            return self.tree.query(p, distance_upper_bound=self.r)[0] < np.inf
+        out = _sq_norms(p - self.list[0]) < self.r2
+        for c in self.list[1:]:
+            out |= _sq_norms(p - c) < self.r2
+        return out
+
+    def any(self, p: np.ndarray) -> bool:
+        if self.everyone:
+            return True
+        if self.r <= 0:
+            return False
+        if self.tree is not None and p.shape[0] * len(self.list) > 64:
+            return bool((self.tree.query(p, distance_upper_bound=self.r)[0] < np.inf).any())
+        if self.tree is not None:
+            diff = p[:, None, :] - self.points[None, :, :]
+            return bool(_sq_norms(diff.reshape(-1, p.shape[1])).min() < self.r2)
+        # One column first: a run can only be within r of c if its first coordinate is.
+        return any(
+            np.abs(p[:, 0] - c[0]).min() < self.r and _sq_norms(p - c).min() < self.r2 for c in self.list
+        )
 
 
 def _why(p: np.ndarray, v: float | None, explode: float) -> str:

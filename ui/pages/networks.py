@@ -462,7 +462,7 @@ def _body(s: ns.NetSettings, hidden: tuple[int, ...], configs: list[OptimizerCon
         st.plotly_chart(nf.seeds_figure(series, loss_scale=s.scale, loss_name=loss_name), theme=None, key="net_seeds")
 
     st.subheader("Summary")
-    st.dataframe(nf.summary_rows(series), hide_index=True, use_container_width=True)
+    st.dataframe(nf.summary_rows(series), hide_index=True, width="stretch")
     if s.n_seeds > 1:
         st.caption("Median over seeds, with the 10th–90th percentile range in brackets.")
 
