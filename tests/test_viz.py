@@ -92,6 +92,12 @@ def test_structure(land, series):
     for f in frames:  # frames never carry whole paths
         for t in f["data"]:
             assert len(decode(t["x"])) < 200
+    # plotly.js re-runs defaults and calc on every trace each frame: one trace per contour level or per series
+    # tail/marker would multiply the frame cost. Static: contour, click grid, one critical kind, start, end,
+    # loss-stop; animated: tail, marker, loss-marker; plus one path and one loss curve per series.
+    assert rs.count("contour") == 1
+    assert len(d["data"]) <= 9 + 2 * len(series)
+    assert len(frames[0]["traces"]) <= 4
     buttons = d["layout"]["updatemenus"][0]["buttons"]
     assert any(b["args"][0] is None for b in buttons), "a Play button"
     assert all(b["args"][1]["frame"]["redraw"] is False for b in buttons)
@@ -113,23 +119,62 @@ def test_click_grid_customdata(land, series):
 
 
 def test_markers_follow_trajectory(land, series):
-    """Reference: Trajectory.params at each frame's step — the current marker sits exactly there."""
-    d = payload(animated_figure(land, series, max_frames=40))
+    """Reference: Trajectory.params/values/steps at each frame's step — the current map marker, its hover data
+    and the loss marker of every run sit exactly there (points ordered by series, then run)."""
+    for scale in ("linear", "log"):
+        d = payload(animated_figure(land, series, max_frames=40, loss_scale=scale))
+        rs = roles(d)
+        i_marker, i_loss = rs.index("marker"), rs.index("loss-marker")
+        assert d["data"][i_marker]["meta"]["series"] == [i for i, s in enumerate(series) for _ in range(s.trajectory.k)]
+        assert d["data"][i_marker]["marker"]["color"] == [s.color for s in series for _ in range(s.trajectory.k)]
+        for f in d["frames"]:
+            step = int(f["name"])
+            up = dict(zip(f["traces"], f["data"], strict=True))
+            want_xy, want_f, want_step = [], [], []
+            for s in series:
+                tr = s.trajectory
+                rec = frame_record(tr, step)
+                want_xy.append(tr.params[rec, np.arange(tr.k)])
+                want_f.append(tr.values[rec, np.arange(tr.k)])
+                want_step.append(tr.steps[rec])
+            xy, fv, st = np.concatenate(want_xy), np.concatenate(want_f), np.concatenate(want_step)
+            np.testing.assert_allclose(decode(up[i_marker]["x"]), xy[:, 0], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(decode(up[i_marker]["y"]), xy[:, 1], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(decode(up[i_marker]["customdata"])[:, 1], fv)
+            assert decode(up[i_loss]["x"]).tolist() == st.tolist()
+            want_loss = np.maximum(fv - land.f_min, 1e-12) if scale == "log" else fv
+            np.testing.assert_allclose(decode(up[i_loss]["y"]), want_loss, rtol=1e-12)
+
+
+def test_tail_dots_trail_the_marker(land, series):
+    """Reference: Trajectory.params — every tail dot is a point the run really visited at or before the frame's
+    step, dots run oldest to newest, the newest is the current position, and size/opacity grow towards it."""
+    d = payload(animated_figure(land, series, max_frames=40, tail=6))
     rs = roles(d)
+    i_tail = rs.index("tail")
+    tail = d["data"][i_tail]
+    sizes, alphas = decode(tail["marker"]["size"]), decode(tail["marker"]["opacity"])
+    colors = tail["marker"]["color"]
+    n_dots = [colors.count(s.color) // s.trajectory.k for s in series]  # per series (colours are distinct)
+    assert min(n_dots) >= 2 and len(sizes) == len(alphas) == len(colors)
+    assert colors == [s.color for s, n in zip(series, n_dots, strict=True) for _ in range(s.trajectory.k * n)]
     for f in d["frames"]:
         step = int(f["name"])
-        for t, idx in zip(f["data"], f["traces"], strict=True):
-            meta = d["data"][idx]["meta"]
-            if meta["role"] != "marker":
-                continue
-            tr = series[meta["series"]].trajectory
-            rec = frame_record(tr, step)
-            want = tr.params[rec, np.arange(tr.k)]
-            np.testing.assert_allclose(decode(t["x"]), want[:, 0], rtol=0, atol=1e-12)
-            np.testing.assert_allclose(decode(t["y"]), want[:, 1], rtol=0, atol=1e-12)
-            np.testing.assert_allclose(decode(t["customdata"])[:, 1], tr.values[rec, np.arange(tr.k)])
-        line = next(t for t, i in zip(f["data"], f["traces"], strict=True) if rs[i] == "step-line")
-        assert decode(line["x"]).tolist() == [step, step]
+        up = dict(zip(f["traces"], f["data"], strict=True))
+        x, y = decode(up[i_tail]["x"]), decode(up[i_tail]["y"])
+        assert len(x) == len(sizes)
+        j = 0
+        for s, n in zip(series, n_dots, strict=True):
+            tr = s.trajectory
+            for r, rec in enumerate(frame_record(tr, step)):
+                dots = np.stack([x[j : j + n], y[j : j + n]], axis=1)
+                visited = tr.params[: rec + 1, r].astype(np.float32).astype(np.float64)
+                hit = np.abs(dots[:, None, :] - visited[None, :, :]).max(axis=2) == 0  # (n_dots, rec + 1)
+                assert hit.any(axis=1).all(), "a tail dot off the path"
+                order = [int(np.flatnonzero(h).max()) for h in hit]
+                assert order == sorted(order) and order[-1] == rec
+                assert (np.diff(sizes[j : j + n]) > 0).all() and (np.diff(alphas[j : j + n]) > 0).all()
+                j += n
 
 
 def test_loss_curves_equal_values_and_stop_at_divergence(land, series):
@@ -154,9 +199,14 @@ def test_loss_curves_equal_values_and_stop_at_divergence(land, series):
                 assert x[ix][-1] == tr.status_step[r] or tr.status[r] == "max steps"
     bad = series[2].trajectory
     d = payload(animated_figure(land, series))
-    stop = next(t for t in d["data"] if t["meta"]["role"] == "loss-stop" and t["meta"]["series"] == 2)
+    stop = next(t for t in d["data"] if t["meta"]["role"] == "loss-stop")
+    assert stop["meta"]["series"] == [2], "only the diverged series stops early"
     assert decode(stop["x"]).tolist() == [bad.status_step[0]]
     assert "diverged at step" in stop["text"][0]
+    end = next(t for t in d["data"] if t["meta"]["role"] == "end")
+    j = end["meta"]["series"].index(2)
+    assert end["marker"]["symbol"][j] == "x" and "diverged at step" in end["text"][j]
+    np.testing.assert_allclose([decode(end["x"])[j], decode(end["y"])[j]], bad.params[bad.last_record(0), 0])
 
 
 def test_payload_grows_linearly(land):
@@ -216,7 +266,8 @@ def test_every_landscape_draws(name):
     tr = optimizers.run(land, optimizers.get("adam", lr=0.05), np.array([land.start]), 60)
     d = payload(animated_figure(land, [Series("adam", palette.color_for(0), tr)], max_frames=30))
     rs = roles(d)
-    assert rs.count("contour") >= 3
+    contour = d["data"][rs.index("contour")]
+    assert rs.count("contour") == 1 and len(contour["meta"]["levels"]) >= 3
     n_crit = sum(len(decode(t["x"])) for t in d["data"] if t["meta"]["role"] == "critical")
     assert n_crit == len(land.minima)
     assert len(d["frames"]) == 30 or len(d["frames"]) == len(tr.steps)
@@ -244,6 +295,38 @@ def test_contour_points_lie_on_their_level(name):
         assert (err <= tol).all(), f"level {level}: worst {err.max()} vs tol {tol[err.argmax()]}"
         checked += len(pts)
     assert checked > 100
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "six_hump_camel"])
+def test_contour_trace_polylines_lie_on_listed_levels(name):
+    """Reference: the function itself — each None-separated polyline of the single contour trace is a level
+    set of f for one of the levels in its meta (tolerance: the interpolation bound above plus float32 rounding
+    of the drawn coordinates, |∇f|·|p|·2⁻²³), and every listed level is drawn."""
+    land = landscapes.get(name)
+    tr = optimizers.run(land, optimizers.get("gd", lr=1e-3), np.array([land.start]), 5)
+    d = payload(animated_figure(land, [Series("gd", palette.color_for(0), tr)], max_frames=5))
+    contour = next(t for t in d["data"] if t["meta"]["role"] == "contour")
+    levels = np.asarray(contour["meta"]["levels"])
+    x, y = decode(contour["x"]), decode(contour["y"])
+    cd = contour_data(land)
+    h = max(cd.x[1] - cd.x[0], cd.y[1] - cd.y[0])
+    breaks = np.flatnonzero(np.isnan(x))
+    used = set()
+    for ix in np.split(np.arange(len(x)), breaks):
+        ix = ix[~np.isnan(x[ix])]
+        if not len(ix):
+            continue
+        pts = np.stack([x[ix], y[ix]], axis=1)
+        _, grad = land.value_and_grad(pts)
+        hess = land.hessian(pts)
+        curv = np.maximum(np.abs(hess[..., 0, 0]), np.abs(hess[..., 1, 1]))
+        f32 = np.hypot(*grad.T) * np.abs(pts).max(axis=1) * 2.0**-22
+        err = np.abs(land.value(pts)[:, None] - levels[None, :])  # (m, n_levels)
+        tol = (3.0 * h * h / 8.0 * curv + f32)[:, None] + 1e-9 * np.maximum(1.0, np.abs(levels))[None, :]
+        ok = (err <= tol).all(axis=0)
+        assert ok.any(), f"a polyline of {len(ix)} points lies on none of the levels"
+        used.add(int(np.flatnonzero(ok)[np.argmin(err.max(axis=0)[ok])]))
+    assert used == set(range(len(levels)))
 
 
 def test_log_levels_are_log_spaced():
