@@ -131,3 +131,16 @@ def test_parse_hidden():
         ns.parse_hidden("4,x")
     with pytest.raises(ValueError, match="units"):
         ns.parse_hidden("0")
+
+
+def test_negative_hidden_width_is_not_called_not_a_number():
+    """QA (browser walk-through): typing "-3" said "'-3' is not a number", and the page read
+    "Hidden sizes: hidden sizes ...". Reference: the typed strings; -3 is a number, just not a width."""
+    with pytest.raises(ValueError, match="'-3' is not a positive whole number"):
+        ns.parse_hidden("-3")
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        ns.parse_hidden("4,x")
+    for text in ("-3", "4,x", "1" * (ns.MAX_HIDDEN_TEXT + 1)):
+        with pytest.raises(ValueError) as err:
+            ns.parse_hidden(text)
+        assert not str(err.value).lower().startswith("hidden sizes"), str(err.value)

@@ -273,3 +273,17 @@ def test_settings_survive_a_visit_to_another_page():
     _no_failure(at)
     assert at.slider(key="surf.steps").value == 33
     assert at.select_slider(key="surf.0.adam.lr").value == 0.05
+
+
+def test_switching_surface_gives_a_short_start_in_the_share_link():
+    """QA (browser walk-through): switching to the narrow trough put x=-2.4650635094610966 in the link.
+    Reference: the landscape's own start to 6 significant digits, and the notice naming only given fields."""
+    at = _app({"steps": "20"})
+    at.selectbox(key="surf.surface").set_value("narrow_trough").run()
+    _no_failure(at)
+    q = _query(at)
+    want = [float(f"{v:.6g}") for v in landscapes.get("narrow_trough").start]
+    assert [float(q["x"][0]), float(q["y"][0])] == want
+    assert all(len(q[k][0]) <= 10 for k in ("x", "y")), q
+    notice = state.decode({"x": "nan"})[1]
+    assert notice == ["start x=nan"], notice

@@ -230,3 +230,17 @@ def test_export_scene_frames_follow_records():
                                np.array([np.nan if v is None else v for v in bx]), equal_nan=True)
     head = scene.animated[0]
     assert head.get_xdata()[0] == series[0].epochs[records[3]]
+
+
+def test_player_buttons_sit_above_the_slider_not_on_it():
+    """QA (browser at 1280x720): the Play/Pause buttons, placed beside the slider at x=0.17 of the width,
+    covered the slider's start on a projector-sized window. Reference: plotly's layout (paper coordinates,
+    both anchored at their top): the slider starts below the buttons' row, and the panel columns are
+    far enough apart for the slice's y-axis title (at least 0.12 of the width)."""
+    fig = nf.training_figure(_series(np.random.default_rng(0), n=2, R=50))
+    layout = fig.to_plotly_json()["layout"] if hasattr(fig, "to_plotly_json") else fig.layout
+    menu, slider = layout["updatemenus"][0], layout["sliders"][0]
+    assert menu["yanchor"] == slider["yanchor"] == "top"
+    assert slider["y"] <= menu["y"] - 0.05, (menu["y"], slider["y"])
+    xa1, xa2 = layout["xaxis"]["domain"], layout["xaxis2"]["domain"]
+    assert xa2[0] - xa1[1] >= 0.12

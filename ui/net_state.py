@@ -104,7 +104,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     """
     t = str(text).strip()
     if len(t) > MAX_HIDDEN_TEXT:
-        raise ValueError(f"hidden sizes: at most {MAX_HIDDEN_TEXT} characters")
+        raise ValueError(f"at most {MAX_HIDDEN_TEXT} characters")
     if not t:
         return ()
     out = []
@@ -112,8 +112,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         if not piece:
             continue
         if not piece.isdigit():
-            raise ValueError(f"hidden sizes must be whole numbers separated by commas, like 4 or 16,16 "
-                             f"(empty = no hidden layer); {piece!r} is not a number")
+            # "-3" is a number, just not a width: say what is wrong with it.
+            what = "is not a positive whole number" if piece.lstrip("+-").isdigit() else "is not a number"
+            raise ValueError(f"use whole numbers separated by commas, like 4 or 16,16 "
+                             f"(empty = no hidden layer); {piece!r} {what}")
         w = int(piece)
         if not 1 <= w <= nets.MAX_WIDTH:
             raise ValueError(f"each hidden layer needs 1 to {nets.MAX_WIDTH} units, got {w}")

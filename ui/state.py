@@ -139,8 +139,9 @@ def default_landscape() -> str:
 def default_settings(landscape: str | None = None) -> Settings:
     """The view a first-time visitor sees (optionally on another surface)."""
     name = landscape or default_landscape()
-    start = landscapes.get(name).start
-    return Settings(landscape=name, optimizers=default_optimizers(), start=(float(start[0]), float(start[1])))
+    # Rounded: a computed start such as 1.8000000000000007 would otherwise land in the share link.
+    x, y = (float(f"{v:.6g}") for v in landscapes.get(name).start)
+    return Settings(landscape=name, optimizers=default_optimizers(), start=(x, y))
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -422,7 +423,8 @@ def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
                 raise ValueError(f"start=({xt}, {yt}) (outside the map)")
             start = (float(x), float(y))
         except ValueError as err:
-            notices.append(str(err) if "outside" in str(err) else f"start x={xt}, y={yt}")
+            given = ", ".join(f"{k}={v}" for k, v in (("x", xt), ("y", yt)) if v is not None)
+            notices.append(str(err) if "outside" in str(err) else f"start {given}")
 
     steps = _int_field(q, "steps", base.steps, 1, MAX_STEPS, notices, clamp_high=True)
     n_starts = _int_field(q, "starts", base.n_starts, 1, MAX_STARTS, notices, clamp_high=True)

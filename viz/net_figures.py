@@ -342,12 +342,13 @@ def training_figure(
 
     bottom = boundary is not None or landscape is not None
     rows = 2 if bottom else 1
-    b_title = f"decision boundary — {boundary.series_label}" if boundary is not None else "decision boundary (2-D data only)"
+    b_title = f"boundary — {boundary.series_label}" if boundary is not None else "decision boundary (2-D data only)"
     l_title = landscape.title if landscape is not None else "loss landscape slice (off)"
     titles = [loss_name + " (train solid, test dotted)", "accuracy (train solid, test dotted)"]
     if bottom:
         titles += [b_title, l_title]
-    fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, horizontal_spacing=0.09,
+    # Wide enough that the slice's y-axis title clears the boundary panel on a 1280-px projector.
+    fig = make_subplots(rows=rows, cols=2, subplot_titles=titles, horizontal_spacing=0.13,
                         vertical_spacing=0.13 if bottom else 0.1)
 
     traces: list[go.BaseTraceType] = []
@@ -476,7 +477,7 @@ def training_figure(
     fig.update_yaxes(type="log" if log_y else "linear", title_text=loss_name, row=1, col=1)
     fig.update_yaxes(title_text="accuracy (%)", range=[-3, 103], row=1, col=2)
     _add_player(fig, [int(epochs[i]) for i in fidx], frame_ms)
-    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=170),
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=190),
                       legend=dict(orientation="v", x=1.01, y=1.0, groupclick="togglegroup"))
     # Plotly's validation of ~100 frames (and of the theme's template) costs seconds per rerun; the
     # shared AnimatedFigure keeps frames as dicts until someone reads ``.frames``.
@@ -519,13 +520,14 @@ def _add_player(fig: go.Figure, names: Sequence[int], frame_ms: int) -> None:
     pause = dict(label="❚❚ Pause", method="animate",
                  args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))])
     fig.update_layout(
+        # The buttons sit above the slider, not beside it: beside it they covered its start on narrow screens.
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.1, xanchor="left", yanchor="top",
                           pad=dict(t=0, r=10), showactive=False, buttons=[play, pause])],
-        sliders=[dict(active=0, steps=steps, x=0.17, y=-0.085, len=0.83, xanchor="left", yanchor="top",
+        sliders=[dict(active=0, steps=steps, x=0.0, y=-0.165, len=1.0, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix="epoch ", xanchor="right", font=dict(size=BASE_FONT_SIZE)),
                       font=dict(size=10, color=MUTED_TEXT_COLOR), pad=dict(t=0, b=0))],
     )
-    fig.update_layout(margin=dict(b=170))
+    fig.update_layout(margin=dict(b=190))
 
 
 # -- multi-seed figure -------------------------------------------------------

@@ -350,7 +350,7 @@ def page() -> None:
     """Render the networks page."""
     t_start = time.perf_counter()
     TIMES.clear()
-    st.title("Networks: watch a tiny net learn, or fail to")
+    st.header("Networks: watch a tiny net learn, or fail to", anchor=False)
     _first_visit()
     notices = st.session_state.pop(P + "url_notices", [])
     if notices:
@@ -424,8 +424,9 @@ def _body(s: ns.NetSettings, hidden: tuple[int, ...], configs: list[OptimizerCon
         skey = repr((config_key(configs[b_main]), [config_key(c) for c in configs], s.epochs, s.n_seeds, rec))
         try:
             sl = _slice_cached(pargs, skey, s.slice, s.resolution, center, paths)
-            title = ("slice: random filter-normalized directions" if s.slice == "random"
-                     else f"slice: PCA of the paths ({sl.explained[0]:.0%} + {sl.explained[1]:.0%} of their variance)")
+            # Short: the title shares a row with the boundary panel's title.
+            title = ("slice: random directions" if s.slice == "random"
+                     else f"slice: PCA of the paths ({sl.explained[0]:.0%} + {sl.explained[1]:.0%})")
             landscape = nf.SliceData(sl.alphas, sl.betas, sl.Z, list(sl.paths) + [None] * (len(series) - len(sl.paths)),
                                      title=title)
             slice_note = (f"The slice is a plane through the end point of {runs[b_main][3]} (first seed); the other paths "

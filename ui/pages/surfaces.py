@@ -91,7 +91,7 @@ def _on_preset(presets: dict[str, tuple[float, float]]) -> None:
 def _on_surface_change() -> None:
     name = st.session_state[f"{P}.surface"]
     try:
-        start = landscapes.get(name).start
+        start = state.default_settings(name).start  # rounded, so the share link stays short
     except ValueError:
         return
     _set_start(*start)
