@@ -1,8 +1,10 @@
 """Descent Lab: the entry script only routes (st.navigation over pages)."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Descent Lab", page_icon=":material/landscape:", layout="wide")
+st.set_page_config(page_title="Descent Lab", page_icon=str(Path(__file__).with_name("docs") / "icon.png"), layout="wide")
 page = st.navigation(
     [
         st.Page("ui/pages/surfaces.py", title="Surfaces", icon=":material/map:", default=True, url_path="surfaces"),

@@ -206,8 +206,7 @@ def test_formula_that_does_not_parse_shows_the_parser_message():
     """Reference: landscapes.get raising ValueError for the text: the page shows that message as an error and
     still draws the last valid surface."""
     found = _free_text_landscape()
-    if found is None:
-        pytest.skip("no landscape with a free-text parameter registered")
+    assert found is not None, "the registry has the formula surface"
     name, param = found
     at = _app({"surface": name, "steps": "10"})
     _no_failure(at)
@@ -239,16 +238,17 @@ def test_other_layouts_draw_without_error(layout):
         assert any(t.get("type") == "surface" for t in fig["data"])
 
 
-def test_scipy_reference_overlay_is_dashed():
-    """Reference: ui.state.scipy_methods(); a chosen method appears as one more, dashed path."""
+def test_scipy_reference_overlays_are_dashed_and_told_apart():
+    """Reference: ui.state.scipy_methods(); each chosen method appears as one more dashed path, and two
+    references get different colours so they can be told apart."""
     methods = state.scipy_methods()
-    if not methods:
-        pytest.skip("optimizers.scipy_reference is not available")
-    at = _app({"ref": methods[0], "steps": "15"})
+    assert len(methods) >= 2
+    at = _app({"ref": [methods[0], methods[1]], "steps": "15"})
     _no_failure(at)
     paths = _roles(_figure(at), "path")
-    ref = [p for p in paths if methods[0] in p["name"]]
-    assert len(ref) == 1 and ref[0]["line"].get("dash") not in (None, "solid")
+    refs = [next(p for p in paths if m in p["name"]) for m in methods[:2]]
+    assert all(r["line"].get("dash") not in (None, "solid") for r in refs)
+    assert refs[0]["line"]["color"] != refs[1]["line"]["color"]
 
 
 def test_ring_of_starts_gives_one_summary_row_per_run():

@@ -31,6 +31,13 @@ COLORS: list[str] = [
     "#CC6677",  # rose
 ]
 REFERENCE_COLOR: str = "#555555"
+#: Dark, muted tones for several SciPy reference paths at once (dashed), so they stay apart from the series.
+REFERENCE_COLORS: tuple[str, ...] = ("#555555", "#8C5A2B", "#5B3C88", "#2F5F5F", "#8B1E3F", "#556B2F")
+
+
+def reference_color(i: int) -> str:
+    """Colour of the ``i``-th reference path."""
+    return REFERENCE_COLORS[i % len(REFERENCE_COLORS)]
 
 FONT_FAMILY: str = "Inter, 'Source Sans Pro', 'Helvetica Neue', Arial, sans-serif"
 BASE_FONT_SIZE: int = 15

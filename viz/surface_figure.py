@@ -1021,7 +1021,7 @@ def surface_3d_figure(landscape: Landscape, series: Sequence[Series], *, max_fra
         legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
         updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=0, yanchor="top",
                           buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                                   dict(label="⏸", method="animate", args=[[None], jump])])],
+                                   dict(label="❚❚ Pause", method="animate", args=[[None], jump])])],
         sliders=[dict(active=0, x=0.15, len=0.85, y=0, yanchor="top", currentvalue=dict(prefix="step "),
                       font=dict(color="rgba(0,0,0,0)", size=8), ticklen=0, minorticklen=0,
                       steps=[dict(label=nm, method="animate", args=[[nm], jump]) for nm in names])],

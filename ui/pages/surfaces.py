@@ -238,14 +238,14 @@ def _series(settings: Settings, surface: Landscape) -> tuple[list[Any], list[str
             where = f" (start #{run})" if traj.k > 1 else ""
             warnings.append(f"**{cfg.display}**{where} {traj.reason[run]}. The path is shown up to that point; "
                             "try a smaller learning rate, clipping or a schedule.")
-    for method in settings.references:
+    for j, method in enumerate(settings.references):
         try:
             traj = reference_cached(settings.landscape, settings.landscape_params, method, settings.start,
                                     settings.steps)
         except ValueError as err:
             warnings.append(f"SciPy **{method}** did not run: {err}")
             continue
-        series.append(Series(label=f"SciPy {method}", color=palette.REFERENCE_COLOR, trajectory=traj, dashed=True))
+        series.append(Series(label=f"SciPy {method}", color=palette.reference_color(j), trajectory=traj, dashed=True))
     return series, warnings
 
 
