@@ -27,9 +27,10 @@ import nets
 import optimizers
 from nets.datasets import MAX_N, MAX_NOISE
 from optimizers.config import OptimizerConfig
-from ui.state import decode_optimizer, encode_optimizer, fmt_value
+from ui.state import decode_optimizers, encode_optimizer, fmt_value
 
-MAX_OPTIMIZERS = 6
+MAX_OPTIMIZERS = 6  # each network run is heavier than a surface run
+
 MAX_PAGE_SEEDS = 50  # more seeds than this make a control change wait for seconds
 MAX_PAGE_EPOCHS = 3000
 MAX_RESOLUTION = 41
@@ -349,31 +350,12 @@ def decode(params: Mapping[str, Any]) -> tuple[NetSettings, list[str]]:
         notices.append(f"res={vals['resolution']} (capped at {MAX_RESOLUTION})")
         vals["resolution"] = MAX_RESOLUTION
 
-    heads: dict[int, str] = {}
-    groups: dict[int, dict[str, str]] = {}
     for key in q:
-        m = _OPT_KEY.match(key)
-        if not m:
-            if key not in _GLOBAL_KEYS:
-                notices.append(f"{key} (unknown parameter)")
-            continue
-        i = int(m.group(1))
-        if m.group(2) is None:
-            heads[i] = _last(q, key) or ""
-        else:
-            groups.setdefault(i, {})[m.group(2)] = _last(q, key) or ""
-    configs: list[OptimizerConfig] = []
-    for i in sorted(heads):
-        if len(configs) >= MAX_OPTIMIZERS:
-            notices.append(f"more than {MAX_OPTIMIZERS} optimizers (extra ones dropped)")
-            break
-        cfg = decode_optimizer(heads[i], groups.get(i, {}), f"o{i}", notices)
-        if cfg is not None:
-            configs.append(cfg)
+        if not _OPT_KEY.match(key) and key not in _GLOBAL_KEYS:
+            notices.append(f"{key} (unknown parameter)")
+    configs = decode_optimizers(q, notices, limit=MAX_OPTIMIZERS)
     if configs:
-        vals["optimizers"] = tuple(configs)
-    elif heads:
-        notices.append("no usable optimizer (defaults shown)")
+        vals["optimizers"] = configs
     return replace(base, **vals), notices
 
 

@@ -342,6 +342,39 @@ def decode_optimizer(name: str, fields: Mapping[str, str], owner: str, notices: 
     return cfg
 
 
+def decode_optimizers(q: Mapping[str, Sequence[str]], notices: list[str],
+                      limit: int = MAX_OPTIMIZERS) -> tuple[OptimizerConfig, ...] | None:
+    """The optimizers ``o0``, ``o1``, … with their dotted fields, from a normalised query.
+
+    Both pages share this. Unusable entries are dropped with a notice; ``None``
+    when the link names no usable optimizer (the caller keeps its defaults).
+    """
+    groups: dict[int, dict[str, str]] = {}
+    heads: dict[int, str] = {}
+    for key in q:
+        m = _OPT_KEY.match(key)
+        if not m:
+            continue
+        i = int(m.group(1))
+        if m.group(2) is None:
+            heads[i] = _first(q, key) or ""
+        else:
+            groups.setdefault(i, {})[m.group(2)] = _first(q, key) or ""
+    for i in sorted(set(groups) - set(heads)):
+        notices.append(f"o{i}.* without o{i}")
+    configs: list[OptimizerConfig] = []
+    for i in sorted(heads):
+        if len(configs) >= limit:
+            notices.append(f"more than {limit} optimizers (extra ones dropped)")
+            break
+        cfg = decode_optimizer(heads[i], groups.get(i, {}), f"o{i}", notices)
+        if cfg is not None:
+            configs.append(cfg)
+    if heads and not configs:
+        notices.append("no usable optimizer (defaults shown)")
+    return tuple(configs) if configs else None
+
+
 def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
     """Settings from query parameters, with a notice for everything ignored.
 
@@ -385,31 +418,7 @@ def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
         surface = landscapes.get(name)
     base = replace(default_settings(name), landscape_params=tuple(sorted(lparams.items())))
 
-    # Optimizers: o0, o1, ... with their dotted fields.
-    groups: dict[int, dict[str, str]] = {}
-    heads: dict[int, str] = {}
-    for key in q:
-        m = _OPT_KEY.match(key)
-        if not m:
-            continue
-        i = int(m.group(1))
-        if m.group(2) is None:
-            heads[i] = _first(q, key) or ""
-        else:
-            groups.setdefault(i, {})[m.group(2)] = _first(q, key) or ""
-    for i in sorted(set(groups) - set(heads)):
-        notices.append(f"o{i}.* without o{i}")
-    configs: list[OptimizerConfig] = []
-    for i in sorted(heads):
-        if len(configs) >= MAX_OPTIMIZERS:
-            notices.append(f"more than {MAX_OPTIMIZERS} optimizers (extra ones dropped)")
-            break
-        cfg = decode_optimizer(heads[i], groups.get(i, {}), f"o{i}", notices)
-        if cfg is not None:
-            configs.append(cfg)
-    opts = tuple(configs) if configs else base.optimizers
-    if heads and not configs:
-        notices.append("no usable optimizer (defaults shown)")
+    opts = decode_optimizers(q, notices) or base.optimizers
 
     start = base.start
     xt, yt = _first(q, "x"), _first(q, "y")
