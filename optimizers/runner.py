@@ -60,6 +60,10 @@ class Trajectory:
     label : str
     wall_time : float
         Seconds spent in the run.
+    escape : ndarray, shape (k, d), optional
+        For a run that diverged or left the window, the point its last step
+        tried to reach (possibly inf or NaN): where it was heading. NaN rows
+        for the other runs. Figures draw it as an arrow.
     """
 
     params: np.ndarray
@@ -72,6 +76,7 @@ class Trajectory:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     label: str = ""
     wall_time: float = 0.0
+    escape: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -171,6 +176,7 @@ def run(
     status_step = np.full(k, steps, dtype=np.int64)
     reason = [""] * k
     active = np.ones(k, dtype=bool)
+    escape = np.full((k, d), np.nan)
 
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
@@ -210,7 +216,7 @@ def run(
             else:
                 p, v, g, gn2, last_v, last_gn2 = _masked_step(
                     t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason,
-                    explode, window,
+                    explode, window, escape,
                 )
                 if need_full:
                     _check_converged(
@@ -242,10 +248,12 @@ def run(
         extras=out_x,
         label=label,
         wall_time=time.perf_counter() - t0,
+        escape=escape,
     )
 
 
-def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason, explode, window):
+def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason, explode, window,
+                 escape):
     """Stop runs that diverged or left the window at step ``t``; freeze stopped runs.
 
     The general path, taken once some run has stopped or when a quick check
@@ -262,6 +270,7 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
         for i in np.flatnonzero(newly_bad):
             status[i], status_step[i] = DIVERGED, t
             reason[i] = f"diverged at step {t} ({_why(new_p[i], v[i] if need_full else None, explode)})"
+            escape[i] = new_p[i]
         active &= ~newly_bad
     if window is not None:
         lo, hi = window
@@ -270,6 +279,7 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
             for i in np.flatnonzero(outside):
                 status[i], status_step[i] = LEFT_WINDOW, t
                 reason[i] = f"left the window at step {t}"
+                escape[i] = new_p[i]
             active &= ~outside
     # Frozen runs keep their last good point, value and gradient.
     p = np.where(active[:, None], new_p, p)

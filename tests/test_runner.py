@@ -217,3 +217,15 @@ def test_zero_steps_and_bad_arguments():
         optimizers.run(ROSEN, opt, np.array([[np.nan, 0.0]]), 5)
     with pytest.raises(ValueError):
         optimizers.run(ROSEN, opt, np.array([1.0, 2.0]), 5)  # not (k, d)
+
+
+def test_escape_records_where_a_stopped_run_was_heading():
+    """Reference: the GD update rebuilt by hand. A run that diverges at step 1 records θ₀ − lr·∇f(θ₀) as its
+    escape point; runs that do not stop keep NaN rows."""
+    land = Rosenbrock()
+    starts = np.array([[-1.5, 2.0], [1.0, 1.0]])
+    traj = optimizers.run(land, optimizers.get("gd", lr=10.0), starts, 20)
+    _, g = land.value_and_grad(starts[0])
+    assert traj.status[0] == "diverged"
+    np.testing.assert_allclose(traj.escape[0], starts[0] - 10.0 * g, rtol=1e-12)
+    assert traj.status[1] != "diverged" and np.isnan(traj.escape[1]).all()

@@ -355,3 +355,38 @@ def test_theme_is_explicit(land, series):
     assert loss == {i: s.color for i, s in enumerate(series)}
     fig = animated_figure(land, series)
     assert palette.apply_theme(fig) is fig
+
+
+def test_escape_arrow_points_along_the_failed_step():
+    """Reference: the GD step rebuilt by hand, −lr·∇f(θ₀). The arrow starts at the last good point (the start),
+    is parallel to −∇f there, and its head stays inside the window; a run that converges gets no arrow."""
+    from viz.surface_figure import escape_arrows
+
+    land = landscapes.get("rosenbrock")
+    start = np.array([-1.5, 2.0])
+    bad = optimizers.run(land, optimizers.get("gd", lr=10.0), start[None], 20)
+    good = optimizers.run(land, optimizers.get("adam", lr=0.05), start[None], 20)
+    arrows = escape_arrows([Series("bad", "#000000", bad), Series("good", "#111111", good)], land.bounds)
+    assert [a[0] for a in arrows] == [0]
+    _, tail, head = arrows[0]
+    np.testing.assert_allclose(tail, start)
+    step = -land.value_and_grad(start)[1]
+    d = head - tail
+    assert abs(d[0] * step[1] - d[1] * step[0]) <= 1e-9 * np.linalg.norm(d) * np.linalg.norm(step)
+    assert d @ step > 0
+    (x0, x1), (y0, y1) = land.bounds
+    assert x0 <= head[0] <= x1 and y0 <= head[1] <= y1
+
+
+def test_no_escape_arrow_from_outside_the_view():
+    """Reference: the window itself. A run whose last good point lies outside the view (the runner allows a
+    margin) gets no arrow, so no arrow can point back into the map."""
+    from viz.surface_figure import escape_arrows
+
+    land = landscapes.get("rosenbrock")
+    traj = optimizers.run(land, optimizers.get("momentum", lr=0.003), np.array([[-1.5, 2.0]]), 500)
+    assert traj.status[0] == "left window"
+    (x0, x1), (y0, y1) = land.bounds
+    last = traj.params[traj.last_record(0), 0]
+    assert not (x0 <= last[0] <= x1 and y0 <= last[1] <= y1)
+    assert escape_arrows([Series("m", "#000000", traj)], land.bounds) == []

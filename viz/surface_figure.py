@@ -468,6 +468,15 @@ def animated_figure(
                             y=0.98, xanchor="left", yanchor="top", showarrow=False, font=dict(color=s.color, size=14),
                             bgcolor="rgba(255,255,255,0.85)", borderpad=2))
 
+    arrows = escape_arrows(series, landscape.bounds)
+    if arrows:
+        ann = lay.setdefault("annotations", [])
+        for i, tail_xy, head_xy in arrows:
+            xa, ya = map_axes[i if small else 0]
+            ann.append(dict(x=float(head_xy[0]), y=float(head_xy[1]), ax=float(tail_xy[0]), ay=float(tail_xy[1]), xref=xa, yref=ya, axref=xa,
+                            ayref=ya, text="", showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=2.2,
+                            arrowcolor=series[i].color, opacity=0.9))
+
     play = dict(frame=dict(duration=frame_ms, redraw=False), fromcurrent=True, transition=dict(duration=0),
                 mode="immediate")
     jump = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
@@ -1032,3 +1041,45 @@ def surface_3d_figure(landscape: Landscape, series: Sequence[Series], *, max_fra
 def figure_bytes(fig: go.Figure) -> int:
     """Size of ``fig.to_json()`` in bytes: what the browser receives."""
     return len(fig.to_json().encode("utf-8"))
+
+
+def escape_arrows(series: Sequence[Series], bounds: tuple[tuple[float, float], tuple[float, float]],
+                  length: float = 0.2) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Arrows showing where runs that diverged or left the window were heading.
+
+    Parameters
+    ----------
+    series : sequence of Series
+    bounds : ((xmin, xmax), (ymin, ymax))
+    length : float
+        Arrow length as a fraction of the window diagonal (shortened to stay inside the window).
+
+    Returns
+    -------
+    list of (series index, tail (2,), head (2,))
+        The tail is the run's last good point; the head points along the failed step.
+    """
+    b = np.asarray(bounds, dtype=np.float64)
+    lo, hi = b[:, 0], b[:, 1]
+    reach = length * float(np.hypot(*(hi - lo)))
+    out = []
+    for i, s in enumerate(series):
+        tr = s.trajectory
+        if tr.escape is None or tr.params.shape[-1] != 2:
+            continue
+        for r in np.flatnonzero(np.isfinite(tr.escape).any(axis=1) | np.isinf(tr.escape).any(axis=1)):
+            start = tr.params[tr.last_record(int(r)), r]
+            if not ((start >= lo) & (start <= hi)).all():
+                continue  # already outside the view: the drawn path shows it leaving
+            with np.errstate(all="ignore"):
+                step = np.nan_to_num(tr.escape[r] - start, nan=0.0, posinf=1.0, neginf=-1.0)
+                norm = float(np.hypot(*(step / max(np.abs(step).max(), 1e-300))))
+                unit = step / max(np.abs(step).max(), 1e-300) / norm if norm > 0 else None
+            if unit is None or not np.isfinite(unit).all():
+                continue
+            # Shorten the arrow so its head stays inside the window.
+            room = [((hi[j] if unit[j] > 0 else lo[j]) - start[j]) / unit[j] for j in range(2) if unit[j] != 0]
+            head = start + unit * max(0.0, min([reach, *room]))
+            if np.hypot(*(head - start)) > 1e-9 * reach:
+                out.append((i, start, head))
+    return out
