@@ -390,3 +390,15 @@ def test_no_escape_arrow_from_outside_the_view():
     last = traj.params[traj.last_record(0), 0]
     assert not (x0 <= last[0] <= x1 and y0 <= last[1] <= y1)
     assert escape_arrows([Series("m", "#000000", traj)], land.bounds) == []
+
+
+def test_legend_clicks_are_off_because_markers_share_traces():
+    """Reference: the figure's own structure. Every series' current marker lives in one shared trace, so a
+    legend toggle could hide a path but not its marker; the legend must therefore not toggle."""
+    land = landscapes.get("rosenbrock")
+    series = [Series(n, palette.color_for(i), optimizers.run(land, optimizers.get(n, lr=0.01), np.array([land.start]), 30))
+              for i, n in enumerate(("gd", "adam"))]
+    fig = animated_figure(land, series).to_dict()
+    markers = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "marker"]
+    assert len(markers) == 1
+    assert fig["layout"]["legend"]["itemclick"] is False and fig["layout"]["legend"]["itemdoubleclick"] is False

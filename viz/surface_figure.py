@@ -505,8 +505,10 @@ def animated_figure(
     lay.update(
         title=dict(text=f"<b>{_esc(title)}</b>", x=0.01, xanchor="left", y=0.98, yanchor="top"),
         height=height, margin=dict(l=60, r=20, t=96, b=130), hovermode="closest", dragmode="zoom",
+        # Markers and tails of all series share traces (for frame rate), so a legend click could hide a path but
+        # not its marker; the legend is a key only. Small multiples separate crowded paths instead.
         legend=dict(orientation="h", x=0.0, xanchor="left", y=1.015, yanchor="bottom", itemsizing="constant",
-                    groupclick="togglegroup"),
+                    itemclick=False, itemdoubleclick=False),
         uirevision=repr(landscape),  # a new landscape resets zoom; a new optimizer keeps it
     )
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
