@@ -11,6 +11,7 @@ one line in ``nets.datasets.DATASETS``; the page lists it from the registry.
 
 from __future__ import annotations
 
+from nets.boundary import BoundaryGrid, boundary_grid
 from nets.datasets import DATASETS, Dataset, DatasetEntry, Split, load
 from nets.datasets import make as make_dataset
 from nets.mlp import ACTIVATIONS, INITS, LOSSES, MAX_LAYERS, MAX_WIDTH, MLP, OUTPUTS, SATURATION_MARGIN
@@ -25,7 +26,33 @@ def datasets() -> list[str]:
 
 
 __all__ = [
-    "ACTIVATIONS", "DATASETS", "INITS", "LOSSES", "MAX_EPOCHS", "MAX_LAYERS", "MAX_SEEDS", "MAX_STEPS", "MAX_WIDTH",
-    "MLP", "OUTPUTS", "SATURATION_MARGIN", "SPECS", "Dataset", "DatasetEntry", "NetProblem", "Slice2D", "Split",
-    "datasets", "diagnose", "epochs_of", "interpolate_1d", "load", "make_dataset", "problem", "slice_2d", "train",
+    "ACTIVATIONS",
+    "DATASETS",
+    "INITS",
+    "LOSSES",
+    "MAX_EPOCHS",
+    "MAX_LAYERS",
+    "MAX_SEEDS",
+    "MAX_STEPS",
+    "MAX_WIDTH",
+    "MLP",
+    "OUTPUTS",
+    "SATURATION_MARGIN",
+    "SPECS",
+    "BoundaryGrid",
+    "Dataset",
+    "DatasetEntry",
+    "NetProblem",
+    "Slice2D",
+    "Split",
+    "boundary_grid",
+    "datasets",
+    "diagnose",
+    "epochs_of",
+    "interpolate_1d",
+    "load",
+    "make_dataset",
+    "problem",
+    "slice_2d",
+    "train",
 ]

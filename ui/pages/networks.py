@@ -186,44 +186,10 @@ def to_series(traj: Trajectory, problem: nets.NetProblem, label: str, color: str
 
 def boundary_data(problem: nets.NetProblem, thetas: np.ndarray, view: tuple[int, int] | None, label: str
                   ) -> nf.BoundaryData:
-    """Class probabilities of networks ``thetas`` (F, P) on a grid over two features or the first two PCs.
-
-    Features view: raw units, the other features fixed at their training mean. PCA view: the plane of the
-    first two principal components of the network's inputs (standardized if the page standardizes).
-    """
-    split = problem.split
-    X_model = problem.X_train
-    if view is None:
-        mu = X_model.mean(axis=0)
-        _, sv, vt = np.linalg.svd(X_model - mu, full_matrices=False)
-        pcs = vt[:2]
-        share = sv[:2] ** 2 / max(float((sv**2).sum()), 1e-300)
-        pts = (X_model - mu) @ pcs.T
-        xs, ys = _axis_range(pts[:, 0]), _axis_range(pts[:, 1])
-        U, V = np.meshgrid(xs, ys)
-        grid_model = mu + U.reshape(-1, 1) * pcs[0] + V.reshape(-1, 1) * pcs[1]
-        xlabel, ylabel = f"PC 1 ({share[0]:.0%} of variance)", f"PC 2 ({share[1]:.0%})"
-    else:
-        i, j = view
-        X_raw = split.inverse_transform(X_model)
-        pts = X_raw[:, [i, j]]
-        xs, ys = _axis_range(pts[:, 0]), _axis_range(pts[:, 1])
-        U, V = np.meshgrid(xs, ys)
-        grid_raw = np.tile(X_raw.mean(axis=0), (U.size, 1))
-        grid_raw[:, i], grid_raw[:, j] = U.reshape(-1), V.reshape(-1)
-        grid_model = problem.transform(grid_raw)
-        names = split.dataset.feature_names
-        xlabel, ylabel = names[i], names[j]
-    probs = problem.predict_proba(thetas, grid_model)  # (F, G², C)
-    probs = probs.reshape(thetas.shape[0], len(ys), len(xs), probs.shape[-1])
-    return nf.BoundaryData(xs=xs, ys=ys, probs=probs, points=pts, labels=problem.y_train, series_label=label,
-                           xlabel=xlabel, ylabel=ylabel, class_names=tuple(split.dataset.class_names))
-
-
-def _axis_range(v: np.ndarray) -> np.ndarray:
-    lo, hi = float(v.min()), float(v.max())
-    pad = 0.15 * (hi - lo) if hi > lo else 1.0
-    return np.linspace(lo - pad, hi + pad, BOUNDARY_GRID)
+    """The boundary panel's data: :func:`nets.boundary_grid` plus labels for the figure."""
+    g = nets.boundary_grid(problem, thetas, view, resolution=BOUNDARY_GRID)
+    return nf.BoundaryData(xs=g.xs, ys=g.ys, probs=g.probs, points=g.points, labels=problem.y_train, series_label=label,
+                           xlabel=g.xlabel, ylabel=g.ylabel, class_names=tuple(problem.split.dataset.class_names))
 
 
 # -- the page --------------------------------------------------------------------------------------
