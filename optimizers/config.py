@@ -9,8 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.spec import Spec
 from optimizers.base import Optimizer
 from optimizers.transforms import SCHEDULES, Chain, Clip, Noise
+
+CLIP_MODES: tuple[str, ...] = ("off", "norm", "value")
+
+#: The transform knobs of an :class:`OptimizerConfig`, keyed by config field, with the ranges that
+#: :class:`Clip`, :class:`Noise` and :class:`Chain` enforce; the URL decoder and the UI read them here.
+TRANSFORM_SPECS: dict[str, Spec] = {
+    "clip_mode": Spec("clip", "off", choices=CLIP_MODES, help="Clip each gradient by its norm or each entry by value."),
+    "clip_threshold": Spec("clip.threshold", 1.0, low=0.0, low_open=True, help="Largest allowed norm or entry."),
+    "noise_sigma": Spec("noise", 0.0, low=0.0, help="Gaussian noise added to every gradient: 'SGD' on a surface. 0 = off."),
+    "noise_anneal": Spec("noise.anneal", 0.0, low=0.0, high=2.0, help="γ in σ/t^γ; 0.55 as in Neelakantan et al. (2015)."),
+    "noise_seed": Spec("noise.seed", 0, low=0, help="Seed of the gradient noise."),
+    "decoupled_weight_decay": Spec("dwd", 0.0, low=0.0, help="λ in θ ← θ − lr·λθ, applied with every optimizer."),
+}
 
 
 def _frozen(d: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
@@ -72,7 +86,7 @@ class OptimizerConfig:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         sched = SCHEDULES[self.schedule](**dict(self.schedule_params)) if self.schedule != "constant" else None
-        if self.clip_mode not in ("off", "norm", "value"):
+        if self.clip_mode not in CLIP_MODES:
             raise ValueError(f"clip mode must be off, norm or value, got {self.clip_mode!r}")
         clip = Clip(self.clip_mode, float(self.clip_threshold)) if self.clip_mode != "off" else None
         noise = Noise(float(self.noise_sigma), int(self.noise_seed), float(self.noise_anneal)) if self.noise_sigma else None

@@ -195,6 +195,8 @@ class Noise:
             raise ValueError(f"noise sigma must be >= 0 and finite, got {self.sigma!r}")
         if not (0 <= self.anneal <= 2):
             raise ValueError(f"noise anneal exponent must be in [0, 2], got {self.anneal!r}")
+        if int(self.seed) != self.seed or self.seed < 0:
+            raise ValueError(f"noise seed must be a whole number >= 0, got {self.seed!r}")
 
     def sample(self, shape: tuple[int, ...], t: int) -> np.ndarray:
         """The noise added at step ``t``, of ``shape``."""

@@ -310,3 +310,27 @@ def test_clip_by_norm_survives_huge_and_infinite_gradients():
     with np.errstate(all="raise"):
         out = Clip("norm", 1.0).apply(np.array([[np.inf, 1.0], [3.0, 4.0]]))
     assert np.isnan(out[0]).any() and np.allclose(out[1], [0.6, 0.8])
+
+
+def test_transform_specs_agree_with_what_the_chain_accepts():
+    """Reference: OptimizerConfig.build (Clip, Noise, Chain). Every value a transform spec accepts builds, and
+    values just outside a spec's range are refused by both the spec and the build."""
+    from optimizers.config import TRANSFORM_SPECS, OptimizerConfig
+
+    on = {"clip_threshold": {"clip_mode": "norm"}, "noise_anneal": {"noise_sigma": 0.1},
+          "noise_seed": {"noise_sigma": 0.1}}
+    for attr, spec in TRANSFORM_SPECS.items():
+        if spec.kind == "choice":
+            for choice in spec.choices:
+                OptimizerConfig.make("gd", **{attr: choice}).build()
+            continue
+        inside = [spec.default, 1.0] + ([spec.high] if np.isfinite(spec.high) else [])
+        for value in inside:
+            assert spec.validate(value) == value
+            OptimizerConfig.make("gd", **{**on.get(attr, {}), attr: value}).build()
+        outside = [spec.low if spec.low_open else spec.low - 1] + ([spec.high + 1] if np.isfinite(spec.high) else [])
+        for value in outside:
+            with pytest.raises(ValueError):
+                spec.validate(value)
+            with pytest.raises(ValueError):
+                OptimizerConfig.make("gd", **{**on.get(attr, {}), attr: value}).build()

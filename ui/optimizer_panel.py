@@ -24,11 +24,10 @@ import streamlit as st
 
 import optimizers
 from common.spec import Spec
-from optimizers.config import OptimizerConfig
+from optimizers.config import CLIP_MODES, OptimizerConfig
 from optimizers.transforms import SCHEDULES
 from viz.palette import color_for
 
-CLIP_MODES = ("off", "norm", "value")
 CLIP_LABELS = {"off": "off", "norm": "by norm (per run)", "value": "by value (each entry)"}
 
 

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import landscapes
 import optimizers
 from common.spec import Spec
-from optimizers.config import OptimizerConfig
+from optimizers.config import TRANSFORM_SPECS, OptimizerConfig
 from optimizers.transforms import SCHEDULES
 
 MAX_STEPS = 5000
@@ -39,7 +39,6 @@ MAX_OPTIMIZERS = 10
 MAX_TEXT = 500
 LAYOUTS = ("overlay", "small_multiples", "3d")
 SCALES = ("log", "linear")
-CLIP_MODES = ("off", "norm", "value")
 FPS_RANGE = (1, 60)
 SPREAD_RANGE = (0.0, 0.5)
 # A start further out than this fraction of the window size (on each side) would stop at once.
@@ -171,17 +170,10 @@ def encode_optimizer(i: int, cfg: OptimizerConfig) -> dict[str, str]:
         for name, value in cfg.schedule_params:
             if name not in sspecs or value != sspecs[name].default:
                 out[f"{p}.schedule.{name}"] = fmt_value(value)
-    if cfg.clip_mode != "off":
-        out[f"{p}.clip"] = cfg.clip_mode
-        out[f"{p}.clip.threshold"] = fmt_value(float(cfg.clip_threshold))
-    if cfg.noise_sigma:
-        out[f"{p}.noise"] = fmt_value(float(cfg.noise_sigma))
-        if cfg.noise_anneal:
-            out[f"{p}.noise.anneal"] = fmt_value(float(cfg.noise_anneal))
-        if cfg.noise_seed:
-            out[f"{p}.noise.seed"] = fmt_value(int(cfg.noise_seed))
-    if cfg.decoupled_weight_decay:
-        out[f"{p}.dwd"] = fmt_value(float(cfg.decoupled_weight_decay))
+    for attr, spec in TRANSFORM_SPECS.items():
+        value = getattr(cfg, attr)
+        if value != spec.default:
+            out[f"{p}.{spec.name}"] = value if isinstance(value, str) else fmt_value(value)
     return out
 
 
@@ -269,69 +261,45 @@ def _normalise(params: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def _parse_fields(specs: Mapping[str, Spec], fields: Mapping[str, str], owner: str, prefix: str,
+                  notices: list[str]) -> dict[str, Any]:
+    """Parse ``{name: text}`` against ``specs``; unknown names and bad values become notices and are left out."""
+    out: dict[str, Any] = {}
+    for key, text in fields.items():
+        if key not in specs:
+            notices.append(f"{prefix}.{key} (unknown setting)")
+            continue
+        try:
+            out[key] = parse_value(specs[key], text, owner)
+        except ValueError:
+            notices.append(f"{prefix}.{key}={text}")
+    return out
+
+
 def decode_optimizer(name: str, fields: Mapping[str, str], owner: str, notices: list[str]) -> OptimizerConfig | None:
     """One optimizer from its ``o{i}.*`` fields (prefix stripped); ``None`` if unusable."""
     if name not in optimizers.REGISTRY:
         notices.append(f"{owner}={name} (unknown optimizer)")
         return None
     specs = {s.name: s for s in optimizers.REGISTRY[name].specs}
-    hparams: dict[str, Any] = {}
-    sched, sparams_text = "constant", {}
-    clip, threshold = "off", 1.0
-    sigma, anneal, seed, dwd = 0.0, 0.0, 0, 0.0
-    for key, text in fields.items():
-        try:
-            if key in specs:
-                hparams[key] = parse_value(specs[key], text, owner)
-            elif key == "schedule":
-                if text not in SCHEDULES:
-                    raise ValueError(f"{owner}.schedule={text}")
-                sched = text
-            elif key.startswith("schedule."):
-                sparams_text[key.split(".", 1)[1]] = text
-            elif key == "clip":
-                if text not in CLIP_MODES:
-                    raise ValueError(f"{owner}.clip={text}")
-                clip = text
-            elif key == "clip.threshold":
-                threshold = _number(text, f"{owner}.clip.threshold")
-                if threshold <= 0:
-                    raise ValueError(f"{owner}.clip.threshold={text}")
-            elif key == "noise":
-                sigma = _number(text, f"{owner}.noise")
-                if sigma < 0:
-                    raise ValueError(f"{owner}.noise={text}")
-            elif key == "noise.anneal":
-                anneal = _number(text, f"{owner}.noise.anneal")
-                if not 0 <= anneal <= 2:
-                    raise ValueError(f"{owner}.noise.anneal={text}")
-            elif key == "noise.seed":
-                seed = int(_number(text, f"{owner}.noise.seed", integer=True))
-                if seed < 0:
-                    raise ValueError(f"{owner}.noise.seed={text}")
-            elif key == "dwd":
-                dwd = _number(text, f"{owner}.dwd")
-                if dwd < 0:
-                    raise ValueError(f"{owner}.dwd={text}")
-            else:
-                notices.append(f"{owner}.{key} (unknown setting)")
-        except ValueError:
-            notices.append(f"{owner}.{key}={text}")
-    sspecs = {s.name: s for s in SCHEDULES[sched].specs}
-    sparams: dict[str, Any] = {}
-    for key, text in sparams_text.items():
-        if key not in sspecs:
-            notices.append(f"{owner}.schedule.{key} (unknown setting)")
-            continue
-        try:
-            sparams[key] = parse_value(sspecs[key], text, owner)
-        except ValueError:
-            notices.append(f"{owner}.schedule.{key}={text}")
+    by_key = {spec.name: (attr, spec) for attr, spec in TRANSFORM_SPECS.items()}
+    schedule_text = fields.get("schedule", "constant")
+    if schedule_text not in SCHEDULES:
+        notices.append(f"{owner}.schedule={schedule_text}")
+        schedule_text = "constant"
+    sspecs = {s.name: s for s in SCHEDULES[schedule_text].specs}
+    hparams = _parse_fields(specs, {k: v for k, v in fields.items() if k in specs}, owner, owner, notices)
+    sparams = _parse_fields(sspecs, {k.split(".", 1)[1]: v for k, v in fields.items() if k.startswith("schedule.")},
+                            owner, f"{owner}.schedule", notices)
+    transforms = {by_key[k][0]: v for k, v in
+                  _parse_fields({k: by_key[k][1] for k in by_key}, {k: v for k, v in fields.items() if k in by_key},
+                                owner, owner, notices).items()}
+    for key in fields:
+        if key not in specs and key not in by_key and key != "schedule" and not key.startswith("schedule."):
+            notices.append(f"{owner}.{key} (unknown setting)")
     cfg = OptimizerConfig.make(
-        name, {s: hparams.get(s, spec.default) for s, spec in specs.items()}, schedule=sched,
-        schedule_params={s: sparams.get(s, spec.default) for s, spec in sspecs.items()}, clip_mode=clip,
-        clip_threshold=float(threshold), noise_sigma=float(sigma), noise_anneal=float(anneal), noise_seed=seed,
-        decoupled_weight_decay=float(dwd),
+        name, {s: hparams.get(s, spec.default) for s, spec in specs.items()}, schedule=schedule_text,
+        schedule_params={s: sparams.get(s, spec.default) for s, spec in sspecs.items()}, **transforms,
     )
     try:
         cfg.build()
@@ -400,16 +368,8 @@ def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
         notices.append(f"surface={name} (unknown surface)")
         name = default_landscape()
     specs = _landscape_specs(name)
-    lparams: dict[str, Any] = {}
-    for key in sorted(k for k in q if k.startswith("surface.")):
-        pname, text = key.split(".", 1)[1], _first(q, key) or ""
-        if pname not in specs:
-            notices.append(f"{key} (unknown setting)")
-            continue
-        try:
-            lparams[pname] = parse_value(specs[pname], text, name)
-        except ValueError:
-            notices.append(f"{key}={text}")
+    lparams = _parse_fields(specs, {k.split(".", 1)[1]: _first(q, k) or "" for k in sorted(q) if k.startswith("surface.")},
+                            name, "surface", notices)
     try:
         surface = landscapes.get(name, **lparams)
     except ValueError as err:
