@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from common.jit import Kernel
 from common.spec import Spec, resolve
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -56,6 +57,13 @@ class Landscape:
     lesson: ClassVar[str] = ""
     #: True when the surface spans many decades, so the map looks best on log(f - f_min).
     log_scale: ClassVar[bool] = False
+    #: Optional compiled twin of :meth:`value_and_grad` for the fused runner (:mod:`optimizers.fused`):
+    #: ``kernel(P, sp, f, G)`` reads points ``P`` of shape ``(2, n)`` (the x row, then the y row) and the
+    #: numbers ``sp`` from :meth:`kernel_params`, and writes values into ``f`` ``(n,)`` and gradients into
+    #: ``G`` ``(2, n)``, with the same operations in the same order as :meth:`value_and_grad`.
+    #: It counts only on the class that also defines ``value_and_grad``, so a subclass that changes the
+    #: formula never inherits a stale kernel.
+    kernel: ClassVar[Kernel | None] = None
 
     def __init__(self, **params: Any) -> None:
         self.params = resolve(self.specs, params, self.name)
@@ -99,6 +107,10 @@ class Landscape:
         grads : ndarray, shape (..., 2)
         """
         raise NotImplementedError
+
+    def kernel_params(self) -> np.ndarray:
+        """``(m,)`` float64 numbers the :attr:`kernel` reads: by default the parameters in spec order."""
+        return np.array([float(self.params[s.name]) for s in self.specs], dtype=np.float64)
 
     def value(self, points: np.ndarray) -> np.ndarray:
         """Value only, shape ``(...)`` for points ``(..., 2)``."""

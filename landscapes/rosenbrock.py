@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Rosenbrock.value_and_grad`; ``sp = (a, b)``."""
+    a, b = sp[0], sp[1]
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        r = y - x * x
+        u = a - x
+        f[i] = u * u + b * r * r
+        G[0, i] = -2.0 * u - 4.0 * b * x * r
+        G[1, i] = 2.0 * b * r
 
 
 class Rosenbrock(Landscape):
@@ -19,6 +33,7 @@ class Rosenbrock(Landscape):
     latex = r"f(x,y) = (a-x)^2 + b\,(y-x^2)^2"
     lesson = "A curved, flat-bottomed valley: reaching it is easy, following it to (1, 1) is slow."
     log_scale = True
+    kernel = _value_and_grad_kernel
     specs = (
         Spec("a", 1.0, low=-2.0, high=2.0, help="Position of the minimum (a, a²).", label="a"),
         Spec("b", 100.0, low=0.0, high=1000.0, low_open=True, log=True, ui_low=1.0, help="Steepness of the valley walls.", label="b"),

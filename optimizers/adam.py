@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
 
@@ -13,6 +15,40 @@ BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the 
 BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average; must be < 1.", label="β₂")
 EPS = Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε")
 AMSGRAD = Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).", label="AMSGrad")
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`Adam.direction`; ``S = (m, v[, v_max])``, ``c`` from :meth:`Adam.kernel_coefs`."""
+    b1, b2, eps, wd, decoupled, amsgrad, bias1, bias2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+    m_, v_ = S[0], S[1]
+    if amsgrad == 0.0 and wd == 0.0:
+        # The common case, kept free of branches so that it vectorizes.
+        for i in range(g.shape[0]):
+            gi = g[i]
+            m = b1 * m_[i] + (1.0 - b1) * gi
+            v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+            m_[i] = m
+            v_[i] = v
+            d[i] = m / (bias1 * (math.sqrt(v) / bias2 + eps))
+        return
+    for i in range(g.shape[0]):
+        gi = g[i]
+        if decoupled == 0.0 and wd != 0.0:
+            gi = gi + wd * p[i]
+        m = b1 * m_[i] + (1.0 - b1) * gi
+        v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+        m_[i] = m
+        v_[i] = v
+        if amsgrad != 0.0:
+            vm = S[2, i]
+            if v == v and (vm > v or vm != vm):  # np.maximum: NaN wins, either side
+                v = vm
+            S[2, i] = v
+        di = m / (bias1 * (math.sqrt(v) / bias2 + eps))
+        if decoupled != 0.0 and wd != 0.0:
+            di = di + wd * p[i]
+        d[i] = di
 
 
 class Adam(Optimizer):
@@ -43,6 +79,7 @@ class Adam(Optimizer):
     specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), AMSGRAD)
     #: AdamW: weight decay leaves the gradient alone and shrinks θ directly.
     decoupled: ClassVar[bool] = False
+    kernel = _direction_kernel
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -67,8 +104,22 @@ class Adam(Optimizer):
         new = {"m": m, "v": v}
         if self.amsgrad:
             v = new["v_max"] = np.maximum(state["v_max"], v)
-        denom = np.sqrt(v) / np.sqrt(1.0 - b2**t) + h["eps"]
-        d = m / ((1.0 - b1**t) * denom)
+        bias1, bias2 = self._bias(t)
+        denom = np.sqrt(v) / bias2 + h["eps"]
+        d = m / (bias1 * denom)
         if self.decoupled and wd:
             d = d + wd * params
         return d, new
+
+    def _bias(self, t: int) -> tuple[float, float]:
+        """Bias corrections ``1 − β₁ᵗ`` and ``√(1 − β₂ᵗ)`` at step ``t``, shared by both paths."""
+        h = self.hparams
+        return 1.0 - h["beta1"] ** t, math.sqrt(1.0 - h["beta2"] ** t)
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((3 if self.amsgrad else 2, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        return (h["beta1"], h["beta2"], h["eps"], h["weight_decay"], float(self.decoupled), float(self.amsgrad),
+                *self._bias(t))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from common.jit import Kernel
 from common.spec import Spec, resolve
 
 State = dict[str, Any]
@@ -63,6 +64,13 @@ class Optimizer:
     latex: ClassVar[str] = ""
     specs: ClassVar[tuple[Spec, ...]] = ()
     reference: ClassVar[str] = ""
+    #: Optional compiled twin of :meth:`direction` for the fused runner (:mod:`optimizers.fused`):
+    #: ``kernel(g, p, S, c, d)`` with gradients ``g`` and parameters ``p`` of shape ``(n,)``, the state
+    #: ``S`` ``(slots, n)`` from :meth:`kernel_state` (updated in place), the step's numbers ``c`` from
+    #: :meth:`kernel_coefs`, writing the direction into ``d`` ``(n,)``. Every update here is elementwise,
+    #: so k runs × d coordinates are flattened into n. Same operations in the same order as
+    #: :meth:`direction`. It counts only on the class that also defines ``direction``.
+    kernel: ClassVar[Kernel | None] = None
 
     def __init__(self, **hparams: Any) -> None:
         self.hparams = resolve(self.specs, hparams, self.name)
@@ -117,6 +125,14 @@ class Optimizer:
             The step being taken, starting at 1.
         """
         raise NotImplementedError
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        """Initial ``(slots, n)`` state for :attr:`kernel`: no slots by default."""
+        return np.zeros((0, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        """Numbers :attr:`kernel` reads at step ``t`` (1-based): hyperparameters and per-step scalars."""
+        return ()
 
     @classmethod
     def spec_map(cls) -> Mapping[str, Spec]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from optimizers import fused
 from optimizers.base import Optimizer, as_params
 
 RUNNING, CONVERGED, DIVERGED, LEFT_WINDOW, MAX_STEPS = "running", "converged", "diverged", "left window", "max steps"
@@ -113,6 +114,7 @@ def run(
     window_margin: float = 0.25,
     metrics: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
     label: str = "",
+    backend: str = "auto",
 ) -> Trajectory:
     """Run ``optimizer`` on ``problem`` from each row of ``starts``.
 
@@ -141,6 +143,12 @@ def run(
     metrics : callable, optional
         ``metrics(params (k, d)) -> {name: (k, ...)}`` at each record.
     label : str
+    backend : {"auto", "numpy", "fused"}
+        ``"numpy"``: the array loop here, for any problem. ``"fused"``: the
+        compiled kernels of :mod:`optimizers.fused`, same results, for
+        landscapes and optimizers that have kernels (``ValueError`` otherwise).
+        ``"auto"``: fused when it can run and the job has at least
+        ``fused.MIN_WORK`` runs × steps, else numpy.
 
     Returns
     -------
@@ -165,6 +173,17 @@ def run(
     batch_fn = getattr(problem, "batch_value_and_grad", None)
     window = _window(getattr(problem, "bounds", None), window_margin, d)
     critical = _critical_points(getattr(problem, "minima", None), d)
+    if backend not in ("auto", "numpy", "fused"):
+        raise ValueError(f"backend must be 'auto', 'numpy' or 'fused', got {backend!r}")
+    if backend != "numpy":
+        why = "the fused backend runs 2-D problems only" if d != 2 else fused.unsupported(
+            problem, optimizer, metrics=metrics)
+        if why is not None and backend == "fused":
+            raise ValueError(f"the fused backend cannot run this job: {why}")
+        if why is None and (backend == "fused" or k * steps >= fused.MIN_WORK):
+            return _run_fused(problem, optimizer, p, steps, record_steps, window, critical,
+                              grad_tol=grad_tol, x_tol=x_tol, explode=explode,
+                              stop_on_converge=stop_on_converge, label=label)
     near = None if critical is None else _NearCritical(critical, x_tol)
     quick = _QuickChecks(window, near, explode, grad_tol)
 
@@ -249,6 +268,35 @@ def run(
         label=label,
         wall_time=time.perf_counter() - t0,
         escape=escape,
+    )
+
+
+def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps: int, record_steps: list[int],
+               window: Any, critical: np.ndarray | None, *, grad_tol: float, x_tol: float, explode: float,
+               stop_on_converge: bool, label: str) -> Trajectory:
+    """:func:`run` through :mod:`optimizers.fused`; statuses and reasons worded as the numpy loop words them."""
+    t0 = time.perf_counter()
+    plan = fused.plan(problem, optimizer, steps, window=window, critical=critical, grad_tol=grad_tol,
+                      x_tol=x_tol, explode=explode, stop_on_converge=stop_on_converge)
+    with np.errstate(all="ignore"):
+        res = fused.run_fused(plan, starts, steps, record_steps)
+    names = {fused.RUNNING_C: MAX_STEPS, fused.CONVERGED_C: CONVERGED, fused.DIVERGED_C: DIVERGED,
+             fused.LEFT_WINDOW_C: LEFT_WINDOW}
+    status = np.array([names[c] for c in res.status.tolist()], dtype=object)
+    reason = []
+    for i, (code, t) in enumerate(zip(res.status.tolist(), res.status_step.tolist(), strict=True)):
+        if code == fused.CONVERGED_C:
+            reason.append(f"converged at step {t}")
+        elif code == fused.DIVERGED_C:
+            reason.append(f"diverged at step {t} ({_why(res.escape[i], float(res.bad_value[i]), explode)})")
+        elif code == fused.LEFT_WINDOW_C:
+            reason.append(f"left the window at step {t}")
+        else:
+            reason.append(f"reached the step limit ({steps}) without converging")
+    return Trajectory(
+        params=res.params, values=res.values, grad_norms=res.grad_norms,
+        steps=np.asarray(record_steps, dtype=np.int64), status=status.astype(str), status_step=res.status_step,
+        reason=reason, label=label, wall_time=time.perf_counter() - t0, escape=res.escape,
     )
 
 

@@ -1,0 +1,426 @@
+"""The runner's compiled backend: the same runs as the numpy loop, fused into a few kernels per step.
+
+numpy spends a whole pass over memory on every operation of a step, about 24
+passes for Adam on Rosenbrock. Here each step is four compiled loops
+(:mod:`common.jit`): the optimizer's direction kernel, the update, the
+landscape's value-and-gradient kernel, and the status checks. The runs are split
+into contiguous blocks, one thread each; kernels release the GIL.
+
+It is used by :func:`optimizers.run` when the problem and the optimizer both
+have kernels (see :func:`unsupported`) and the job is big enough to pay for the
+first compile. The results equal the numpy loop's: the kernels do the same
+floating-point operations in the same order, and the status rules below are
+those of :mod:`optimizers.runner`, one run at a time. ``tests/test_fused.py``
+compares the two paths on every surface and optimizer that has kernels.
+
+Layout: points are stored as ``(2, n)`` (the x row, then the y row), so each
+kernel walks contiguous memory and numba can vectorize it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from common import jit
+from optimizers.base import Optimizer
+
+# Status codes inside the kernels.
+RUNNING_C, CONVERGED_C, DIVERGED_C, LEFT_WINDOW_C = 0, 1, 2, 3
+#: Runs × steps below which the numpy loop is used: small jobs (the app's few starts) finish in
+#: milliseconds there, and need no compile on a fresh machine.
+MIN_WORK = 100_000
+#: Runs per thread below which another thread does not pay for itself.
+MIN_BLOCK = 2048
+
+
+def _owns(obj: Any, method: str) -> bool:
+    """True when the class that defines ``method`` for ``obj`` also sets ``kernel``."""
+    for cls in type(obj).__mro__:
+        if method in cls.__dict__:
+            return cls.__dict__.get("kernel") is not None
+    return False
+
+
+def unsupported(problem: Any, optimizer: Optimizer, *, metrics: Any = None) -> str | None:
+    """Why the fused backend cannot run this job, or ``None`` when it can.
+
+    Parameters
+    ----------
+    problem : object
+        Needs a ``kernel`` owned by the class defining ``value_and_grad`` (the landscapes).
+    optimizer : Optimizer
+        A plain optimizer or a :class:`~optimizers.transforms.Chain` without noise, whose
+        algorithm owns a ``kernel``.
+    metrics : callable, optional
+        Per-record metrics run numpy code on every record; not fused.
+    """
+    from optimizers.transforms import Chain
+
+    if not jit.available():
+        return "numba is not available"
+    if metrics is not None:
+        return "per-record metrics are computed in numpy"
+    if getattr(problem, "batch_value_and_grad", None) is not None:
+        return "mini-batch gradients are computed in numpy"
+    if not _owns(problem, "value_and_grad"):
+        return f"{type(problem).__name__} has no compiled kernel"
+    base = optimizer.base if isinstance(optimizer, Chain) else optimizer
+    if isinstance(optimizer, Chain) and optimizer.noise is not None and optimizer.noise.sigma != 0:
+        return "gradient noise is drawn by numpy's generator"
+    if not _owns(base, "direction"):
+        return f"{type(base).__name__} has no compiled kernel"
+    return None
+
+
+@dataclass
+class Plan:
+    """Everything the fused loop needs, prepared once per run.
+
+    Attributes
+    ----------
+    coefs : ndarray, shape (T, m)
+        The optimizer's numbers for each step.
+    lrs : ndarray, shape (T,)
+        ``optimizer.lr_at(t)`` (schedule included).
+    window : ndarray, shape (4,)
+        ``xlo, xhi, ylo, yhi`` of the grown window (unused when ``has_window`` is 0).
+    critical : ndarray, shape (c, 2)
+        Known critical points (possibly none).
+    """
+
+    problem: Any
+    optimizer: Optimizer
+    base: Optimizer
+    sp: np.ndarray
+    coefs: np.ndarray
+    lrs: np.ndarray
+    clip_mode: int  # 0 none, 1 norm, 2 value
+    clip_threshold: float
+    decay: float
+    window: np.ndarray
+    has_window: int
+    critical: np.ndarray
+    grad_tol: float
+    g_thr: float
+    x_tol: float
+    near2: float
+    explode: float
+    stop: int
+
+
+def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critical: np.ndarray | None,
+         grad_tol: float, x_tol: float, explode: float, stop_on_converge: bool) -> Plan:
+    """Prepare the per-step numbers; see :class:`Plan`."""
+    from optimizers.transforms import Chain
+
+    chain = optimizer if isinstance(optimizer, Chain) else None
+    base = chain.base if chain is not None else optimizer
+    coefs = [base.kernel_coefs(t) for t in range(1, steps + 1)]
+    width = len(coefs[0]) if coefs else 0
+    clip = chain.clip if chain is not None else None
+    return Plan(
+        problem=problem, optimizer=optimizer, base=base,
+        sp=np.ascontiguousarray(problem.kernel_params(), dtype=np.float64),
+        coefs=np.asarray(coefs, dtype=np.float64).reshape(steps, width),
+        lrs=np.array([float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
+        clip_mode=0 if clip is None else (1 if clip.mode == "norm" else 2),
+        clip_threshold=0.0 if clip is None else float(clip.threshold),
+        decay=chain.decoupled_weight_decay if chain is not None else 0.0,
+        window=np.zeros(4) if window is None else np.array(
+            [window[0][0], window[1][0], window[0][1], window[1][1]], dtype=np.float64),
+        has_window=int(window is not None),
+        critical=np.zeros((0, 2)) if critical is None else np.ascontiguousarray(critical, dtype=np.float64),
+        grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol), explode=float(explode),
+        stop=int(stop_on_converge),
+    )
+
+
+def _slack_square(tol: float) -> float:
+    """``(tol·(1 + 10⁻⁶))²``: a squared norm at or above it surely has a norm ≥ ``tol``.
+
+    ``-1`` when ``tol <= 0`` (nothing is below it); ``inf`` when the square under-
+    or overflows, so that every run gets the exact test.
+    """
+    if tol <= 0:
+        return -1.0
+    r = tol * (1.0 + 1e-6)
+    r2 = r * r  # float multiplication gives inf where ** would raise OverflowError
+    return r2 if 0.0 < r2 < math.inf else math.inf
+
+
+@dataclass
+class Result:
+    """The fused loop's output for all k runs, in the numpy runner's shapes."""
+
+    params: np.ndarray  # (R, k, 2)
+    values: np.ndarray  # (R, k)
+    grad_norms: np.ndarray  # (R, k)
+    status: np.ndarray  # (k,) int8 codes
+    status_step: np.ndarray  # (k,) int64
+    escape: np.ndarray  # (k, 2), NaN where the run did not diverge or leave
+    bad_value: np.ndarray  # (k,) value at the step a run diverged
+
+
+def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int]) -> Result:
+    """Run all ``starts`` ``(k, 2)``; blocks of runs go to threads.
+
+    Raises
+    ------
+    ValueError
+        When the objective is not finite at some start.
+    """
+    k = starts.shape[0]
+    n_rec = len(record_steps)
+    out = Result(
+        params=np.empty((n_rec, k, 2)), values=np.empty((n_rec, k)), grad_norms=np.empty((n_rec, k)),
+        status=np.zeros(k, dtype=np.int8), status_step=np.full(k, steps, dtype=np.int64),
+        escape=np.full((k, 2), np.nan), bad_value=np.full(k, np.nan),
+    )
+    n_threads = max(1, min(os.cpu_count() or 1, k // MIN_BLOCK))
+    edges = np.linspace(0, k, n_threads + 1).astype(int)
+    blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
+    _compile(p)
+    if len(blocks) == 1:
+        _run_block(p, starts, steps, record_steps, out, *blocks[0])
+    else:
+        with ThreadPoolExecutor(len(blocks)) as pool:
+            for fut in [pool.submit(_run_block, p, starts, steps, record_steps, out, a, b) for a, b in blocks]:
+                fut.result()
+    return out
+
+
+def _compile(p: Plan) -> None:
+    """Compile (or load) every kernel before threads start, so they never compile twice."""
+    type(p.problem).kernel.compiled()
+    type(p.base).kernel.compiled()
+    for kern in (_advance, _commit, _finite_start, _clip_norm, _clip_value):
+        kern.compiled()
+
+
+def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int) -> None:
+    """Runs ``lo:hi`` of ``starts``, written into their slice of ``out``.
+
+    Points, values and gradients live in two buffers each, swapped after every
+    step: a frozen run's point is carried over by :func:`_advance`, and a run
+    that stops at this step gets its previous point back in :func:`_commit`,
+    so nothing is copied for the runs that go on.
+    """
+    n = hi - lo
+    vg = type(p.problem).kernel.compiled()
+    direction = type(p.base).kernel.compiled()
+    advance, commit, finite_start = _advance.compiled(), _commit.compiled(), _finite_start.compiled()
+    clip = _clip_norm.compiled() if p.clip_mode == 1 else _clip_value.compiled()
+    P, Pn = np.ascontiguousarray(starts[lo:hi].T), np.empty((2, n))  # (2, n): x row, y row
+    G, Gn = np.empty((2, n)), np.empty((2, n))
+    f, fn = np.empty(n), np.empty(n)
+    Gc = np.empty((2, n))
+    D = np.empty((2, n))
+    S = np.ascontiguousarray(p.base.kernel_state(2 * n), dtype=np.float64)
+    active = np.ones(n, dtype=np.uint8)
+    attention = np.zeros(n, dtype=np.uint8)
+    status = np.zeros(n, dtype=np.int8)
+    status_step = out.status_step[lo:hi].copy()
+    escape = np.full((2, n), np.nan)
+    bad_value = np.full(n, np.nan)
+    rec_at = {s: i for i, s in enumerate(record_steps)}
+
+    def record(i: int) -> None:
+        out.params[i, lo:hi] = P.T
+        out.values[i, lo:hi] = f
+        np.sqrt(G[0] * G[0] + G[1] * G[1], out=out.grad_norms[i, lo:hi])
+
+    vg(P, p.sp, f, G)
+    if not finite_start(f, G):
+        raise ValueError("the objective is not finite at the start point(s); pick another start")
+    n_active = commit(P, P, f, f, G, G, active, status, status_step, escape, bad_value, 0, p.explode, p.window,
+                      p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)
+    record(rec_at[0])
+    done_t = 0
+    Df = D.reshape(-1)
+    for t in range(1, steps + 1):
+        if n_active == 0:
+            break
+        g_used = G
+        if p.clip_mode:
+            clip(G, p.clip_threshold, Gc)
+            g_used = Gc
+        direction(g_used.reshape(-1), P.reshape(-1), S, p.coefs[t - 1], Df)
+        advance(P, D, active, p.lrs[t - 1], p.decay, Pn)
+        vg(Pn, p.sp, fn, Gn)
+        n_active = commit(P, Pn, f, fn, G, Gn, active, status, status_step, escape, bad_value, t, p.explode, p.window,
+                          p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)
+        P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
+        if t in rec_at:
+            record(rec_at[t])
+        done_t = t
+    for s in record_steps:
+        if s > done_t:
+            record(rec_at[s])
+    out.status[lo:hi] = status
+    out.status_step[lo:hi] = status_step
+    out.escape[lo:hi] = escape.T
+    out.bad_value[lo:hi] = bad_value
+
+
+# ----------------------------------------------------------------------------------------------------
+# Kernels shared by every problem and optimizer
+# ----------------------------------------------------------------------------------------------------
+@jit.kernel
+def _advance(P: np.ndarray, D: np.ndarray, active: np.ndarray, lr: float, decay: float, out: np.ndarray) -> None:
+    """``out = P − lr·(D + λP)`` for active runs, as :meth:`Optimizer.step` and :class:`Chain` compute it;
+    frozen runs keep ``P``. ``P``, ``D``, ``out`` are ``(2, n)``, ``active`` ``(n,)``."""
+    for j in range(P.shape[0]):
+        if decay != 0.0:
+            for i in range(P.shape[1]):
+                q = P[j, i]
+                moved = q - lr * (D[j, i] + decay * q)
+                out[j, i] = moved if active[i] != 0 else q
+        else:
+            for i in range(P.shape[1]):
+                q = P[j, i]
+                moved = q - lr * D[j, i]
+                out[j, i] = moved if active[i] != 0 else q
+
+
+@jit.kernel
+def _clip_value(G: np.ndarray, threshold: float, out: np.ndarray) -> None:
+    """:meth:`Clip.apply` with ``mode="value"`` (``np.clip``: NaN stays NaN); ``(2, n)``."""
+    for j in range(G.shape[0]):
+        for i in range(G.shape[1]):
+            g = G[j, i]
+            if g > threshold:
+                g = threshold
+            elif g < -threshold:
+                g = -threshold
+            out[j, i] = g
+
+
+@jit.kernel
+def _clip_norm(G: np.ndarray, threshold: float, out: np.ndarray) -> None:
+    """:meth:`Clip.apply` with ``mode="norm"``, per run, step for step; ``(2, n)``."""
+    inf = math.inf
+    for i in range(G.shape[1]):
+        g0, g1 = G[0, i], G[1, i]
+        a0, a1 = abs(g0), abs(g1)
+        # np.max propagates NaN.
+        big = a0 if (a0 >= a1 or a0 != a0) else a1
+        if a1 != a1:
+            big = a1
+        safe = big if (big > 0.0 and -inf < big < inf) else 1.0
+        u0, u1 = g0 / safe, g1 / safe
+        norm = safe * math.sqrt(u0 * u0 + u1 * u1)
+        scale = threshold / norm
+        if scale > 1.0:
+            scale = 1.0
+        # np.minimum(1, NaN) is NaN, and a non-finite scale becomes 1.
+        if not (-inf < scale < inf):
+            scale = 1.0
+        out[0, i] = g0 * scale
+        out[1, i] = g1 * scale
+
+
+@jit.kernel
+def _finite_start(f: np.ndarray, G: np.ndarray) -> bool:
+    """Whether every value and gradient at the starts is finite."""
+    inf = math.inf
+    for i in range(f.shape[0]):
+        if not (-inf < f[i] < inf and -inf < G[0, i] < inf and -inf < G[1, i] < inf):
+            return False
+    return True
+
+
+@jit.kernel
+def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.ndarray, Gn: np.ndarray,
+            active: np.ndarray, status: np.ndarray, status_step: np.ndarray, escape: np.ndarray,
+            bad_value: np.ndarray, t: int, explode: float, window: np.ndarray, has_window: int, grad_tol: float,
+            g_thr: float, critical: np.ndarray, x_tol: float, near2: float, stop: int,
+            attention: np.ndarray) -> int:
+    """Judge step ``t`` of each active run; returns how many runs are still active.
+
+    ``Pn``, ``fn``, ``Gn`` hold the new points, values and gradients; ``P``, ``f``,
+    ``G`` the previous ones. The rules of ``optimizers.runner``, one run at a
+    time: divergence (value or a coordinate beyond ``explode``, or anything
+    non-finite) before leaving the window; a run stopped by either gets its
+    previous point, value and gradient back. Then convergence on the accepted
+    point: the gradient norm under ``grad_tol``, or within ``x_tol`` of a known
+    critical point. At ``t = 0`` (the starts) only convergence is tested.
+
+    A first pass without branches, so that it vectorizes, marks the runs that
+    might stop or converge; ``g_thr`` and ``near2`` are squared thresholds with
+    a little slack for rounding (``inf`` when the square is not representable,
+    which marks every run). The exact rules then run on the marked runs only;
+    ``attention`` ``(n,)`` is scratch.
+    """
+    inf = math.inf
+    n = fn.shape[0]
+    if has_window == 0 or t == 0:
+        xlo, xhi, ylo, yhi = -inf, inf, -inf, inf
+    else:
+        xlo, xhi, ylo, yhi = window[0], window[1], window[2], window[3]
+    lim = explode if t > 0 else inf
+    n_attention = 0
+    n_active = 0
+    for i in range(n):
+        x, y, v = Pn[0, i], Pn[1, i], fn[i]
+        gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
+        # ``x <= bound`` is False for NaN, so these catch inf and NaN too.
+        fine = ((abs(v) <= lim) & (gn2 < inf) & (abs(x) <= lim) & (abs(y) <= lim)
+                & (xlo <= x) & (x <= xhi) & (ylo <= y) & (y <= yhi) & ~(gn2 < g_thr))
+        live = active[i] != 0
+        flag = live & ~fine
+        attention[i] = flag
+        n_attention += flag
+        n_active += live
+    for c in range(critical.shape[0]):
+        cx, cy = critical[c, 0], critical[c, 1]
+        for i in range(n):
+            dx = Pn[0, i] - cx
+            dy = Pn[1, i] - cy
+            flag = (active[i] != 0) & (attention[i] == 0) & (dx * dx + dy * dy < near2)
+            attention[i] |= flag
+            n_attention += flag
+    if n_attention == 0:
+        return n_active
+    for i in range(n):
+        if attention[i] == 0:
+            continue
+        x, y, v = Pn[0, i], Pn[1, i], fn[i]
+        gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
+        stopped = RUNNING_C
+        if t > 0 and not (abs(v) <= explode and gn2 < inf and abs(x) <= explode and abs(y) <= explode):
+            stopped = DIVERGED_C
+            bad_value[i] = v
+        elif t > 0 and has_window and not (window[0] <= x <= window[1] and window[2] <= y <= window[3]):
+            stopped = LEFT_WINDOW_C
+        if stopped != RUNNING_C:
+            status[i] = stopped
+            status_step[i] = t
+            escape[0, i], escape[1, i] = x, y
+            active[i] = 0
+            n_active -= 1
+            Pn[0, i], Pn[1, i], fn[i] = P[0, i], P[1, i], f[i]
+            Gn[0, i], Gn[1, i] = G[0, i], G[1, i]
+            continue
+        done = math.sqrt(gn2) < grad_tol
+        if not done and critical.shape[0] > 0:
+            best = inf
+            for c in range(critical.shape[0]):
+                dx = x - critical[c, 0]
+                dy = y - critical[c, 1]
+                best = min(best, math.sqrt(dx * dx + dy * dy))
+            done = best < x_tol
+        if done:
+            if status[i] == RUNNING_C:
+                status[i] = CONVERGED_C
+                status_step[i] = t
+            if stop:
+                active[i] = 0
+                n_active -= 1
+    return n_active
