@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
 
 _TWO_PI = 2.0 * np.pi
 #: Radius over which the cone tip at the origin is rounded off.
 TIP = 1e-3
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Ackley.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        s = math.sqrt(0.5 * (x * x + y * y) + TIP * TIP)
+        e1 = math.exp(-0.2 * (s - TIP))
+        cx, cy = math.cos(_TWO_PI * x), math.cos(_TWO_PI * y)
+        e2 = math.exp(0.5 * (cx + cy))
+        f[i] = 20.0 + math.e - 20.0 * e1 - e2
+        radial = 2.0 * e1 / s
+        G[0, i] = radial * x + math.pi * e2 * math.sin(_TWO_PI * x)
+        G[1, i] = radial * y + math.pi * e2 * math.sin(_TWO_PI * y)
 
 
 class Ackley(Landscape):
@@ -27,6 +44,7 @@ class Ackley(Landscape):
     title = "Ackley's function"
     latex = r"f(x,y) = 20 + e - 20\,e^{-0.2\sqrt{(x^2+y^2)/2}} - e^{(\cos 2\pi x + \cos 2\pi y)/2}"
     lesson = "A nearly flat, rippled plateau around one sharp funnel: small steps get trapped in the ripples."
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
 
@@ -21,6 +23,25 @@ def _sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = np.where(z >= 0, 1.0 / (1.0 + t), t / (1.0 + t))
     ds = t / (1.0 + t) ** 2
     return s, ds, ds * (1.0 - 2.0 * s)
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Cliff.value_and_grad` (with :func:`_sigmoid_parts` inlined); ``sp = (k,)``."""
+    k = sp[0]
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        z = k * (x - _EDGE)
+        t = math.exp(-abs(z))
+        # np.where's rule: a NaN z fails z >= 0 and takes the second branch.
+        s = 1.0 / (1.0 + t) if z >= 0 else t / (1.0 + t)
+        q = 1.0 + t
+        ds = t / (q * q)
+        u = x - _CENTRE[0]
+        v = y - _CENTRE[1]
+        f[i] = _BOWL * (u * u + v * v) + _HEIGHT * s
+        G[0, i] = 2.0 * _BOWL * u + _HEIGHT * k * ds
+        G[1, i] = 2.0 * _BOWL * v
 
 
 class Cliff(Landscape):
@@ -44,6 +65,7 @@ class Cliff(Landscape):
     latex = r"f(x,y) = 0.1\left((x+2)^2 + y^2\right) + \frac{25}{1 + e^{-k(x-1)}}"
     lesson = "A cliff makes the gradient explode: one plain step flies off, a clipped step walks down."
     log_scale = True
+    kernel = _value_and_grad_kernel
     specs = (
         Spec(
             "steepness", 40.0, low=5.0, high=200.0, log=True,

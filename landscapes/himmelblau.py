@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
 
 # Printed approximations (e.g. Himmelblau 1972; Wikipedia), polished by Newton.
@@ -21,6 +22,18 @@ _GUESSES = [
 ]
 
 
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Himmelblau.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        u = x * x + y - 11.0
+        v = x + y * y - 7.0
+        f[i] = u * u + v * v
+        G[0, i] = 4.0 * x * u + 2.0 * v
+        G[1, i] = 2.0 * u + 4.0 * y * v
+
+
 class Himmelblau(Landscape):
     r"""``f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2``.
 
@@ -34,6 +47,7 @@ class Himmelblau(Landscape):
     latex = r"f(x,y) = (x^2+y-11)^2 + (x+y^2-7)^2"
     lesson = "Several equally good minima: which one you reach depends only on where you start."
     log_scale = True
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:

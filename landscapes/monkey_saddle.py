@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`MonkeySaddle.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        x2, y2 = x * x, y * y
+        f[i] = x * (x2 - 3.0 * y2)
+        G[0, i] = 3.0 * (x2 - y2)
+        G[1, i] = -6.0 * x * y
 
 
 class MonkeySaddle(Landscape):
@@ -20,6 +32,7 @@ class MonkeySaddle(Landscape):
     title = "Monkey saddle"
     latex = r"f(x,y) = x^3 - 3xy^2"
     lesson = "A degenerate saddle: the gradient vanishes quadratically, so GD creeps toward it and crawls away."
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:

@@ -6,8 +6,22 @@ import math
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points
+from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`NarrowTrough.value_and_grad`; ``sp = (A00, A10, A01, A11)``."""
+    a00, a10, a01, a11 = sp[0], sp[1], sp[2], sp[3]
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        gx = x * a00 + y * a10
+        gy = x * a01 + y * a11
+        f[i] = 0.5 * (x * gx + y * gy)
+        G[0, i] = gx
+        G[1, i] = gy
 
 
 class NarrowTrough(Landscape):
@@ -33,6 +47,7 @@ class NarrowTrough(Landscape):
     latex = r"f(\mathbf{p}) = \tfrac12\,\mathbf{p}^\top R_\theta \begin{pmatrix}1&0\\0&\kappa\end{pmatrix} R_\theta^\top \mathbf{p}"
     lesson = "Ill-conditioning: GD zig-zags across the trough; adaptive methods help only when it is axis-aligned."
     log_scale = True
+    kernel = _value_and_grad_kernel
     specs = (
         Spec(
             "condition_number", 20.0, low=1.0, high=1000.0, log=True,
@@ -51,6 +66,9 @@ class NarrowTrough(Landscape):
         rot = np.array([[c, -s], [s, c]])
         self._rot = rot
         self._matrix = rot @ np.diag([1.0, self.condition_number]) @ rot.T
+        m = self._matrix
+        #: ``(A00, A10, A01, A11)``, read by :meth:`value_and_grad` and, as :meth:`kernel_params`, by the kernel.
+        self._entries = (float(m[0, 0]), float(m[1, 0]), float(m[0, 1]), float(m[1, 1]))
 
     # -- conditioning ---------------------------------------------------------
     @property
@@ -107,10 +125,19 @@ class NarrowTrough(Landscape):
 
     # -- numerics --------------------------------------------------------------
     def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Written out rather than ``p @ A``: BLAS may fuse multiply-adds, and its rounding would then
+        # depend on the batch size; these plain products are what the kernel repeats.
         p = as_points(points)
+        x, y = p[..., 0], p[..., 1]
+        a00, a10, a01, a11 = self._entries
         with np.errstate(all="ignore"):
-            grad = p @ self._matrix  # A is symmetric
-            return 0.5 * np.einsum("...i,...i->...", p, grad), grad
+            gx = x * a00 + y * a10
+            gy = x * a01 + y * a11
+            return 0.5 * (x * gx + y * gy), stack_grad(gx, gy)
+
+    def kernel_params(self) -> np.ndarray:
+        """``(A00, A10, A01, A11)``: the entries of the Hessian ``A`` that the gradient ``pᵀA`` reads."""
+        return np.array(self._entries, dtype=np.float64)
 
     def hessian(self, points: np.ndarray) -> np.ndarray:
         p = as_points(points)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_hessian
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Plateau.value_and_grad`; ``sp = (w²,)``."""
+    w2 = sp[0]
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        g = math.exp(-(x * x + y * y) / (2.0 * w2))
+        f[i] = 1.0 - g
+        G[0, i] = g / w2 * x
+        G[1, i] = g / w2 * y
 
 
 class Plateau(Landscape):
@@ -29,6 +44,7 @@ class Plateau(Landscape):
     title = "Plateau"
     latex = r"f(x,y) = 1 - \exp\!\left(-\frac{x^2+y^2}{2w^2}\right)"
     lesson = "Flat regions: the gradient vanishes, so GD stalls while Adam's normalised step keeps moving."
+    kernel = _value_and_grad_kernel
     specs = (
         Spec(
             "width", 0.6, low=0.1, high=3.0, log=True,
@@ -55,6 +71,10 @@ class Plateau(Landscape):
             "on the well's rim": (1.0, 0.6),
             "far corner: looks converged": (-3.3, -3.3),
         }
+
+    def kernel_params(self) -> np.ndarray:
+        """``(w²,)``, squared in Python exactly as :meth:`value_and_grad` squares it."""
+        return np.array([self.params["width"] ** 2], dtype=np.float64)
 
     def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = as_points(points)

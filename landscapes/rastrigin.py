@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_hessian
 
 _A = 10.0
 _TWO_PI = 2.0 * np.pi
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Rastrigin.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        f[i] = 2.0 * _A + ((x * x - _A * math.cos(_TWO_PI * x)) + (y * y - _A * math.cos(_TWO_PI * y)))
+        G[0, i] = 2.0 * x + _A * _TWO_PI * math.sin(_TWO_PI * x)
+        G[1, i] = 2.0 * y + _A * _TWO_PI * math.sin(_TWO_PI * y)
 
 
 class Rastrigin(Landscape):
@@ -26,6 +38,7 @@ class Rastrigin(Landscape):
     title = "Rastrigin's function"
     latex = r"f(x,y) = 20 + \sum_{i}\left(x_i^2 - 10\cos 2\pi x_i\right)"
     lesson = "Many regular local minima: local methods stop in the nearest one; noise or luck is needed to do better."
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:

@@ -6,7 +6,19 @@ import math
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+
+
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`Saddle.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        y2 = y * y
+        f[i] = x * x - y2 + 0.25 * y2 * y2
+        G[0, i] = 2.0 * x
+        G[1, i] = y * (y2 - 2.0)
 
 
 class Saddle(Landscape):
@@ -24,6 +36,7 @@ class Saddle(Landscape):
     title = "Saddle point"
     latex = r"f(x,y) = x^2 - y^2 + \tfrac{1}{4}y^4"
     lesson = "Near a saddle the gradient vanishes: plain GD stalls, momentum and Adam escape faster."
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:

@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from common.jit import kernel
 from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
 
 # Printed approximations (Dixon & Szegő 1978; Molga & Smutnicki 2005) and a
@@ -29,6 +30,17 @@ _SADDLES = [
 ]
 
 
+@kernel
+def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
+    """Compiled twin of :meth:`SixHumpCamel.value_and_grad`; ``sp`` is empty."""
+    for i in range(f.shape[0]):
+        x, y = P[0, i], P[1, i]
+        x2, y2 = x * x, y * y
+        f[i] = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (4.0 * y2 - 4.0) * y2
+        G[0, i] = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
+        G[1, i] = x - 8.0 * y + 16.0 * y2 * y
+
+
 class SixHumpCamel(Landscape):
     r"""``f(x, y) = (4 − 2.1x^2 + x^4/3) x^2 + xy + (4y^2 − 4) y^2``.
 
@@ -41,6 +53,7 @@ class SixHumpCamel(Landscape):
     title = "Six-hump camel"
     latex = r"f(x,y) = \left(4 - 2.1x^2 + \tfrac{x^4}{3}\right)x^2 + xy + (4y^2-4)\,y^2"
     lesson = "Unequal basins: a local minimum can be nearly as deep as the global one, or far shallower."
+    kernel = _value_and_grad_kernel
 
     @property
     def bounds(self) -> Bounds:
