@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from optimizers.adam import BETA1, BETA2, EPS
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`Adamax.direction`; ``S = (m, u)``, ``c = (β₁, β₂, ε, λ, 1 − β₁ᵗ)``."""
+    b1, b2, eps, wd, bias1 = c[0], c[1], c[2], c[3], c[4]
+    m_, u_ = S[0], S[1]
+    for i in range(g.shape[0]):
+        gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
+        m = b1 * m_[i] + (1.0 - b1) * gi
+        a = b2 * u_[i]
+        b = abs(gi) + eps
+        # np.maximum(a, b): NaN from either side wins.
+        u = a if (a >= b or a != a) else b
+        m_[i] = m
+        u_[i] = u
+        d[i] = m / (bias1 * u)
 
 
 class Adamax(Optimizer):
@@ -30,6 +48,7 @@ class Adamax(Optimizer):
     )
     reference = "torch.optim.Adamax"
     specs = (lr_spec(2e-3), BETA1, BETA2, EPS, weight_decay_spec())
+    kernel = _direction_kernel
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -43,4 +62,15 @@ class Adamax(Optimizer):
         g = coupled_decay(grads, params, h["weight_decay"])
         m = b1 * state["m"] + (1.0 - b1) * g
         u = np.maximum(b2 * state["u"], np.abs(g) + h["eps"])
-        return m / ((1.0 - b1**t) * u), {"m": m, "u": u}
+        return m / (self._bias(t) * u), {"m": m, "u": u}
+
+    def _bias(self, t: int) -> float:
+        """Bias correction ``1 − β₁ᵗ`` at step ``t``, shared by both paths."""
+        return 1.0 - self.hparams["beta1"] ** t
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((2, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        return (h["beta1"], h["beta2"], h["eps"], h["weight_decay"], self._bias(t))

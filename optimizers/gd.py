@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`GD.direction`: ``g (n,)`` plus the coupled decay; no state, ``c = (λ,)``."""
+    wd = c[0]
+    if wd == 0.0:
+        for i in range(g.shape[0]):
+            d[i] = g[i]
+        return
+    for i in range(g.shape[0]):
+        d[i] = g[i] + wd * p[i]
 
 
 class GD(Optimizer):
@@ -23,6 +36,10 @@ class GD(Optimizer):
     latex = r"\theta_{t} = \theta_{t-1} - \eta\, g_t"
     reference = "torch.optim.SGD (momentum=0)"
     specs = (lr_spec(1e-3), weight_decay_spec())
+    kernel = _direction_kernel
 
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
         return coupled_decay(grads, params, self.hparams["weight_decay"]), state
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        return (float(self.hparams["weight_decay"]),)

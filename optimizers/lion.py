@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, lr_spec, require_below
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`Lion.direction`; ``S = (m,)``, ``c = (β₁, β₂, λ)``."""
+    b1, b2, wd = c[0], c[1], c[2]
+    m_ = S[0]
+    for i in range(g.shape[0]):
+        gi = g[i]
+        m = m_[i]
+        x = b1 * m + (1.0 - b1) * gi
+        # np.sign: ±1, 0 for ±0 (as +0), NaN for NaN.
+        s = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else (0.0 if x == 0.0 else x))
+        if wd != 0.0:
+            s = s + wd * p[i]
+        d[i] = s
+        m_[i] = b2 * m + (1.0 - b2) * gi
 
 
 class Lion(Optimizer):
@@ -35,6 +53,7 @@ class Lion(Optimizer):
         Spec("beta2", 0.99, low=0.0, high=1.0, ui_high=0.9999, help="Decay of the momentum that is carried over; must be < 1.", label="β₂"),
         Spec("weight_decay", 0.0, low=0.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
     )
+    kernel = _direction_kernel
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -49,3 +68,10 @@ class Lion(Optimizer):
         if wd:
             d = d + wd * params
         return d, {"m": b2 * state["m"] + (1.0 - b2) * grads}
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((1, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        return (h["beta1"], h["beta2"], h["weight_decay"])

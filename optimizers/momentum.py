@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
 
@@ -23,6 +24,35 @@ def velocity(grads: np.ndarray, buf: np.ndarray, mu: float, tau: float, t: int) 
     if t == 1:
         return grads
     return mu * buf + (1.0 - tau) * grads
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`Momentum.direction`; ``S = (v,)``, ``c`` from :meth:`Momentum.kernel_coefs`.
+
+    ``c = (μ, w, λ, first)``: ``v = μ v + w g`` with ``w = 1 − τ`` (torch) or ``1 − μ`` (ema),
+    and ``v = g`` when ``first`` (torch's first step).
+    """
+    mu, w, wd, first = c[0], c[1], c[2], c[3]
+    buf = S[0]
+    if first != 0.0:
+        for i in range(g.shape[0]):
+            gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
+            buf[i] = gi
+            d[i] = gi
+        return
+    if wd == 0.0:
+        # The common case, free of branches so that it vectorizes.
+        for i in range(g.shape[0]):
+            v = mu * buf[i] + w * g[i]
+            buf[i] = v
+            d[i] = v
+        return
+    for i in range(g.shape[0]):
+        gi = g[i] + wd * p[i]
+        v = mu * buf[i] + w * gi
+        buf[i] = v
+        d[i] = v
 
 
 class Momentum(Optimizer):
@@ -65,6 +95,7 @@ class Momentum(Optimizer):
             help="torch: v = μv + (1−τ)g with v₁ = g₁; ema: v = μv + (1−μ)g from v₀ = 0.", label="form",
         ),
     )
+    kernel = _direction_kernel
 
     def check(self) -> None:
         if self.hparams["form"] == "ema" and self.hparams["dampening"] != 0:
@@ -85,3 +116,14 @@ class Momentum(Optimizer):
         else:
             v = velocity(g, state["v"], mu, h["dampening"], t)
         return v, {"v": v}
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((1, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        mu = h["momentum"]
+        ema = h["form"] == "ema"
+        # The same Python scalars as in velocity() and the ema line of direction().
+        w = (1.0 - mu) if ema else (1.0 - h["dampening"])
+        return (mu, w, h["weight_decay"], float(t == 1 and not ema))

@@ -6,9 +6,42 @@ import math
 
 import numpy as np
 
+from common.jit import kernel
 from optimizers.adam import BETA1, BETA2, EPS
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
 from optimizers.nadam import DECOUPLED
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`RAdam.direction`; ``S = (m, v)``, ``c`` from :meth:`RAdam.kernel_coefs`."""
+    b1, b2, eps, wd, decoupled = c[0], c[1], c[2], c[3], c[4]
+    bias1, root_bc2, rect, rectified = c[5], c[6], c[7], c[8]
+    m_, v_ = S[0], S[1]
+    if wd == 0.0 and rectified != 0.0:
+        # The common case after the first steps, free of branches so that it vectorizes.
+        for i in range(g.shape[0]):
+            gi = g[i]
+            m = b1 * m_[i] + (1.0 - b1) * gi
+            v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+            m_[i] = m
+            v_[i] = v
+            d[i] = m / bias1 * (root_bc2 / (math.sqrt(v) + eps)) * rect
+        return
+    for i in range(g.shape[0]):
+        gi = g[i]
+        if decoupled == 0.0 and wd != 0.0:
+            gi = gi + wd * p[i]
+        m = b1 * m_[i] + (1.0 - b1) * gi
+        v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+        m_[i] = m
+        v_[i] = v
+        di = m / bias1
+        if rectified != 0.0:
+            di = di * (root_bc2 / (math.sqrt(v) + eps)) * rect
+        if decoupled != 0.0 and wd != 0.0:
+            di = di + wd * p[i]
+        d[i] = di
 
 
 class RAdam(Optimizer):
@@ -42,6 +75,7 @@ class RAdam(Optimizer):
     )
     reference = "torch.optim.RAdam"
     specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), DECOUPLED)
+    kernel = _direction_kernel
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -56,15 +90,35 @@ class RAdam(Optimizer):
         g = grads if decoupled else coupled_decay(grads, params, wd)
         m = b1 * state["m"] + (1.0 - b1) * g
         v = b2 * state["v"] + (1.0 - b2) * (g * g)
-        m_hat = m / (1.0 - b1**t)
-        bc2 = 1.0 - b2**t
-        rho_inf = 2.0 / (1.0 - b2) - 1.0
-        rho_t = rho_inf - 2.0 * t * b2**t / bc2
-        if rho_t > 5.0:
-            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            d = m_hat * (math.sqrt(bc2) / (np.sqrt(v) + h["eps"])) * rect
+        bias1, root_bc2, rect, rectified = self._coefs(t)
+        m_hat = m / bias1
+        if rectified:
+            d = m_hat * (root_bc2 / (np.sqrt(v) + h["eps"])) * rect
         else:
             d = m_hat
         if decoupled and wd:
             d = d + wd * params
         return d, {"m": m, "v": v}
+
+    def _coefs(self, t: int) -> tuple[float, float, float, bool]:
+        """``1 − β₁ᵗ``, ``√(1 − β₂ᵗ)``, the rectification ``r_t`` and whether ``ρ_t > 5``, for both paths.
+
+        ``r_t`` is 0 when the step is not rectified (it is not used then).
+        """
+        b1, b2 = self.hparams["beta1"], self.hparams["beta2"]
+        bc2 = 1.0 - b2**t
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * b2**t / bc2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            return 1.0 - b1**t, math.sqrt(bc2), rect, True
+        return 1.0 - b1**t, math.sqrt(bc2), 0.0, False
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((2, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        bias1, root_bc2, rect, rectified = self._coefs(t)
+        return (h["beta1"], h["beta2"], h["eps"], h["weight_decay"], float(h["decoupled_weight_decay"]),
+                bias1, root_bc2, rect, float(rectified))

@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from common.jit import kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+
+
+@kernel
+def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
+    """Compiled twin of :meth:`RMSprop.direction`; ``S = (v, ḡ, b)`` (unused rows stay 0), ``c = (α, ε, λ, μ, centered)``."""
+    a, eps, wd, mom, centered = c[0], c[1], c[2], c[3], c[4]
+    v_, ga_, buf = S[0], S[1], S[2]
+    if wd == 0.0 and centered == 0.0 and not mom > 0.0:
+        # The default, free of branches so that it vectorizes.
+        for i in range(g.shape[0]):
+            gi = g[i]
+            v = a * v_[i] + (1.0 - a) * (gi * gi)
+            v_[i] = v
+            d[i] = gi / (math.sqrt(v) + eps)
+        return
+    for i in range(g.shape[0]):
+        gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
+        v = a * v_[i] + (1.0 - a) * (gi * gi)
+        v_[i] = v
+        if centered != 0.0:
+            ga = a * ga_[i] + (1.0 - a) * gi
+            ga_[i] = ga
+            v = v - ga * ga
+            if not (v >= 0.0 or v != v):  # np.maximum(v, 0): NaN stays NaN
+                v = 0.0
+        di = gi / (math.sqrt(v) + eps)
+        if mom > 0.0:
+            di = mom * buf[i] + di
+            buf[i] = di
+        d[i] = di
 
 
 class RMSprop(Optimizer):
@@ -43,6 +76,7 @@ class RMSprop(Optimizer):
         Spec("momentum", 0.0, low=0.0, high=1.0, ui_high=0.99, help="μ: momentum on the scaled step (0 = none).", label="momentum μ"),
         Spec("centered", False, help="Divide by the variance estimate v − ḡ² instead of v.", label="centered"),
     )
+    kernel = _direction_kernel
 
     def init_state(self, params: np.ndarray) -> State:
         h = self.hparams
@@ -66,3 +100,10 @@ class RMSprop(Optimizer):
         if h["momentum"] > 0:
             d = new["buf"] = h["momentum"] * state["buf"] + d
         return d, new
+
+    def kernel_state(self, n: int) -> np.ndarray:
+        return np.zeros((3, n))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        return (h["alpha"], h["eps"], h["weight_decay"], h["momentum"], float(h["centered"]))
