@@ -18,6 +18,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+
+# The surfaces figure is the plotly plot that carries the click grid.
+FIND_GD = """() => [...document.querySelectorAll('.js-plotly-plot')].find(
+    gd => (gd.data || []).some(t => t.meta && t.meta.role === 'click-grid'))"""
+
+FIGURE_READY = f"""() => {{ const gd = ({FIND_GD})();
+    return !!(gd && gd._fullLayout && gd._fullLayout.sliders && gd._fullLayout.sliders.length
+              && gd._transitionData && gd._transitionData._frames.length > 10); }}"""
+
+# The frame player (viz/player.js) has bound to that figure and listens to its buttons.
+PLAYER_READY = f"""() => {{ const p = window.DescentLabPlayer, gd = ({FIND_GD})();
+    return !!(p && gd && p.gd === gd && p.boundEv === gd._ev); }}"""
+
+# The slider's current step index.
+SLIDER_ACTIVE = f"() => ({FIND_GD})()._fullLayout.sliders[0].active || 0"
+
 # Without the background-networking flags chromium keeps dialling out on a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -76,6 +76,10 @@ def test_default_page_shows_the_animated_figure():
     assert len(fig["frames"]) > 10
     assert fig["layout"]["sliders"] and fig["layout"]["sliders"][0]["steps"]
     assert any("Play" in b.get("label", "") for m in fig["layout"]["updatemenus"] for b in m["buttons"])
+    # The frame player drives the figure: its buttons (one frame back/forward among them) only notify it.
+    buttons = fig["layout"]["updatemenus"][0]["buttons"]
+    assert {"player:back", "player:forward", "player:play", "player:pause"} <= {b.get("name") for b in buttons}
+    assert all(b.get("execute") is False for b in buttons)
     assert _roles(fig, "click-grid"), "the map needs the click grid for click-to-start"
     assert not any("diverged" in w.value for w in at.warning)
     # The summary table has one row per optimizer.

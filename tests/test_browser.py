@@ -1,29 +1,23 @@
 """End-to-end: the real app under ``streamlit run``, driven in Debian's chromium by Playwright.
 
 References: plotly.js's own state in the page (the slider's active frame, the
-rendered SVG paths, the ``plotly_animatingframe`` event) and the app's start
-inputs, which must take the coordinates carried by the clicked grid point.
+rendered SVG paths), plotly.js's own rendering of a frame (``Plotly.animate``),
+which the frame player's markers must match, and the app's start inputs, which
+must take the coordinates carried by the clicked grid point.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.e2e_support import ROOT, chromium_page, streamlit_server
+from tests.e2e_support import FIGURE_READY, FIND_GD, PLAYER_READY, ROOT, SLIDER_ACTIVE, chromium_page, streamlit_server
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "artifacts"
-
-# The surfaces figure is the plotly plot that carries the click grid.
-FIND_GD = """() => [...document.querySelectorAll('.js-plotly-plot')].find(
-    gd => (gd.data || []).some(t => t.meta && t.meta.role === 'click-grid'))"""
-
-FIGURE_READY = f"""() => {{ const gd = ({FIND_GD})();
-    return !!(gd && gd._fullLayout && gd._fullLayout.sliders && gd._fullLayout.sliders.length
-              && gd._transitionData && gd._transitionData._frames.length > 10); }}"""
 
 # Count contour traces, those whose SVG line path is actually drawn now, and the polylines drawn (all levels
 # share one trace, each None-separated piece starts a new "M" in the path).
@@ -40,9 +34,47 @@ CONTOURS_DRAWN = f"""() => {{ const gd = ({FIND_GD})();
     return [want.size, drawn, pieces]; }}"""
 
 LISTEN_FRAMES = f"""() => {{ const gd = ({FIND_GD})(); window.__frames = 0;
-    gd.on('plotly_animatingframe', () => {{ window.__frames += 1; }}); }}"""
+    gd.addEventListener('descentlab:frame', () => {{ window.__frames += 1; }}); }}"""
 
-SLIDER_ACTIVE = f"() => ({FIND_GD})()._fullLayout.sliders[0].active || 0"
+# Pixel positions of every point of the animated traces, read from their SVG transforms, by trace role.
+ANIMATED_PX = f"""() => {{ const gd = ({FIND_GD})(); const out = {{}};
+    gd.querySelectorAll('.scatterlayer g.trace').forEach(g => {{
+        const t = g.__data__ && g.__data__[0] && g.__data__[0].trace;
+        if (!t || !t.meta || !['tail', 'marker', 'loss-marker'].includes(t.meta.role)) return;
+        out[t.meta.role] = [...g.querySelectorAll('path.point')].map(
+            p => (p.getAttribute('transform') || '').match(/-?[0-9.]+(?:e[-+]?[0-9]+)?/g).map(Number));
+    }});
+    return out; }}"""
+
+# plotly.js's own rendering of slider step i: Plotly.animate with the slider's jump arguments.
+PLOTLY_SHOW = f"""(i) => {{ const gd = ({FIND_GD})(); const step = gd._fullLayout.sliders[0].steps[i];
+    return Plotly.animate(gd, step.args[0], step.args[1]).then(() => gd._fullLayout.sliders[0].active); }}"""
+
+# The step shown on the slider ("step 123" label text of step i).
+STEP_NAME = f"(i) => ({FIND_GD})()._fullLayout.sliders[0].steps[i].label"
+
+# Page coordinates of the first current-position marker.
+MARKER_XY = f"""() => {{ const gd = ({FIND_GD})();
+    const g = [...gd.querySelectorAll('.scatterlayer g.trace')].find(
+        g => g.__data__ && g.__data__[0].trace.meta && g.__data__[0].trace.meta.role === 'marker');
+    const r = g.querySelector('path.point').getBoundingClientRect();
+    return [r.left + r.width / 2, r.top + r.height / 2]; }}"""
+
+# Hover labels of every current-position marker, through plotly's own hover (Plotly.Fx.hover on each point;
+# a mouse hover would pick whichever trace is nearest, and paths and the click grid pass under the markers).
+# plotly throttles hover to one per 50 ms, hence the pauses.
+MARKER_HOVER = f"""async () => {{ const gd = ({FIND_GD})();
+    const ti = gd._fullData.findIndex(t => t.meta && t.meta.role === 'marker');
+    const pause = () => new Promise(r => setTimeout(r, 120));
+    const out = [];
+    for (let j = 0; j < gd.calcdata[ti].length; j++) {{
+        await pause();
+        Plotly.Fx.hover(gd, [{{curveNumber: ti, pointNumber: j}}]);
+        await pause();
+        out.push([...gd.querySelectorAll('.hoverlayer .hovertext')].map(h => h.textContent).join(' | '));
+    }}
+    Plotly.Fx.unhover(gd);
+    return out; }}"""
 
 # Page coordinates of the click-grid point farthest from the current start, and its data coordinates.
 CLICK_TARGET = f"""([x0, y0]) => {{ const gd = ({FIND_GD})();
@@ -76,7 +108,23 @@ def page():
 def _open_surfaces(page, url: str) -> None:
     page.goto(f"{url}/", wait_until="domcontentloaded")
     page.wait_for_function(FIGURE_READY, timeout=90_000)
+    page.wait_for_function(PLAYER_READY, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _button(page, label: str):
+    """The figure's updatemenu button whose text is exactly ``label``."""
+    return page.locator("g.updatemenu-button").filter(has_text=re.compile(f"^{re.escape(label)}$")).first
+
+
+def _wait_active(page, index: int) -> None:
+    page.wait_for_function(f"() => ({SLIDER_ACTIVE})() === {index}", timeout=10_000)
+
+
+def _same_pixels(a: dict, b: dict, tol: float = 0.05) -> bool:
+    if a.keys() != b.keys() or any(len(a[k]) != len(b[k]) for k in a):
+        return False
+    return all(abs(p - q) <= tol for k in a for u, v in zip(a[k], b[k], strict=True) for p, q in zip(u, v, strict=True))
 
 
 def _shot(page, name: str) -> Path:
@@ -86,8 +134,8 @@ def _shot(page, name: str) -> Path:
 
 
 def test_play_advances_the_slider_and_contours_stay_drawn(page, app_url):
-    """Pressing Play fires plotly_animatingframe and moves the slider; mid-animation every contour line is
-    still an SVG path (the trap: contour/heatmap traces vanish during redraw:false animations)."""
+    """Pressing Play shows frames (the player's frame events) and moves the slider; mid-animation every contour
+    line is still an SVG path (the trap: contour/heatmap traces vanish during redraw:false animations)."""
     _open_surfaces(page, app_url)
     total, drawn_before, pieces_before = page.evaluate(CONTOURS_DRAWN)
     assert total >= 1 and drawn_before == total and pieces_before > 5
@@ -99,6 +147,75 @@ def test_play_advances_the_slider_and_contours_stay_drawn(page, app_url):
     assert (total_mid, drawn_mid, pieces_mid) == (total, total, pieces_before)
     assert page.evaluate(SLIDER_ACTIVE) > start
     _shot(page, "browser-surfaces-playing.png")
+
+
+def test_step_buttons_and_keys_move_exactly_one_frame(page, app_url):
+    """◀ / ▶ and the ←/→ keys move the slider by exactly one step, paused, after Play/Pause and after a
+    click on the slider; the markers drawn are where plotly.js itself draws that frame (Plotly.animate to the
+    same step, pixel for pixel), and hover on the current marker reports the step shown."""
+    _open_surfaces(page, app_url)
+    assert page.evaluate(SLIDER_ACTIVE) == 0
+    at_start = page.evaluate(ANIMATED_PX)
+    for i in (1, 2, 3):
+        _button(page, "▶").click()
+        _wait_active(page, i)
+    mine = page.evaluate(ANIMATED_PX)
+    assert not _same_pixels(mine, at_start)
+    assert page.evaluate(PLOTLY_SHOW, 3) == 3
+    assert _same_pixels(mine, page.evaluate(ANIMATED_PX))
+
+    _button(page, "◀").click()
+    _wait_active(page, 2)
+    mine, hover = page.evaluate(ANIMATED_PX), page.evaluate(MARKER_HOVER)
+    # Hover on each current marker reports the step on the slider, and the same text plotly gives.
+    label = page.evaluate(STEP_NAME, 2)
+    assert hover and all(f"step {label}" in h for h in hover) and len(set(hover)) == len(hover), hover
+    assert page.evaluate(PLOTLY_SHOW, 2) == 2
+    assert _same_pixels(mine, page.evaluate(ANIMATED_PX))
+    assert page.evaluate(MARKER_HOVER) == hover
+    mx, my = page.evaluate(MARKER_XY)
+
+    # Play, Pause, then step from wherever it stopped.
+    page.evaluate(LISTEN_FRAMES)
+    _button(page, "▶ Play").click()
+    page.wait_for_function("() => window.__frames >= 8", timeout=30_000)
+    _button(page, "❚❚ Pause").click()
+    k = page.evaluate(SLIDER_ACTIVE)
+    page.wait_for_timeout(400)
+    assert page.evaluate(SLIDER_ACTIVE) == k > 2  # paused: it stays
+    _button(page, "▶").click()
+    _wait_active(page, k + 1)
+    _button(page, "◀").click()
+    _wait_active(page, k)
+
+    # A click on the slider rail: plotly moves the grip to the nearest step, the player draws that frame.
+    rail = page.locator("rect.slider-rail-rect").first.bounding_box()
+    n_steps = page.evaluate(f"() => ({FIND_GD})()._fullLayout.sliders[0].steps.length")
+    where = 0.25 if k > n_steps / 2 else 0.75
+    page.mouse.click(rail["x"] + where * rail["width"], rail["y"] + rail["height"] / 2)
+    page.wait_for_function(f"() => Math.abs(({SLIDER_ACTIVE})() - {k}) > 5", timeout=10_000)
+    j = page.evaluate(SLIDER_ACTIVE)
+    mine = page.evaluate(ANIMATED_PX)
+    assert page.evaluate(PLOTLY_SHOW, j) == j
+    assert _same_pixels(mine, page.evaluate(ANIMATED_PX))
+    _button(page, "◀").click()
+    _wait_active(page, j - 1)
+    k = j - 1
+
+    # Keys, with the pointer on the figure.
+    page.mouse.move(mx, my)
+    page.keyboard.press("ArrowRight")
+    _wait_active(page, k + 1)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    _wait_active(page, k - 1)
+    _button(page, "|◀").click()
+    _wait_active(page, 0)
+    _button(page, "◀").click()  # already at the first frame: stays
+    page.wait_for_timeout(300)
+    assert page.evaluate(SLIDER_ACTIVE) == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, "browser-surfaces-stepped.png")
 
 
 def test_click_on_the_map_moves_the_start_point(page, app_url):
@@ -118,6 +235,12 @@ def test_click_on_the_map_moves_the_start_point(page, app_url):
     assert float(x_in.input_value()) == pytest.approx(gx, abs=1e-3)
     assert float(y_in.input_value()) == pytest.approx(gy, abs=1e-3)
     assert page.locator('[data-testid="stException"]').count() == 0
+    # The player drives the new figure.
+    page.wait_for_function(PLAYER_READY, timeout=30_000)
+    page.wait_for_timeout(500)
+    before = page.evaluate(SLIDER_ACTIVE)
+    _button(page, "▶").click()
+    _wait_active(page, before + 1)
     _shot(page, "browser-surfaces-clicked.png")
 
 

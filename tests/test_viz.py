@@ -402,3 +402,48 @@ def test_legend_clicks_are_off_because_markers_share_traces():
     markers = [t for t in fig["data"] if (t.get("meta") or {}).get("role") == "marker"]
     assert len(markers) == 1
     assert fig["layout"]["legend"]["itemclick"] is False and fig["layout"]["legend"]["itemdoubleclick"] is False
+
+
+def test_use_player_swaps_the_buttons_and_keeps_their_meaning(land, series):
+    """Reference: the figure's own Play button and slider steps — the player's Play carries the same arguments
+    (frame duration), first/last name the first/last slider step, every button and slider step only notifies
+    (execute=False, arguments kept),
+    and the original layout is not modified (the exports keep plotly's own Play/Pause)."""
+    from viz.player import BUTTONS, use_player
+
+    d = payload(animated_figure(land, series, max_frames=40, frame_ms=33))
+    before = json.dumps(d["layout"], sort_keys=True)
+    lay = use_player(d["layout"])
+    assert json.dumps(d["layout"], sort_keys=True) == before
+    buttons = lay["updatemenus"][0]["buttons"]
+    assert [b["name"] for b in buttons] == [f"player:{n}" for n, _ in BUTTONS]
+    assert all(b["execute"] is False for b in buttons)
+    by = {b["name"].split(":")[1]: b for b in buttons}
+    orig_play = next(b for b in d["layout"]["updatemenus"][0]["buttons"] if b["args"][0] is None)
+    assert by["play"]["args"] == orig_play["args"] and by["play"]["args"][1]["frame"]["duration"] == 33
+    steps = lay["sliders"][0]["steps"]
+    assert by["first"]["args"][0] == steps[0]["args"][0] and by["last"]["args"][0] == steps[-1]["args"][0]
+    assert [{**s, "execute": True} for s in steps] == [{**s, "execute": True} for s in d["layout"]["sliders"][0]["steps"]]
+    assert all(s["execute"] is False for s in steps)  # the player draws slider moves too
+    assert lay["sliders"][0]["x"] + lay["sliders"][0]["len"] <= 1.0 + 1e-12
+
+
+def test_use_player_refuses_a_layout_without_controls():
+    """Reference: the documented contract — no updatemenu/slider (e.g. a static figure) is a clear error."""
+    from viz.player import use_player
+
+    with pytest.raises(ValueError, match="updatemenus"):
+        use_player({"sliders": []})
+    with pytest.raises(ValueError, match="Play"):
+        use_player({"updatemenus": [{"buttons": [{"method": "relayout", "args": [{}]}]}],
+                    "sliders": [{"steps": [{"args": [["0"], {}]}]}]})
+
+
+def test_player_script_is_a_classic_script_defining_the_player():
+    """Reference: how it is loaded — as a classic script (the Streamlit component appends its own module
+    export), so it must not contain import/export statements and must define window.DescentLabPlayer."""
+    from viz.player import player_js
+
+    js = player_js()
+    assert "window.DescentLabPlayer = new Player()" in js
+    assert not any(line.lstrip().startswith(("import ", "export ")) for line in js.splitlines())

@@ -13,7 +13,9 @@ Two plotly.js traps shape this module (measured, see issue 3):
 And one measured cost: on every ``redraw: false`` frame plotly.js re-runs ``supplyDefaults`` and ``calc`` over
 *all* traces and the layout (slider steps included), which outweighs the drawing. So the figure keeps few traces
 (all contour levels in one; starts, ends, tails, current markers, loss markers one trace each for all series)
-and at most ``max_frames`` = 150 slider steps by default.
+and at most ``max_frames`` = 150 slider steps by default. Even so, ``Plotly.animate`` tops out near 11–16 frames/s
+in headless chromium; the app plays these figures with the frame player (:mod:`viz.player`), which moves the
+animated markers directly, reaches the display rate, and steps one frame back or forward.
 """
 
 from __future__ import annotations
@@ -486,7 +488,8 @@ def animated_figure(
         pad=dict(t=58, r=6), bgcolor="#F2F2F2", bordercolor="#CCCCCC", font=dict(size=15),
         buttons=[
             # plotly buttons hold fixed arguments, so "one frame back/forward" is not expressible here; these
-            # jump to the ends (the slider steps one frame, and the HTML export adds ←/→ keys).
+            # jump to the ends (the HTML export adds ←/→ keys). In the app, viz.player.use_player swaps this
+            # menu for the frame player's buttons, one-frame steps included.
             dict(label="|◀", method="animate", args=[[names[0]], jump]),
             dict(label="▶ Play", method="animate", args=[None, play]),
             dict(label="❚❚ Pause", method="animate", args=[[None], jump]),

@@ -30,6 +30,7 @@ from ui.common import (
     summary_rows,
 )
 from ui.optimizer_panel import optimizer_panel, spec_widget
+from ui.player import frame_player
 from ui.state import Settings
 from viz import palette
 
@@ -252,15 +253,21 @@ def _series(settings: Settings, surface: Landscape) -> tuple[list[Any], list[str
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scale: str, fps: int) -> Any:
     """The figure for one query string ``key``; the same object comes back while nothing changed,
-    so Streamlit does not restart the animation."""
+    so Streamlit does not restart the animation.
+
+    The 2-D figures are played by the frame player (``ui.player``): the copy sent to the browser gets the
+    player's buttons; ``.full`` (used by the exports) keeps plotly's own Play/Pause."""
     from viz import surface_figure
+    from viz.player import use_player
 
     if layout == "3d":
-        fig = surface_figure.surface_3d_figure(_surface, _series)
-    else:
-        fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
-                                             frame_ms=max(10, round(1000 / fps)))
-    return PrecomputedFigure(fig)
+        return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series))
+    fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
+                                         frame_ms=max(10, round(1000 / fps)))
+    shown = PrecomputedFigure(fig)
+    spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
+    spec["layout"] = use_player(spec["layout"])
+    return shown
 
 
 # -- exports (generated only when a download is clicked, then cached) -------------------------
@@ -440,6 +447,7 @@ def main() -> None:
     else:
         st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
                         width="stretch")
+        frame_player(key=f"{P}.player")
     timing["chart"] = time.perf_counter() - t0
 
     st.subheader("Summary")
