@@ -291,3 +291,43 @@ def test_switching_surface_gives_a_short_start_in_the_share_link():
     assert all(len(q[k][0]) <= 10 for k in ("x", "y")), q
     notice = state.decode({"x": "nan"})[1]
     assert notice == ["start x=nan"], notice
+
+
+def _decode_z(v) -> np.ndarray:
+    if isinstance(v, dict) and "bdata" in v:
+        arr = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return arr.reshape([int(s) for s in str(v["shape"]).split(",")])
+    return np.asarray(v)
+
+
+def test_basin_map_colours_every_start_by_where_it_ends():
+    """Reference: ``optimizers.basins.basin_map`` called directly with the same settings (two computations that
+    must agree): one heatmap per optimizer with the same outcome grid; the grid size stays in the URL."""
+    from optimizers.basins import basin_map
+
+    at = _app({"surface": "two_basin", "steps": "150", "basins": "50"})
+    _no_failure(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2, "the animated figure and the basin maps"
+    spec = json.loads(charts[1].proto.spec)
+    heat = [t for t in spec["data"] if t["type"] == "heatmap"]
+    configs = state.default_optimizers()
+    assert len(heat) == len(configs)
+    surface = landscapes.get("two_basin")
+    for trace, cfg in zip(heat, configs, strict=True):
+        want = basin_map(surface, cfg.build(), 150, 50).outcome
+        np.testing.assert_array_equal(_decode_z(trace["z"]), want)
+    assert _query(at)["basins"] == ["50"]
+    assert at.get("arrow_data_frame") or at.dataframe
+
+
+def test_basin_map_beyond_the_work_budget_says_so_instead_of_running():
+    """Reference: the page's own budget (ui.basins.BUDGET_FUSED): 200² starts × 5,000 steps per optimizer is
+    refused with a message naming what to change, and the rest of the page still works."""
+    from ui.basins import BUDGET_FUSED
+
+    assert 200 * 200 * 5000 > BUDGET_FUSED
+    at = _app({"steps": "5000", "basins": "200"})
+    _no_failure(at)
+    assert len(at.get("plotly_chart")) == 1
+    assert any("smaller grid" in i.value for i in at.info)

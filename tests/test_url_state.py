@@ -132,6 +132,9 @@ GARBAGE = [
     ({"fps": "zero"}, "fps=zero"),
     ({"ref": "NotAMethod"}, "ref=NotAMethod"),
     ({"whatever": "1"}, "whatever"),
+    ({"basins": "37"}, "basins=37"),
+    ({"basins": "1e9"}, "basins=1e9"),
+    ({"basins": "lots"}, "basins=lots"),
 ]
 
 
@@ -156,6 +159,8 @@ def test_garbage_falls_back_to_defaults_with_a_notice(params, named):
         assert dict(settings.optimizers[0].hparams)["lr"] == spec.default
     if "o0.schedule" in params:
         assert settings.optimizers[0].schedule == "constant"
+    if "basins" in params:
+        assert settings.basins == d.basins == 0
 
 
 def test_sizes_beyond_caps_are_clamped_with_a_notice():
@@ -201,3 +206,14 @@ def test_unknown_value_types_in_mapping_are_normalised():
     a, _ = state.decode({"steps": "42"})
     b, _ = state.decode({"steps": ["42"]})
     assert a == b and a.steps == 42
+
+
+@pytest.mark.parametrize("n", state.BASIN_CHOICES)
+def test_basin_grid_roundtrips(n):
+    """Reference: decode(encode(s)) == s for every offered basin-map size; 0 (off) leaves the link unchanged."""
+    from dataclasses import replace
+
+    s = replace(state.default_settings(), basins=n)
+    back, notices = _roundtrip(s)
+    assert notices == [] and back.basins == n
+    assert ("basins" in state.encode(s)) == (n > 0)

@@ -20,6 +20,7 @@ import streamlit as st
 import landscapes
 import optimizers
 from landscapes.base import Landscape
+from optimizers.basins import BasinMap, basin_map
 from optimizers.config import OptimizerConfig
 from optimizers.runner import Trajectory
 
@@ -69,6 +70,25 @@ def run_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False)
+def _basins_cached(key: str, _landscape: Landscape, _cfg: OptimizerConfig, steps: int, resolution: int) -> BasinMap:
+    return basin_map(_landscape, _cfg.build(), steps, resolution)
+
+
+def basins_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...], cfg: OptimizerConfig,
+                  steps: int, resolution: int) -> BasinMap:
+    """One optimizer's basin map (``resolution²`` starts), cached per (surface, config, steps, resolution).
+
+    Raises
+    ------
+    ValueError
+        From the landscape, the optimizer config or the size caps.
+    """
+    surface = landscape_cached(landscape_name, landscape_params)
+    key = repr((landscape_name, landscape_params, config_key(cfg)))
+    return _basins_cached(key, surface, cfg, int(steps), int(resolution))
+
+
 def _reference_cached(key: str, _landscape: Landscape, method: str, start: tuple[float, float], maxiter: int) -> Trajectory:
     from optimizers.scipy_reference import reference_path
 

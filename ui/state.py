@@ -38,6 +38,8 @@ MAX_STARTS = 16
 MAX_OPTIMIZERS = 10
 MAX_TEXT = 500
 LAYOUTS = ("overlay", "small_multiples", "3d")
+#: Basin-map grid sizes (starts per axis) offered; 0 = no basin map.
+BASIN_CHOICES = (0, 50, 100, 150, 200)
 SCALES = ("log", "linear")
 FPS_RANGE = (1, 60)
 SPREAD_RANGE = (0.0, 0.5)
@@ -54,7 +56,7 @@ DEFAULT_OPTIMIZERS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 _OPT_KEY = re.compile(r"^o(\d+)(?:\.(.+))?$")
-_GLOBAL_KEYS = ("surface", "x", "y", "steps", "starts", "spread", "fps", "layout", "scale", "ref")
+_GLOBAL_KEYS = ("surface", "x", "y", "steps", "starts", "spread", "fps", "layout", "scale", "ref", "basins")
 
 
 def scipy_methods() -> tuple[str, ...]:
@@ -92,6 +94,8 @@ class Settings:
         Loss-curve axis.
     references : tuple of str
         SciPy methods drawn as dashed reference paths.
+    basins : int
+        Starts per axis of the basin map (one of ``BASIN_CHOICES``); 0 = none.
     """
 
     landscape: str
@@ -105,6 +109,7 @@ class Settings:
     layout: str = "overlay"
     scale: str = "log"
     references: tuple[str, ...] = field(default=())
+    basins: int = 0
 
 
 def default_optimizers() -> tuple[OptimizerConfig, ...]:
@@ -198,6 +203,8 @@ def encode(settings: Settings) -> dict[str, str | list[str]]:
     )
     if settings.references:
         out["ref"] = list(settings.references)
+    if settings.basins:
+        out["basins"] = str(settings.basins)
     return out
 
 
@@ -417,6 +424,16 @@ def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
         elif r not in known:
             notices.append(f"ref={r}")
 
+    basins = base.basins
+    if (t := _first(q, "basins")) is not None:
+        try:
+            basins = int(_number(t, "basins", integer=True))
+            if basins not in BASIN_CHOICES:
+                raise ValueError
+        except ValueError:
+            notices.append(f"basins={t} (choose one of {', '.join(map(str, BASIN_CHOICES))})")
+            basins = base.basins
+
     for key in q:
         if not (key in _GLOBAL_KEYS or key.startswith("surface.") or _OPT_KEY.match(key)):
             notices.append(f"{key} (unknown parameter)")
@@ -424,6 +441,7 @@ def decode(params: Mapping[str, Any]) -> tuple[Settings, list[str]]:
     settings = Settings(
         landscape=name, landscape_params=base.landscape_params, optimizers=opts, start=start, steps=steps,
         n_starts=n_starts, spread=float(spread), fps=fps, layout=layout, scale=scale, references=tuple(refs),
+        basins=basins,
     )
     return settings, notices
 

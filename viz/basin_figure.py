@@ -51,6 +51,17 @@ def outcome_colors(kinds: Sequence[str]) -> list[str]:
     return out
 
 
+def outcome_phrase(label: str, kind: str, share: float, steps: int) -> str:
+    """``"54% end at global minimum (1, 1)"``, ``"98% are elsewhere after 300 steps"``, ``"5% diverge"``."""
+    if kind == ELSEWHERE:
+        return f"{share:.0%} are not at a critical point after {steps} steps"
+    if kind == DIVERGED_KIND:
+        return f"{share:.0%} diverge"
+    if kind == LEFT_KIND:
+        return f"{share:.0%} leave the window"
+    return f"{share:.0%} end at the {label}"
+
+
 def _discrete_scale(colors: Sequence[str]) -> list[list[float | str]]:
     """A colourscale mapping integer ``z = i`` (with ``zmin=-0.5``, ``zmax=m-0.5``) to ``colors[i]``."""
     m = len(colors)
@@ -61,7 +72,7 @@ def _discrete_scale(colors: Sequence[str]) -> list[list[float | str]]:
     return scale
 
 
-def basin_figure(landscape: Landscape, panels: Sequence[BasinPanel], *, columns: int = 2) -> go.Figure:
+def basin_figure(landscape: Landscape, panels: Sequence[BasinPanel], *, columns: int = 0) -> go.Figure:
     """Small multiples of basin maps over ``landscape``.
 
     Parameters
@@ -71,7 +82,7 @@ def basin_figure(landscape: Landscape, panels: Sequence[BasinPanel], *, columns:
     panels : sequence of BasinPanel
         One per optimizer; at least one.
     columns : int
-        Panels per row.
+        Panels per row; 0 picks 2 for 2 or 4 panels, else up to 3.
 
     Returns
     -------
@@ -85,13 +96,16 @@ def basin_figure(landscape: Landscape, panels: Sequence[BasinPanel], *, columns:
     colors = outcome_colors(first.kinds)
     m = len(first.labels)
     cols = max(1, min(columns, len(panels)))
+    if columns == 0:  # automatic: 2 for 2 or 4 panels, else up to 3 a row
+        cols = 2 if len(panels) in (2, 4) else min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     titles = []
     for p in panels:
         shares = p.basins.shares()
         top = max(shares, key=shares.get)
+        phrase = outcome_phrase(top, first.kinds[first.labels.index(top)], shares[top], p.basins.steps)
         titles.append(f"<span style='color:{p.color}'>■</span> {p.label}<br>"
-                      f"<span style='font-size:13px'>{shares[top]:.0%} end at {top}</span>")
+                      f"<span style='font-size:13px'>{phrase}</span>")
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06,
                         vertical_spacing=0.12 if rows > 1 else 0.08)
     cdata = contour_data(landscape)
@@ -134,8 +148,8 @@ def basin_figure(landscape: Landscape, panels: Sequence[BasinPanel], *, columns:
             showlegend=True, hoverinfo="skip",
         ))
     fig.update_layout(
-        height=430 * rows + 120, margin=dict(l=60, r=20, t=130, b=50),
-        legend=dict(orientation="h", yanchor="top", y=0.995, yref="container", x=0, itemclick=False,
+        height=(430 if cols <= 2 else 360) * rows + 150, margin=dict(l=60, r=20, t=80, b=110),
+        legend=dict(orientation="h", yanchor="bottom", y=0.0, yref="container", x=0, itemclick=False,
                     itemdoubleclick=False),
     )
     return palette.apply_theme(fig)

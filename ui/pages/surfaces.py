@@ -20,6 +20,7 @@ from landscapes.base import Landscape
 from optimizers.config import OptimizerConfig
 from optimizers.runner import Trajectory
 from ui import state
+from ui.basins import basin_section
 from ui.common import (
     PrecomputedFigure,
     landscape_cached,
@@ -70,6 +71,7 @@ def _initial_settings() -> Settings:
     _seed(f"{P}.spread", settings.spread)
     _seed(f"{P}.fps", settings.fps)
     _seed(f"{P}.layout", settings.layout)
+    _seed(f"{P}.basins", settings.basins)
     _seed(f"{P}.scale", settings.scale)
     _seed(f"{P}.refs", list(settings.references))
     return settings
@@ -196,6 +198,10 @@ def _sidebar() -> tuple[Settings, Landscape | None, list[str]]:
                           horizontal=True)
         scale = st.radio("loss axis", state.SCALES, key=f"{P}.scale", horizontal=True)
         fps = st.slider("animation speed (frames/s)", *state.FPS_RANGE, key=f"{P}.fps")
+        basins = st.select_slider(
+            "basin map (starts per axis)", state.BASIN_CHOICES, key=f"{P}.basins",
+            format_func=lambda n: "off" if n == 0 else f"{n} × {n}",
+            help="Run every optimizer from every point of a grid and colour each start by where it ends.")
         methods = state.scipy_methods()
         refs: list[str] = []
         if methods:
@@ -215,7 +221,7 @@ def _sidebar() -> tuple[Settings, Landscape | None, list[str]]:
     settings = Settings(
         landscape=name, landscape_params=lparams, optimizers=tuple(configs), start=(float(x), float(y)),
         steps=int(steps), n_starts=int(n_starts), spread=float(spread), fps=int(fps), layout=layout, scale=scale,
-        references=tuple(refs),
+        references=tuple(refs), basins=int(basins),
     )
     return settings, surface, problems
 
@@ -455,6 +461,9 @@ def main() -> None:
     trajectories: list[Trajectory] = [s.trajectory for s in series]
     # A static table: much lighter in the browser than the interactive data grid.
     st.table(_formatted(summary_rows(surface, labels, trajectories)))
+    t0 = time.perf_counter()
+    basin_section(settings, surface)
+    timing["basins"] = time.perf_counter() - t0
     _explanations(settings, surface)
     with st.expander("Export and share", expanded=False):
         _share_link(settings)
