@@ -253,3 +253,30 @@ def test_networks_page_renders_without_error(page, app_url):
     )
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, "browser-networks.png")
+
+
+def test_exported_html_plays_and_steps_offline(tmp_path):
+    """The HTML export opened from disk (no server, no network): ▶ steps exactly one frame and Play advances.
+
+    Reference: plotly.js's own slider state in the exported page, as in the app.
+    """
+    import numpy as np
+
+    import landscapes
+    import optimizers
+    from viz import export
+    from viz.surface_figure import Series, animated_figure
+
+    land = landscapes.get("rosenbrock")
+    series = [Series(name, color, optimizers.run(land, optimizers.get(name, lr=lr), np.array([land.start]), 200))
+              for name, lr, color in (("gd", 1e-3, "#4477AA"), ("adam", 0.05, "#228833"))]
+    path = tmp_path / "export.html"
+    path.write_text(export.to_html(animated_figure(land, series)), encoding="utf-8")
+    with chromium_page() as page:
+        page.goto(path.as_uri())
+        page.wait_for_function(PLAYER_READY, timeout=60_000)
+        assert page.evaluate(SLIDER_ACTIVE) == 0
+        page.locator("g.updatemenu-button", has_text=re.compile(r"^▶$")).first.click()
+        page.wait_for_function(f"() => ({SLIDER_ACTIVE})() === 1", timeout=10_000)
+        page.locator("g.updatemenu-button", has_text="Play").first.click()
+        page.wait_for_function(f"() => ({SLIDER_ACTIVE})() >= 6", timeout=20_000)

@@ -71,6 +71,8 @@ def test_html_is_standalone_and_holds_frames(land, series):
     assert m, "frames are added after newPlot"
     frames = json.loads(m.group(1))
     assert [f["name"] for f in frames] == [str(s) for s in frame_steps(series, 30)]
+    # Played by the frame player: its script is inlined and the figure's buttons are the player's.
+    assert "window.DescentLabPlayer" in code and '"player:forward"' in code
 
 
 def test_gif_decodes_to_expected_frames(land, series):

@@ -45,7 +45,7 @@ document.addEventListener('keydown', function (ev) {
 
 
 def to_html(fig: go.Figure) -> str:
-    """Standalone HTML that plays offline: plotly.js inlined, frames included, ←/→ step one frame.
+    """Standalone HTML that plays offline: plotly.js inlined, frames included, played by the frame player.
 
     Parameters
     ----------
@@ -56,8 +56,19 @@ def to_html(fig: go.Figure) -> str:
     str
         A complete HTML document.
     """
-    return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False, post_script=_KEYS_JS,
-                       config={"displaylogo": False, "responsive": True})
+    import plotly.io as pio
+
+    from viz.player import player_post_script, use_player
+
+    spec = fig.to_dict()
+    try:
+        # The frame player: the display rate instead of ~15 frames/s, and one-frame ◀/▶ buttons (and ←/→).
+        spec["layout"] = use_player(spec["layout"])
+        script = player_post_script()
+    except ValueError:  # no Play button or slider to drive: plotly's own controls, plus the ←/→ keys
+        script = _KEYS_JS
+    return pio.to_html(spec, include_plotlyjs=True, full_html=True, auto_play=False, post_script=script,
+                       config={"displaylogo": False, "responsive": True}, validate=False)
 
 
 def trajectories_csv(series: Sequence[Series]) -> str:
