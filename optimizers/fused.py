@@ -137,8 +137,8 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
             [window[0][0], window[1][0], window[0][1], window[1][1]], dtype=np.float64),
         has_window=int(window is not None),
         critical=np.zeros((0, 2)) if critical is None else np.ascontiguousarray(critical, dtype=np.float64),
-        grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol), explode=float(explode),
-        stop=int(stop_on_converge),
+        grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol),
+        explode=float(explode), stop=int(stop_on_converge),
     )
 
 
@@ -236,6 +236,11 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
         out.values[i, lo:hi] = f
         np.sqrt(G[0] * G[0] + G[1] * G[1], out=out.grad_norms[i, lo:hi])
 
+    # Per-step numbers as ready-made rows and floats, and both buffers' flat views made once: the loop
+    # below runs in Python and its overhead is paid 500 times per run.
+    coef_rows = list(p.coefs)
+    lrs = p.lrs.tolist()
+    flat = {id(a): a.reshape(-1) for a in (P, Pn, G, Gn, Gc)}
     vg(P, p.sp, f, G)
     if not finite_start(f, G):
         raise ValueError("the objective is not finite at the start point(s); pick another start")
@@ -251,8 +256,8 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
         if p.clip_mode:
             clip(G, p.clip_threshold, Gc)
             g_used = Gc
-        direction(g_used.reshape(-1), P.reshape(-1), S, p.coefs[t - 1], Df)
-        advance(P, D, active, p.lrs[t - 1], p.decay, Pn)
+        direction(flat[id(g_used)], flat[id(P)], S, coef_rows[t - 1], Df)
+        advance(P, D, active, lrs[t - 1], p.decay, Pn)
         vg(Pn, p.sp, fn, Gn)
         n_active = commit(P, Pn, f, fn, G, Gn, active, status, status_step, escape, bad_value, t, p.explode, p.window,
                           p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)

@@ -175,12 +175,13 @@ def run(
     critical = _critical_points(getattr(problem, "minima", None), d)
     if backend not in ("auto", "numpy", "fused"):
         raise ValueError(f"backend must be 'auto', 'numpy' or 'fused', got {backend!r}")
-    if backend != "numpy":
+    # Small jobs never ask: numba is not even imported for the app's few starts.
+    if backend == "fused" or (backend == "auto" and k * steps >= fused.MIN_WORK):
         why = "the fused backend runs 2-D problems only" if d != 2 else fused.unsupported(
             problem, optimizer, metrics=metrics)
         if why is not None and backend == "fused":
             raise ValueError(f"the fused backend cannot run this job: {why}")
-        if why is None and (backend == "fused" or k * steps >= fused.MIN_WORK):
+        if why is None:
             return _run_fused(problem, optimizer, p, steps, record_steps, window, critical,
                               grad_tol=grad_tol, x_tol=x_tol, explode=explode,
                               stop_on_converge=stop_on_converge, label=label)
@@ -280,19 +281,21 @@ def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps
                       x_tol=x_tol, explode=explode, stop_on_converge=stop_on_converge)
     with np.errstate(all="ignore"):
         res = fused.run_fused(plan, starts, steps, record_steps)
-    names = {fused.RUNNING_C: MAX_STEPS, fused.CONVERGED_C: CONVERGED, fused.DIVERGED_C: DIVERGED,
-             fused.LEFT_WINDOW_C: LEFT_WINDOW}
-    status = np.array([names[c] for c in res.status.tolist()], dtype=object)
-    reason = []
-    for i, (code, t) in enumerate(zip(res.status.tolist(), res.status_step.tolist(), strict=True)):
+    names = np.empty(4, dtype=object)
+    names[[fused.RUNNING_C, fused.CONVERGED_C, fused.DIVERGED_C, fused.LEFT_WINDOW_C]] = [
+        MAX_STEPS, CONVERGED, DIVERGED, LEFT_WINDOW]
+    status = names[res.status]
+    # Most runs of a big batch share one sentence; only the others are worded one by one.
+    reason = [f"reached the step limit ({steps}) without converging"] * len(status)
+    steps_at = res.status_step.tolist()
+    for i in np.flatnonzero(res.status != fused.RUNNING_C).tolist():
+        code, t = int(res.status[i]), steps_at[i]
         if code == fused.CONVERGED_C:
-            reason.append(f"converged at step {t}")
+            reason[i] = f"converged at step {t}"
         elif code == fused.DIVERGED_C:
-            reason.append(f"diverged at step {t} ({_why(res.escape[i], float(res.bad_value[i]), explode)})")
-        elif code == fused.LEFT_WINDOW_C:
-            reason.append(f"left the window at step {t}")
+            reason[i] = f"diverged at step {t} ({_why(res.escape[i], float(res.bad_value[i]), explode)})"
         else:
-            reason.append(f"reached the step limit ({steps}) without converging")
+            reason[i] = f"left the window at step {t}"
     return Trajectory(
         params=res.params, values=res.values, grad_norms=res.grad_norms,
         steps=np.asarray(record_steps, dtype=np.int64), status=status.astype(str), status_step=res.status_step,
