@@ -313,7 +313,7 @@ def surface_scene(landscape: Landscape, series: Sequence[Series], *, max_frames:
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
-    from viz.surface_figure import _TAIL_SEGMENTS, _hex_rgb, _interp_color, _series_frames
+    from viz.surface_figure import TAIL_SEGMENTS, series_frames
 
     if not series:
         raise ValueError("nothing to draw: add at least one optimizer")
@@ -331,7 +331,7 @@ def surface_scene(landscape: Landscape, series: Sequence[Series], *, max_frames:
     font = dict(fontsize=11, color=palette.TEXT_COLOR)
 
     n_bands = len(cdata.levels) + 1
-    band_colors = [tuple(_hex_rgb(_interp_color(palette.FILL_COLORSCALE, t)) / 255) for t in np.linspace(0, 1, n_bands)]
+    band_colors = [tuple(palette.hex_rgb(palette.interp_color(palette.FILL_COLORSCALE, t)) / 255) for t in np.linspace(0, 1, n_bands)]
     band = np.searchsorted(cdata.levels, np.nan_to_num(cdata.z, nan=np.inf))
     ax.imshow(band, origin="lower", extent=(x0, x1, y0, y1), cmap=ListedColormap(band_colors),
               vmin=-0.5, vmax=n_bands - 0.5, interpolation="nearest", aspect="equal" if _equal(landscape) else "auto")
@@ -368,9 +368,9 @@ def surface_scene(landscape: Landscape, series: Sequence[Series], *, max_frames:
                 ax.plot([end[0]], [end[1]], marker="o", ms=6, color=s.color, mec="white", ls="none", zorder=6)
         ax.plot(tr.params[0, :, 0], tr.params[0, :, 1], marker="o", ms=8, mfc="white", mec=s.color, mew=1.8,
                 ls="none", zorder=6)
-        ups = _series_frames(tr, last, idx, loss_all, tail)
+        ups = series_frames(tr, last, idx, loss_all, tail)
         tails = [ax.plot([], [], color=s.color, alpha=a, lw=w * 0.8, ls=ls, solid_capstyle="round", zorder=7)[0]
-                 for a, w in _TAIL_SEGMENTS]
+                 for a, w in TAIL_SEGMENTS]
         cur = ax.plot([], [], marker="o", ms=10, color=s.color, mec="#1A1A1A", mew=1.4, ls="none", zorder=8)[0]
         lcur = lax.plot([], [], marker="o", ms=7, color=s.color, mec="#1A1A1A", mew=1.1, ls="none", zorder=8)[0]
         animated += [*tails, cur, lcur]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.utils import PlotlyJSONEncoder
@@ -85,6 +86,20 @@ def color_for(i: int) -> str:
         A ``#RRGGBB`` hex colour.
     """
     return COLORS[i % len(COLORS)]
+
+
+def hex_rgb(color: str) -> np.ndarray:
+    """``"#RRGGBB"`` as float RGB, shape ``(3,)``, each 0 … 255."""
+    c = color.lstrip("#")
+    return np.array([int(c[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
+
+
+def interp_color(scale: list[list[float | str]], t: float) -> str:
+    """The colour at ``t`` in [0, 1] along a plotly-style ``[[position, "#RRGGBB"], ...]`` scale, as hex."""
+    pos = np.array([float(p) for p, _ in scale])
+    rgb = np.array([hex_rgb(str(c)) for _, c in scale])
+    out = [np.interp(t, pos, rgb[:, i]) for i in range(3)]
+    return "#{:02X}{:02X}{:02X}".format(*(round(v) for v in out))
 
 
 def hex_to_rgba(color: str, alpha: float) -> str:

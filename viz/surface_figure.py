@@ -36,7 +36,7 @@ from landscapes.base import Landscape
 from optimizers.runner import DIVERGED, LEFT_WINDOW, Trajectory
 from viz import palette
 
-_TAIL_SEGMENTS = ((0.25, 2.0), (0.55, 3.0), (0.95, 4.0))  # (opacity, width), oldest first: a fading comet
+TAIL_SEGMENTS = ((0.25, 2.0), (0.55, 3.0), (0.95, 4.0))  # (opacity, width), oldest first: a fading comet
 _TAIL_CAP = 4  # a tail holds at most this many points per tail frame, so long runs keep a bounded payload
 _TAIL_DOTS = 24  # dots per run in the comet tail drawn by the plotly figure
 _CONTOUR_LINE = "rgba(40, 40, 40, 0.42)"
@@ -187,7 +187,7 @@ def _compute_contours(landscape: Landscape, n_levels: int, resolution: int) -> C
         else:
             lines.append(np.zeros((0, 2)))
     t = np.linspace(0.0, 1.0, len(levels)) if len(levels) > 1 else np.zeros(len(levels))
-    colors = [_interp_color(palette.CONTOUR_COLORSCALE, float(v)) for v in t]
+    colors = [palette.interp_color(palette.CONTOUR_COLORSCALE, float(v)) for v in t]
     return ContourData(levels, lines, colors, x, y, z, _band_image(z, levels))
 
 
@@ -215,25 +215,13 @@ def _simplify(line: np.ndarray, tol: float, passes: int = 4) -> np.ndarray:
     return line
 
 
-def _hex_rgb(color: str) -> np.ndarray:
-    c = color.lstrip("#")
-    return np.array([int(c[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64)
-
-
-def _interp_color(scale: Sequence[Sequence[Any]], t: float) -> str:
-    pos = np.array([float(p) for p, _ in scale])
-    rgb = np.array([_hex_rgb(str(c)) for _, c in scale])
-    out = [np.interp(t, pos, rgb[:, i]) for i in range(3)]
-    return "#{:02X}{:02X}{:02X}".format(*(round(v) for v in out))
-
-
 def _band_image(z: np.ndarray, levels: np.ndarray) -> str:
     """Filled bands (like contourf) as a palette PNG: a few KB since each band is one flat colour."""
     from PIL import Image
 
     n_bands = len(levels) + 1
     t = np.linspace(0.0, 1.0, n_bands)
-    band_rgb = np.array([_hex_rgb(_interp_color(palette.FILL_COLORSCALE, float(v))) for v in t], dtype=np.uint8)
+    band_rgb = np.array([palette.hex_rgb(palette.interp_color(palette.FILL_COLORSCALE, float(v))) for v in t], dtype=np.uint8)
     band = np.searchsorted(levels, np.nan_to_num(z, nan=np.inf)).astype(np.uint8)
     band[~np.isfinite(z)] = n_bands  # undefined -> white
     pal = np.vstack([band_rgb, [[255, 255, 255]]]).astype(np.uint8)
@@ -748,12 +736,30 @@ def _series_static_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str,
     return out
 
 
-def _series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: np.ndarray,
+def series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: np.ndarray,
                    tail: int) -> list[list[dict[str, Any]]]:
     """Per frame: updates for the three tail segments, the current marker and the loss marker.
 
     Every frame's tail has the same number of points (repeats at the start of a run), so all frames are
-    sliced from a few arrays computed at once.
+    sliced from a few arrays computed at once. Shared with the GIF/MP4 export, which draws the same tails.
+
+    Parameters
+    ----------
+    tr : Trajectory
+        Params ``(R, k, 2)``.
+    last : ndarray of int, shape (k,)
+        Last record index each run reached.
+    idx : ndarray of int, shape (F,)
+        Record index shown by each frame.
+    loss_all : ndarray, shape (R, k)
+        Plotted loss per record.
+    tail : int
+        Records in a tail.
+
+    Returns
+    -------
+    list, length F
+        Per frame, a list of trace updates (dicts with ``x``/``y`` arrays).
     """
     k = tr.k
     runs = np.arange(k)
@@ -761,12 +767,12 @@ def _series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: 
     cur = np.minimum(idx[:, None], last[None, :])  # (F, k): each run stops at its status step
     lo = np.minimum(cur[np.maximum(np.arange(n_frames) - tail, 0)], cur)  # (F, k)
     n_pts = int(min(int((cur - lo).max()) + 1, _TAIL_CAP * tail + 1))
-    n_pts = max(n_pts, len(_TAIL_SEGMENTS) + 1)
+    n_pts = max(n_pts, len(TAIL_SEGMENTS) + 1)
     t = np.linspace(0.0, 1.0, n_pts)
     rec = np.rint(lo[..., None] + (cur - lo)[..., None] * t).astype(int)  # (F, k, n_pts)
     pts = tr.params.astype(np.float32)[rec, runs[None, :, None]]  # (F, k, n_pts, 2)
     seg_arrays = []
-    cuts = np.linspace(0, n_pts - 1, len(_TAIL_SEGMENTS) + 1).round().astype(int)
+    cuts = np.linspace(0, n_pts - 1, len(TAIL_SEGMENTS) + 1).round().astype(int)
     for a, b in itertools.pairwise(cuts):
         seg = pts[:, :, a : b + 1]
         pad = np.full((n_frames, k, 1, 2), np.nan, dtype=np.float32)
