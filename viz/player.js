@@ -16,7 +16,8 @@
  * execute=false are drawn by the player too (plotly moves the grip and emits plotly_sliderchange). The keys
  * <-/-> step one frame while the pointer is over the figure (or after a click on it).
  *
- * Events (both on the graph div): gd.emit('descentlab_frame', {index, name, fast}) through plotly's emitter,
+ * Events (all on the graph div): plotly's own 'plotly_animatingframe' for a frame the player applies itself
+ * (Plotly.animate emits it for the others), gd.emit('descentlab_frame', {index, name, fast}) through plotly's emitter,
  * and a DOM CustomEvent 'descentlab:frame' with the same detail, once per frame shown.
  */
 (function () {
@@ -265,6 +266,12 @@
     if (fast) {
       this.syncSlider(index, name);
       this.fastShown++;
+      // What Plotly.animate emits for each frame, so code listening to plotly's own event sees these frames
+      // too (plotly's slider observer re-checks and finds itself in sync already).
+      if (this.gd.emit) {
+        this.gd.emit('plotly_animatingframe', { name: name, frame: this.frames[fi],
+          animation: { frame: { duration: 0, redraw: false }, transition: { duration: 0 } } });
+      }
       done = Promise.resolve(true);
     } else {
       done = window.Plotly.animate(this.gd, [name], { mode: 'immediate', frame: { duration: 0, redraw: false },
