@@ -331,3 +331,18 @@ def test_basin_map_beyond_the_work_budget_says_so_instead_of_running():
     _no_failure(at)
     assert len(at.get("plotly_chart")) == 1
     assert any("smaller grid" in i.value for i in at.info)
+
+
+def test_basin_map_follows_a_changed_learning_rate():
+    """Reference: ``basin_map`` called directly: after Adam's learning rate changes (its label does not), the
+    basin figure shows the new outcome grid, not a cached one."""
+    from optimizers.basins import basin_map
+
+    base = {"surface": "two_basin", "steps": "150", "basins": "50", "o0": "adam", "o0.lr": "0.001"}
+    surface = landscapes.get("two_basin")
+    for lr in ("0.001", "0.1"):
+        at = _app({**base, "o0.lr": lr})
+        _no_failure(at)
+        heat = [t for t in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if t["type"] == "heatmap"]
+        want = basin_map(surface, optimizers.get("adam", lr=float(lr)), 150, 50).outcome
+        np.testing.assert_array_equal(_decode_z(heat[0]["z"]), want)

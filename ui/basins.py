@@ -12,7 +12,7 @@ import streamlit as st
 
 from landscapes.base import Landscape
 from optimizers import fused
-from ui.common import basins_cached
+from ui.common import basins_cached, config_key
 from ui.state import Settings
 from viz import palette
 from viz.basin_figure import BasinPanel, basin_figure
@@ -42,6 +42,7 @@ def basin_section(settings: Settings, surface: Landscape) -> None:
     st.subheader(f"Basins of attraction: {n * n:,} starts × {settings.steps} steps per optimizer")
     st.caption(INTRO)
     panels: list[BasinPanel] = []
+    shown: list[str] = []  # what each panel ran (labels alone do not change with the settings)
     t0 = time.perf_counter()
     with st.spinner(f"Running {n * n:,} starts per optimizer…"):
         for i, cfg in enumerate(settings.optimizers):
@@ -62,10 +63,11 @@ def basin_section(settings: Settings, surface: Landscape) -> None:
                 st.warning(f"**{cfg.display}**: no basin map ({err}).")
                 continue
             panels.append(BasinPanel(cfg.display, palette.color_for(i), b))
+            shown.append(f"{i}:{cfg.display}:{config_key(cfg)}")
     if not panels:
         return
     elapsed = time.perf_counter() - t0
-    key = repr((settings.landscape, settings.landscape_params, [p.label for p in panels], settings.steps, n))
+    key = repr((settings.landscape, settings.landscape_params, shown, settings.steps, n))
     st.plotly_chart(_figure(key, surface, panels), theme=None, key="surf.basin_maps", width="stretch")
     shares = [p.basins.shares() for p in panels]
     seen = [label for label in panels[0].basins.labels if any(s[label] > 0 for s in shares)]
