@@ -33,7 +33,7 @@ def config_key(cfg: OptimizerConfig) -> str:
                  cfg.noise_sigma, cfg.noise_anneal, cfg.noise_seed, cfg.decoupled_weight_decay))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def landscape_cached(name: str, params: tuple[tuple[str, Any], ...]) -> Landscape:
     """``landscapes.get(name, **params)``, built once (formula surfaces parse once).
 
@@ -45,17 +45,19 @@ def landscape_cached(name: str, params: tuple[tuple[str, Any], ...]) -> Landscap
     return landscapes.get(name, **dict(params))
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)
 def _run_cached(key: str, _landscape: Landscape, _cfg: OptimizerConfig, starts: tuple[tuple[float, float], ...],
-                steps: int) -> Trajectory:
-    return optimizers.run(_landscape, _cfg.build(), np.asarray(starts, dtype=np.float64), steps)
+                steps: int, record_every: int) -> Trajectory:
+    return optimizers.run(_landscape, _cfg.build(), np.asarray(starts, dtype=np.float64), steps,
+                          record_every=record_every)
 
 
 def run_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...], cfg: OptimizerConfig,
-               starts: np.ndarray, steps: int) -> Trajectory:
+               starts: np.ndarray, steps: int, record_every: int = 1) -> Trajectory:
     """One optimizer's runs from ``starts`` ``(k, 2)``, cached per (surface, config, starts, steps).
 
-    Changing one optimizer re-runs only that one.
+    Changing one optimizer re-runs only that one. ``record_every`` thins
+    the recorded path (the work budget's lever on the figure's size).
 
     Raises
     ------
@@ -65,12 +67,10 @@ def run_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...
     surface = landscape_cached(landscape_name, landscape_params)
     start_t = tuple((float(x), float(y)) for x, y in np.asarray(starts).reshape(-1, 2))
     key = repr((landscape_name, landscape_params, config_key(cfg)))
-    traj = _run_cached(key, surface, cfg, start_t, int(steps))
-    return traj
+    return _run_cached(key, surface, cfg, start_t, int(steps), int(record_every))
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)
 def _basins_cached(key: str, _landscape: Landscape, _cfg: OptimizerConfig, steps: int, resolution: int) -> BasinMap:
     return basin_map(_landscape, _cfg.build(), steps, resolution)
 
@@ -89,6 +89,7 @@ def basins_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], 
     return _basins_cached(key, surface, cfg, int(steps), int(resolution))
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
 def _reference_cached(key: str, _landscape: Landscape, method: str, start: tuple[float, float], maxiter: int) -> Trajectory:
     from optimizers.scipy_reference import reference_path
 
@@ -161,7 +162,9 @@ def summary_rows(surface: Landscape, labels: Sequence[str], trajectories: Sequen
 def show_unexpected(err: BaseException, what: str) -> None:
     """Log a bug with its traceback and show a short, clear error instead of the traceback."""
     log.exception("unexpected error while %s", what)
-    st.error(f"Something went wrong while {what}: {type(err).__name__}: {err}. "
+    from common.controls import echo
+
+    st.error(f"Something went wrong while {what} ({type(err).__name__}: {echo(err, 80)}). "
              "This is a bug in Descent Lab; the details are in the server log.")
 
 

@@ -1,8 +1,8 @@
 """Surfaces page: optimizers racing over an analytic 2-D loss surface.
 
-Widgets -> :class:`ui.state.Settings` -> cached runs (one per optimizer) ->
-cached figure. The settings mirror the URL query string both ways, so a copied
-link reproduces the view.
+Decode the link once -> draw the controls declared in :mod:`ui.surfaces_model`
+-> cached runs (one per optimizer) -> cached figure -> what goes under it.
+The values mirror the URL both ways, so a copied link reproduces the view.
 """
 
 from __future__ import annotations
@@ -16,71 +16,30 @@ import streamlit as st
 
 import landscapes
 import optimizers
+from common import budget
+from common.controls import echo
 from landscapes.base import Landscape
 from optimizers.config import OptimizerConfig
 from optimizers.runner import Trajectory
-from ui import state
+from ui import controls as ctl
 from ui.basins import basin_section
-from ui.common import (
-    PrecomputedFigure,
-    landscape_cached,
-    reference_cached,
-    ring_starts,
-    run_cached,
-    show_unexpected,
-    summary_rows,
-)
-from ui.optimizer_panel import optimizer_panel, spec_widget
+from ui.common import PrecomputedFigure, landscape_cached, reference_cached, ring_starts, run_cached, summary_rows
+from ui.optimizer_panel import optimizer_panel, set_optimizers
+from ui.page import run_page
 from ui.player import frame_player
-from ui.state import Settings
+from ui.surfaces_model import CONTROLS, MODEL, START_MARGIN, demo_optimizers
 from viz import palette
 
-P = "surf"  # widget-key prefix of this page
-OPT_STATE = f"{P}.optimizers"
-SETTINGS = f"{P}.settings"
-NOTICES = f"{P}.notices"
-LAST_GOOD = f"{P}.last_good_surface"
+P = "surf"  # session-state prefix of this page
+OPT = f"{P}.opt"
 MAP_KEY = f"{P}.map"
 TIMING = f"{P}.timing"
-LAYOUT_LABELS = {"overlay": "overlay", "small_multiples": "small multiples", "3d": "3-D surface"}
-
-
-def _seed(key: str, value: Any) -> None:
-    if key not in st.session_state:
-        st.session_state[key] = value
-
-
-def _initial_settings() -> Settings:
-    """Settings from the URL on a session's first run, later the last settings shown."""
-    if SETTINGS not in st.session_state:
-        try:
-            settings, notices = state.decode({k: st.query_params.get_all(k) for k in st.query_params})
-        except ValueError as err:
-            settings, notices = state.default_settings(), [f"the whole link ({err})"]
-        st.session_state[SETTINGS] = settings
-        st.session_state[NOTICES] = notices
-    settings = st.session_state[SETTINGS]
-    # Streamlit drops widget state when another page is shown; re-seed from the last settings.
-    _seed(f"{P}.surface", settings.landscape)
-    for name, value in settings.landscape_params:
-        _seed(f"{P}.ls.{settings.landscape}.{name}", value)
-    _seed(f"{P}.x", float(settings.start[0]))
-    _seed(f"{P}.y", float(settings.start[1]))
-    _seed(f"{P}.steps", settings.steps)
-    _seed(f"{P}.starts", settings.n_starts)
-    _seed(f"{P}.spread", settings.spread)
-    _seed(f"{P}.fps", settings.fps)
-    _seed(f"{P}.layout", settings.layout)
-    _seed(f"{P}.basins", settings.basins)
-    _seed(f"{P}.scale", settings.scale)
-    _seed(f"{P}.refs", list(settings.references))
-    return settings
 
 
 # -- callbacks (run before the rerun, so they may set widget values) -----------------------
 def _set_start(x: float, y: float) -> None:
-    st.session_state[f"{P}.x"] = float(x)
-    st.session_state[f"{P}.y"] = float(y)
+    st.session_state[ctl.widget_key(P, "x")] = float(x)
+    st.session_state[ctl.widget_key(P, "y")] = float(y)
 
 
 def _on_preset(presets: dict[str, tuple[float, float]]) -> None:
@@ -89,15 +48,6 @@ def _on_preset(presets: dict[str, tuple[float, float]]) -> None:
         _set_start(*presets[choice])
     # Back to the placeholder, so picking the same preset again works.
     st.session_state[f"{P}.preset"] = None
-
-
-def _on_surface_change() -> None:
-    name = st.session_state[f"{P}.surface"]
-    try:
-        start = state.default_settings(name).start  # rounded, so the share link stays short
-    except ValueError:
-        return
-    _set_start(*start)
 
 
 def _on_map_select() -> None:
@@ -123,134 +73,101 @@ def _on_map_select() -> None:
 
 
 # -- sidebar --------------------------------------------------------------------------------
-def _surface_controls() -> tuple[str, tuple[tuple[str, Any], ...]]:
-    reg = landscapes.REGISTRY
-    if st.session_state.get(f"{P}.surface") not in reg:
-        st.session_state[f"{P}.surface"] = state.default_landscape()
-    name = st.selectbox("Surface", list(reg), key=f"{P}.surface", format_func=lambda k: reg[k].title,
-                        on_change=_on_surface_change)
-    params: dict[str, Any] = {}
-    if reg[name].specs:
-        with st.expander("surface parameters", expanded=any(s.kind == "choice" and not s.choices
-                                                            for s in reg[name].specs)):
-            for spec in reg[name].specs:
-                params[spec.name] = spec_widget(spec, f"{P}.ls.{name}.{spec.name}", spec.default)
-    # Only values that differ from the defaults go to the URL and the cache key.
-    changed = {k: v for k, v in params.items() if v != next(s.default for s in reg[name].specs if s.name == k)}
-    return name, tuple(sorted(changed.items()))
+def _surface_params(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The chosen surface's own parameters (widgets from its specs); only non-defaults are kept."""
+    cls = landscapes.REGISTRY[values["surface"]]
+    if not cls.specs:
+        return ()
+    given = dict(values.get("params", ()))
+    got: dict[str, Any] = {}
+    with st.expander("surface parameters", expanded=any(s.kind == "choice" and not s.choices for s in cls.specs)):
+        for spec in cls.specs:
+            got[spec.name] = ctl.spec_widget(spec, f"{P}.w.surface.{cls.name}.{spec.name}",
+                                             given.get(spec.name, spec.default), options=spec.choices)
+    return tuple(sorted((k, v) for k, v in got.items() if v != next(s.default for s in cls.specs if s.name == k)))
 
 
-def _start_controls(surface: Landscape | None) -> tuple[float, float]:
-    st.markdown("**Start point** — type it, pick a preset, or click the map")
-    cx, cy = st.columns(2)
-    x = cx.number_input("x₀", key=f"{P}.x", format="%.4g", step=0.1)
-    y = cy.number_input("y₀", key=f"{P}.y", format="%.4g", step=0.1)
-    if surface is not None and surface.presets:
-        presets = surface.presets
-        st.selectbox(
-            "preset start points", list(presets), index=None, key=f"{P}.preset",
-            placeholder="jump to a preset start…", label_visibility="collapsed",
-            format_func=lambda k: f"{k}  ({presets[k][0]:g}, {presets[k][1]:g})",
-            on_change=_on_preset, args=(presets,),
-        )
-    return float(x), float(y)
-
-
-def _sidebar() -> tuple[Settings, Landscape | None, list[str]]:
-    """Read every control; return the settings, the surface (None if it does not build) and problems."""
+def _sidebar(values: dict[str, Any]) -> tuple[Landscape, list[str]]:
+    """Draw every control into ``values``; return the surface to show and problems to report."""
     problems: list[str] = []
     with st.sidebar:
         st.header("Surface")
-        name, lparams = _surface_controls()
-        surface: Landscape | None
+        before = values["surface"]
+        ctl.draw(CONTROLS, values, P, "surface")
+        if values["surface"] != before:
+            values["params"] = ()
+            # A surface opens on its lesson: its own optimizers, unless the user had changed the old ones.
+            if tuple(e.config for e in values["optimizers"]) == tuple(
+                    e.config for e in demo_optimizers({"surface": before})):
+                values["optimizers"] = demo_optimizers(values)
+                set_optimizers(OPT, values["optimizers"])
+        values["params"] = _surface_params(values)
         try:
-            surface = landscape_cached(name, lparams)
-            st.session_state[LAST_GOOD] = (name, lparams)
+            surface = landscape_cached(values["surface"], values["params"])
         except ValueError as err:
-            st.error(f"This surface does not build: {err}")
-            surface = None
-            good = st.session_state.get(LAST_GOOD)
-            if good is not None:
-                problems.append("The surface settings are invalid (see the sidebar); showing the last valid surface.")
-                name, lparams = good
-                surface = landscape_cached(name, lparams)
-            else:
-                problems.append("The surface settings are invalid (see the sidebar); showing the default surface.")
-                name, lparams = state.default_landscape(), ()
-                surface = landscape_cached(name, lparams)
+            st.error(f"This surface does not build: {echo(err, 160)}")
+            problems.append("The surface settings are invalid (see the sidebar); showing its defaults.")
+            values["params"] = ()
+            surface = landscape_cached(values["surface"], ())
 
         st.header("Optimizers")
-        configs = optimizer_panel(P, list(st.session_state[SETTINGS].optimizers), state_key=OPT_STATE)
+        values["optimizers"] = tuple(optimizer_panel(OPT, values["optimizers"], limit=MODEL.max_optimizers))
 
         st.header("Run")
-        x, y = _start_controls(surface)
-        steps = st.slider("steps", 1, state.MAX_STEPS, key=f"{P}.steps",
-                          help=f"Updates per run (at most {state.MAX_STEPS}).")
-        n_starts = st.slider("number of starts", 1, state.MAX_STARTS, key=f"{P}.starts",
-                             help="More than one: the start plus a ring of starts around it (basins of attraction).")
-        spread = st.session_state.get(f"{P}.spread", 0.05)
-        if n_starts > 1:
-            spread = st.slider("ring radius (fraction of the map width)", *state.SPREAD_RANGE, step=0.01,
-                               key=f"{P}.spread")
-
+        st.markdown("**Start point** — type it, pick a preset, or click the map")
+        cx, cy = st.columns(2)
+        x_ctl, y_ctl = (c for c in CONTROLS if c.key in ("x", "y"))
+        with cx:
+            ctl.draw([x_ctl], values, P)
+        with cy:
+            ctl.draw([y_ctl], values, P)
+        if surface.presets:
+            presets = surface.presets
+            st.selectbox(
+                "preset start points", list(presets), index=None, key=f"{P}.preset",
+                placeholder="jump to a preset start…", label_visibility="collapsed",
+                format_func=lambda k: f"{k}  ({presets[k][0]:g}, {presets[k][1]:g})",
+                on_change=_on_preset, args=(presets,),
+            )
+        ctl.draw(CONTROLS, values, P, "run")
         st.header("View")
-        layout = st.radio("layout", state.LAYOUTS, key=f"{P}.layout", format_func=LAYOUT_LABELS.get,
-                          horizontal=True)
-        scale = st.radio("loss axis", state.SCALES, key=f"{P}.scale", horizontal=True)
-        fps = st.slider("animation speed (frames/s)", *state.FPS_RANGE, key=f"{P}.fps")
-        basins = st.select_slider(
-            "basin map (starts per axis)", state.BASIN_CHOICES, key=f"{P}.basins",
-            format_func=lambda n: "off" if n == 0 else f"{n} × {n}",
-            help="Run every optimizer from every point of a grid and colour each start by where it ends.")
-        methods = state.scipy_methods()
-        refs: list[str] = []
-        if methods:
-            st.session_state[f"{P}.refs"] = [r for r in st.session_state.get(f"{P}.refs", []) if r in methods]
-            refs = st.multiselect("SciPy reference paths (dashed)", methods, key=f"{P}.refs",
-                                  help="scipy.optimize.minimize from the same start, for comparison.")
+        ctl.draw(CONTROLS, values, P, "view")
 
-    if not (math.isfinite(x) and math.isfinite(y)):
-        problems.append("The start point was not a finite number; using the surface's default start.")
-        x, y = surface.start
     (x0, x1), (y0, y1) = surface.bounds
-    mx, my = state.START_MARGIN * (x1 - x0), state.START_MARGIN * (y1 - y0)
-    cx, cy = min(max(x, x0 - mx), x1 + mx), min(max(y, y0 - my), y1 + my)
-    if (cx, cy) != (x, y):
-        problems.append(f"The start ({x:g}, {y:g}) was far outside the map; moved to ({cx:g}, {cy:g}).")
-        x, y = cx, cy
-    settings = Settings(
-        landscape=name, landscape_params=lparams, optimizers=tuple(configs), start=(float(x), float(y)),
-        steps=int(steps), n_starts=int(n_starts), spread=float(spread), fps=int(fps), layout=layout, scale=scale,
-        references=tuple(refs), basins=int(basins),
-    )
-    return settings, surface, problems
+    mx, my = START_MARGIN * (x1 - x0), START_MARGIN * (y1 - y0)
+    x, y = values["x"], values["y"]
+    cx_, cy_ = min(max(x, x0 - mx), x1 + mx), min(max(y, y0 - my), y1 + my)
+    if (cx_, cy_) != (x, y):
+        problems.append(f"The start ({x:g}, {y:g}) was far outside the map; moved to ({cx_:g}, {cy_:g}).")
+        values["x"], values["y"] = cx_, cy_
+    return surface, problems
 
 
 # -- computation ------------------------------------------------------------------------------
-def _series(settings: Settings, surface: Landscape) -> tuple[list[Any], list[str]]:
+def _series(values: dict[str, Any], surface: Landscape, record_every: int) -> tuple[list[Any], list[str]]:
     """Runs (cached per optimizer) and SciPy references as figure series; plus divergence messages."""
     from viz.surface_figure import Series
 
-    starts = ring_starts(settings.start, settings.n_starts, settings.spread, surface.bounds)
+    start = (values["x"], values["y"])
+    starts = ring_starts(start, values["starts"], values["spread"], surface.bounds)
     series: list[Any] = []
     warnings: list[str] = []
-    for i, cfg in enumerate(settings.optimizers):
+    for i, cfg in enumerate(e.config for e in values["optimizers"]):
         try:
-            traj = run_cached(settings.landscape, settings.landscape_params, cfg, starts, settings.steps)
+            traj = run_cached(values["surface"], values["params"], cfg, starts, values["steps"], record_every)
         except ValueError as err:
-            warnings.append(f"**{cfg.display}** did not run: {err}")
+            warnings.append(f"**{cfg.display}** did not run: {echo(err, 160)}")
             continue
         series.append(Series(label=cfg.display, color=palette.color_for(i), trajectory=traj))
         for run in np.flatnonzero(traj.status == "diverged"):
             where = f" (start #{run})" if traj.k > 1 else ""
             warnings.append(f"**{cfg.display}**{where} {traj.reason[run]}. The path is shown up to that point; "
                             "try a smaller learning rate, clipping or a schedule.")
-    for j, method in enumerate(settings.references):
+    for j, method in enumerate(values["ref"]):
         try:
-            traj = reference_cached(settings.landscape, settings.landscape_params, method, settings.start,
-                                    settings.steps)
+            traj = reference_cached(values["surface"], values["params"], method, start, values["steps"])
         except ValueError as err:
-            warnings.append(f"SciPy **{method}** did not run: {err}")
+            warnings.append(f"SciPy **{method}** did not run: {echo(err, 160)}")
             continue
         series.append(Series(label=f"SciPy {method}", color=palette.reference_color(j), trajectory=traj, dashed=True))
     return series, warnings
@@ -302,7 +219,7 @@ def _export(kind: str, key: str, _surface: Landscape, _series: list[Any], _fig: 
     return export.trajectories_csv(_series)
 
 
-def _export_buttons(key: str, settings: Settings, surface: Landscape, series: list[Any],
+def _export_buttons(key: str, values: dict[str, Any], surface: Landscape, series: list[Any],
                     fig: PrecomputedFigure) -> None:
     try:
         import viz.export  # noqa: F401
@@ -314,7 +231,7 @@ def _export_buttons(key: str, settings: Settings, surface: Landscape, series: li
     cols = st.columns(len(EXPORTS))
     for col, (kind, label, ext, mime) in zip(cols, EXPORTS, strict=True):
         col.download_button(
-            label, data=lambda kind=kind: _export(kind, key, surface, series, fig.full, settings.fps),
+            label, data=lambda kind=kind: _export(kind, key, surface, series, fig.full, values["fps"]),
             file_name=f"{stem}.{ext}", mime=mime, on_click="ignore", key=f"{P}.dl.{kind}", width="stretch",
         )
 
@@ -332,12 +249,13 @@ def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- below the figure --------------------------------------------------------------------------
-def _explanations(settings: Settings, surface: Landscape) -> None:
+def _explanations(values: dict[str, Any], surface: Landscape) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Update rules")
         seen: set[str] = set()
-        for i, cfg in enumerate(settings.optimizers):
+        configs = tuple(e.config for e in values["optimizers"])
+        for i, cfg in enumerate(configs):
             if cfg.name in seen or cfg.name not in optimizers.REGISTRY:
                 continue
             seen.add(cfg.name)
@@ -345,7 +263,7 @@ def _explanations(settings: Settings, surface: Landscape) -> None:
             st.markdown(f"<span style='color:{palette.color_for(i)}'>●</span> **{cls.title}** — "
                         f"<small>{cls.reference}</small>", unsafe_allow_html=True)
             st.latex(cls.latex)
-        extras = _transform_notes(settings.optimizers)
+        extras = _transform_notes(configs)
         if extras:
             st.caption("Transforms in use: " + "; ".join(extras))
     with right:
@@ -353,7 +271,7 @@ def _explanations(settings: Settings, surface: Landscape) -> None:
         st.latex(surface.latex)
         if surface.lesson:
             st.markdown(surface.lesson)
-        st.caption(_what_to_look_for(settings))
+        st.caption(_what_to_look_for(values))
 
 
 def _transform_notes(configs: tuple[OptimizerConfig, ...]) -> list[str]:
@@ -375,19 +293,18 @@ def _transform_notes(configs: tuple[OptimizerConfig, ...]) -> list[str]:
     return notes
 
 
-def _what_to_look_for(settings: Settings) -> str:
+def _what_to_look_for(values: dict[str, Any]) -> str:
     tips = ["What to look for: where the paths turn (the gradient points straight downhill, "
             "momentum carries past it), how fast each loss curve falls, and where each run ends."]
-    if settings.n_starts > 1:
+    if values["starts"] > 1:
         tips.append("With a ring of starts, runs that end in different minima show the basins of attraction.")
-    if settings.references:
+    if values["ref"]:
         tips.append("Dashed grey paths are SciPy's methods: they use line searches or curvature, "
                     "so they take far fewer, longer steps.")
     return " ".join(tips)
 
 
-def _share_link(settings: Settings) -> None:
-    qs = state.query_string(settings)
+def _share_link(query: str) -> None:
     base = ""
     try:
         url = st.context.url
@@ -396,15 +313,7 @@ def _share_link(settings: Settings) -> None:
     except AttributeError:
         pass
     st.markdown("**Share this view** — the link reproduces every setting:")
-    st.code(f"{base}?{qs}" if base else f"?{qs}", language=None, wrap_lines=True)
-
-
-def _sync_url(settings: Settings) -> None:
-    wanted = state.encode(settings)
-    current = {k: st.query_params.get_all(k) for k in st.query_params}
-    normal = {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}
-    if current != normal:
-        st.query_params.from_dict(wanted)
+    st.code(f"{base}?{query}" if base else f"?{query}", language=None, wrap_lines=True)
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -412,43 +321,45 @@ def main() -> None:
     """Draw the page.
 
     Server-side timings of this run (seconds) are kept in ``st.session_state["surf.timing"]`` for the
-    benchmarks: ``runs`` (optimizer runs, cached per optimizer), ``figure`` (cached per settings),
+    benchmarks: ``runs`` (optimizer runs, cached per optimizer), ``figure`` (cached per view),
     ``chart`` (serialising the figure for the browser) and ``total``.
     """
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     st.session_state[TIMING] = timing
-    _initial_settings()
-    settings, surface, problems = _sidebar()
+    values, notices = ctl.initial_values(P, MODEL)
+    surface, problems = _sidebar(values)
+    values, _ = MODEL.fix(values)
+    ctl.store(P, values)
+    ctl.sync_url(MODEL.encode(values))
     timing["sidebar"] = time.perf_counter() - t_start
-    st.session_state[SETTINGS] = settings
-    _sync_url(settings)
 
     st.header("Optimizers on loss surfaces", anchor=False)
     st.caption("Every optimizer starts at the same point. Press ▶ to watch them move; the loss curves on the right "
                "move in step. Change anything in the sidebar, or click the map to start somewhere else.")
-    notices = st.session_state.pop(NOTICES, [])
-    if notices:
-        st.warning(state.notice_text(notices), icon=":material/link:")
+    ctl.notice_box(notices)
     for p in problems:
         st.warning(p)
-    if not settings.optimizers:
+    if not values["optimizers"]:
         st.info("Add an optimizer in the sidebar to start.")
         return
 
+    plan = budget.surface_plan(len(values["optimizers"]), values["starts"], values["steps"])
+    for note in plan.reductions:
+        st.info(note, icon=":material/speed:")
     t0 = time.perf_counter()
-    series, warnings = _series(settings, surface)
+    series, warnings = _series(values, surface, plan.values["record_every"])
     timing["runs"] = time.perf_counter() - t0
     for w in warnings:
         st.warning(w, icon=":material/warning:")
     if not series:
         return
-    key = state.query_string(settings)
+    key = MODEL.query_string(values)
     t0 = time.perf_counter()
-    fig = _figure(key, surface, series, settings.layout, settings.scale, settings.fps)
+    fig = _figure(key, surface, series, values["layout"], values["scale"], values["fps"])
     timing["figure"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if settings.layout == "3d":
+    if values["layout"] == "3d":
         st.plotly_chart(fig, theme=None, key=f"{MAP_KEY}.3d", width="stretch")
     else:
         st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
@@ -462,20 +373,13 @@ def main() -> None:
     # A static table: much lighter in the browser than the interactive data grid.
     st.table(_formatted(summary_rows(surface, labels, trajectories)))
     t0 = time.perf_counter()
-    basin_section(settings, surface)
+    basin_section(values, surface)
     timing["basins"] = time.perf_counter() - t0
-    _explanations(settings, surface)
+    _explanations(values, surface)
     with st.expander("Export and share", expanded=False):
-        _share_link(settings)
-        _export_buttons(key, settings, surface, series, fig)
+        _share_link(key)
+        _export_buttons(key, values, surface, series, fig)
     timing["total"] = time.perf_counter() - t_start
 
 
-# Streamlit's rerun/stop signals derive from BaseException, so they pass through.
-try:
-    main()
-except Exception as err:  # the page boundary: never show a traceback
-    if isinstance(err, ValueError):
-        st.error(f"That combination of settings cannot be shown: {err}")
-    else:
-        show_unexpected(err, "drawing the surfaces page")
+run_page(P, main)

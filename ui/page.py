@@ -1,0 +1,46 @@
+"""The skeleton every page runs in: one error boundary, and a way to reset that page alone.
+
+A page is a function ``body()`` that decodes its values once, draws its
+controls, computes (cached), builds its figure and shows what goes under it.
+:func:`run_page` wraps it: a ``ValueError`` (a setting the numerics refuse)
+becomes one plain sentence, anything else one short sentence plus a log entry;
+both come with a button that resets this page only, and neither shows a
+traceback or touches the other pages' settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import streamlit as st
+
+from common.controls import echo
+from ui.controls import reset_page
+
+log = logging.getLogger("descent_lab.ui")
+
+
+def run_page(prefix: str, body: Callable[[], None]) -> None:
+    """Run ``body`` inside the page's error boundary.
+
+    Parameters
+    ----------
+    prefix : str
+        The page's session-state prefix; the reset button forgets only keys under it.
+    body : callable
+        Draws the whole page.
+    """
+    try:
+        body()
+    except Exception as err:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
+        if isinstance(err, ValueError):
+            st.error(f"These settings cannot be shown: {echo(err, 160)}. Change them in the sidebar, "
+                     "or reset this page.", icon=":material/error:")
+        else:
+            log.exception("unexpected error on page %s", prefix)
+            st.error(f"Something went wrong while drawing this page ({type(err).__name__}). It is a bug in "
+                     "Descent Lab, and the details are in the server log. Your settings are kept; reset this "
+                     "page to start again from its defaults.", icon=":material/error:")
+        st.button("Reset this page", icon=":material/restart_alt:", key=f"{prefix}.reset_page",
+                  on_click=reset_page, args=(prefix,))
