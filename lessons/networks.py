@@ -276,7 +276,7 @@ ORDER = Lesson(
         pairs(dataset="iris", hidden=(8,), activation="tanh", batch_size=1),
         ((opt("gd", {"lr": 0.05}, label="sorted by class"), pairs(shuffle=False)),
          (opt("gd", {"lr": 0.05}, label="shuffled"), pairs(shuffle=True))),
-        epochs=10, seeds=5, record_every=16,
+        epochs=8, seeds=4, record_every=16,
     ),
     predict=Predict(
         "Same net, same lr, one row per step. Which ends with the lower training loss?",
