@@ -64,6 +64,11 @@ class Landscape:
     #: It counts only on the class that also defines ``value_and_grad``, so a subclass that changes the
     #: formula never inherits a stale kernel.
     kernel: ClassVar[Kernel | None] = None
+    #: The optimizers the surface opens with, as plain dicts (``lessons.demos.demo_configs`` builds them):
+    #: ``"name"``, any of its hyperparameters, transform fields such as ``"clip_mode"``, and ``"label"``.
+    demo: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"name": "gd", "lr": 0.001}, {"name": "momentum", "lr": 0.001, "momentum": 0.9}, {"name": "adam", "lr": 0.05},
+    )
 
     def __init__(self, **params: Any) -> None:
         self.params = resolve(self.specs, params, self.name)

@@ -64,6 +64,7 @@ class Cliff(Landscape):
     title = "Cliff"
     latex = r"f(x,y) = 0.1\left((x+2)^2 + y^2\right) + \frac{25}{1 + e^{-k(x-1)}}"
     lesson = "A cliff makes the gradient explode: one plain step flies off, a clipped step walks down."
+    demo = ({"name": "gd", "lr": 0.5}, {"name": "gd", "lr": 0.5, "clip_mode": "norm", "clip_threshold": 1.0, "label": "GD, clipped (norm ≤ 1)"})
     log_scale = True
     kernel = _value_and_grad_kernel
     specs = (

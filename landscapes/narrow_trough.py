@@ -46,6 +46,7 @@ class NarrowTrough(Landscape):
     title = "Narrow trough (ill-conditioned quadratic)"
     latex = r"f(\mathbf{p}) = \tfrac12\,\mathbf{p}^\top R_\theta \begin{pmatrix}1&0\\0&\kappa\end{pmatrix} R_\theta^\top \mathbf{p}"
     lesson = "Ill-conditioning: GD zig-zags across the trough; adaptive methods help only when it is axis-aligned."
+    demo = ({"name": "gd", "lr": 0.09}, {"name": "momentum", "lr": 0.03, "momentum": 0.7}, {"name": "adam", "lr": 0.1})
     log_scale = True
     kernel = _value_and_grad_kernel
     specs = (

@@ -36,6 +36,10 @@ class Saddle(Landscape):
     title = "Saddle point"
     latex = r"f(x,y) = x^2 - y^2 + \tfrac{1}{4}y^4"
     lesson = "Near a saddle the gradient vanishes: plain GD stalls, momentum and Adam escape faster."
+    demo = (
+        {"name": "gd", "lr": 0.02}, {"name": "gd", "lr": 0.02, "noise_sigma": 0.3, "noise_seed": 1, "label": "GD + gradient noise"},
+        {"name": "momentum", "lr": 0.02, "momentum": 0.9}, {"name": "adam", "lr": 0.04},
+    )
     kernel = _value_and_grad_kernel
 
     @property

@@ -62,6 +62,7 @@ class TwoBasin(Landscape):
         r" - e^{-\|\mathbf{p}-\mu_2\|^2/1.28}"
     )
     lesson = "A local minimum beside the global one: plain GD ends in whichever basin it starts in."
+    demo = ({"name": "gd", "lr": 0.1}, {"name": "momentum", "lr": 0.1, "momentum": 0.9}, {"name": "adam", "lr": 0.05})
     kernel = _value_and_grad_kernel
 
     @property
