@@ -7,7 +7,8 @@ import streamlit as st
 st.set_page_config(page_title="Descent Lab", page_icon=str(Path(__file__).with_name("docs") / "icon.png"), layout="wide")
 page = st.navigation(
     [
-        st.Page("ui/pages/surfaces.py", title="Surfaces", icon=":material/map:", default=True, url_path="surfaces"),
+        st.Page("ui/pages/lessons.py", title="Lessons", icon=":material/school:", default=True, url_path="lessons"),
+        st.Page("ui/pages/surfaces.py", title="Surfaces", icon=":material/map:", url_path="surfaces"),
         st.Page("ui/pages/networks.py", title="Networks", icon=":material/neurology:", url_path="networks"),
     ]
 )

@@ -18,11 +18,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import landscapes
+import nets
 import optimizers
 from landscapes.base import Landscape
 from optimizers.basins import BasinMap, basin_map
 from optimizers.config import OptimizerConfig
 from optimizers.runner import Trajectory
+from viz import net_figures as nf
 
 log = logging.getLogger("descent_lab.ui")
 
@@ -203,3 +205,25 @@ class PrecomputedFigure(go.Figure):
     def to_dict(self) -> dict[str, Any]:
         """The precomputed ``fig.to_dict()`` (shared; do not modify)."""
         return self._spec
+
+
+def to_series(traj: Trajectory, problem: nets.NetProblem, label: str, color: str) -> nf.NetSeries:
+    """A training trajectory as the figure module's NetSeries."""
+    x = traj.extras
+    return nf.NetSeries(
+        label=label, color=color, epochs=np.rint(nets.epochs_of(traj, problem)).astype(int),
+        train_loss=x["train_loss"], train_acc=x["train_acc"], test_loss=x.get("test_loss"),
+        test_acc=x.get("test_acc"), layer_grad_norms=x["grad_norm_layer"][:, 0, :],
+        saturation=x["saturated"][:, 0] if "saturated" in x else None,
+        dead=x["dead"][:, 0] if "dead" in x else None,
+    )
+
+
+def boundary_data(problem: nets.NetProblem, thetas: np.ndarray, view: tuple[int, int] | None, label: str,
+                  boundary_grid: int = 41) -> nf.BoundaryData:
+    """The boundary panel's data: :func:`nets.boundary_grid` plus labels for the figure."""
+    g = nets.boundary_grid(problem, thetas, view, resolution=boundary_grid)
+    return nf.BoundaryData(xs=g.xs, ys=g.ys, probs=g.probs, points=g.points, labels=problem.y_train, series_label=label,
+                           xlabel=g.xlabel, ylabel=g.ylabel, class_names=tuple(problem.split.dataset.class_names))
+
+

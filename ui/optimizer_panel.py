@@ -49,6 +49,10 @@ def unique_labels(configs: Sequence[OptimizerConfig]) -> list[OptimizerConfig]:
             labels.append(f"{title} (lr={lr:g})" if isinstance(lr, (int, float)) else title)
         else:
             labels.append(title)
+    # Same optimizer and lr twice: name what else differs (the cliff's "GD, clipped" twin).
+    dup = Counter(labels)
+    labels = [f"{label[:-1]}, {extra})" if dup[label] > 1 and label.endswith(")") and (extra := _transform_tag(cfg))
+              else label for cfg, label in zip(configs, labels, strict=True)]
     seen: Counter[str] = Counter()
     dup = Counter(labels)
     out = []
@@ -58,6 +62,20 @@ def unique_labels(configs: Sequence[OptimizerConfig]) -> list[OptimizerConfig]:
             label = f"{label} #{seen[label]}"
         out.append(replace(cfg, label=label))
     return out
+
+
+def _transform_tag(cfg: OptimizerConfig) -> str:
+    """A few words on the transforms wrapped around an optimizer, for telling twins apart."""
+    parts = []
+    if cfg.clip_mode != "off":
+        parts.append(f"clipped by {cfg.clip_mode} at {cfg.clip_threshold:g}")
+    if cfg.noise_sigma:
+        parts.append(f"noise σ={cfg.noise_sigma:g}")
+    if cfg.schedule != "constant":
+        parts.append(SCHEDULES[cfg.schedule].title if cfg.schedule in SCHEDULES else cfg.schedule)
+    if cfg.decoupled_weight_decay:
+        parts.append(f"decay {cfg.decoupled_weight_decay:g}")
+    return ", ".join(parts)
 
 
 def full_hparams(name: str, given: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from optimizers.config import OptimizerConfig
 from optimizers.runner import Trajectory
 from ui import controls as ctl
 from ui.codec import OptEntry
-from ui.common import PrecomputedFigure, config_key
+from ui.common import PrecomputedFigure, boundary_data, config_key, to_series
 from ui.networks_model import (
     CONTROLS,
     LOSS_LABELS,
@@ -167,26 +167,6 @@ def run_labels(values: dict[str, Any]) -> list[str]:
 def record_every(epochs: int) -> int:
     """Record every n-th epoch so a run keeps about ``TARGET_RECORDS`` records."""
     return max(1, math.ceil(epochs / TARGET_RECORDS))
-
-
-def to_series(traj: Trajectory, problem: nets.NetProblem, label: str, color: str) -> nf.NetSeries:
-    """A training trajectory as the figure module's NetSeries."""
-    x = traj.extras
-    return nf.NetSeries(
-        label=label, color=color, epochs=np.rint(nets.epochs_of(traj, problem)).astype(int),
-        train_loss=x["train_loss"], train_acc=x["train_acc"], test_loss=x.get("test_loss"),
-        test_acc=x.get("test_acc"), layer_grad_norms=x["grad_norm_layer"][:, 0, :],
-        saturation=x["saturated"][:, 0] if "saturated" in x else None,
-        dead=x["dead"][:, 0] if "dead" in x else None,
-    )
-
-
-def boundary_data(problem: nets.NetProblem, thetas: np.ndarray, view: tuple[int, int] | None, label: str
-                  ) -> nf.BoundaryData:
-    """The boundary panel's data: :func:`nets.boundary_grid` plus labels for the figure."""
-    g = nets.boundary_grid(problem, thetas, view, resolution=BOUNDARY_GRID)
-    return nf.BoundaryData(xs=g.xs, ys=g.ys, probs=g.probs, points=g.points, labels=problem.y_train, series_label=label,
-                           xlabel=g.xlabel, ylabel=g.ylabel, class_names=tuple(problem.split.dataset.class_names))
 
 
 # -- the page --------------------------------------------------------------------------------------
