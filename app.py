@@ -12,4 +12,6 @@ page = st.navigation(
         st.Page("ui/pages/networks.py", title="Networks", icon=":material/neurology:", url_path="networks"),
     ]
 )
+# Streamlit's default top padding (6rem) pushes a figure's Play controls below the fold on a 1280x720 projector.
+st.html("<style>.block-container, [data-testid=\"stMainBlockContainer\"] { padding-top: 2.2rem; padding-bottom: 2rem; }</style>")
 page.run()

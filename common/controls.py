@@ -331,10 +331,14 @@ def decode(controls: Sequence[Control], query: Mapping[str, Any], *,
     return values, notices
 
 
-def encode(controls: Sequence[Control], values: Mapping[str, Any]) -> dict[str, str | list[str]]:
-    """Query parameters for the values that differ from their defaults (in declaration order)."""
+def encode(controls: Sequence[Control], values: Mapping[str, Any], *,
+           start: Mapping[str, Any] | None = None) -> dict[str, str | list[str]]:
+    """Query parameters for the values that differ from their defaults (in declaration order).
+
+    ``start`` holds values decoded apart (a surface's parameters) that dynamic defaults read.
+    """
     out: dict[str, str | list[str]] = {}
-    seen: Values = {}
+    seen: Values = dict(start or {})
     for c in controls:
         value = values.get(c.key, c.default_for(seen))
         if value != c.default_for(seen):

@@ -302,7 +302,7 @@ class PageModel:
         """Query parameters: the non-default controls, the group's non-defaults, and the optimizers."""
         from common.controls import encode
 
-        out = encode(self.controls, values)
+        out = encode(self.controls, values, start={"params": values.get("params", ())} if self.group else None)
         if self.group:
             out.update(encode_group(self.group, self.group_specs(values), values.get("params", ())))
         out.update(encode_optimizers(values.get("optimizers", ()), self.optimizer_extras))

@@ -65,8 +65,8 @@ def curve_notes(spec: dict[str, Any], notes: Sequence[tuple[str, float, str]], *
             continue
         out.append(dict(
             x=math.log10(px) if log_x else px, y=math.log10(py) if log_y else py, xref=xaxis, yref=yaxis,
-            text=text, showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.2, ax=30 + 10 * (k % 3),
-            ay=-36 - 18 * (k % 3), bgcolor="rgba(255,255,255,0.85)", bordercolor=trace.get("line", {}).get(
+            text=text, showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.2, ax=(40 + 25 * (k // 2)) * (1 if k % 2 == 0 else -1),
+            ay=-30 - 22 * (k % 3), bgcolor="rgba(255,255,255,0.85)", bordercolor=trace.get("line", {}).get(
                 "color", "#555"), borderwidth=1, font=dict(size=12),
         ))
     return out

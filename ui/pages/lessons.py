@@ -43,15 +43,19 @@ def _result(lesson_key: str, v: int) -> Result:
     return lesson.compute(lm.scenario({"lesson": lesson_key, "v": v}))
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _figure(lesson_key: str, v: int) -> tuple[PrecomputedFigure, Any]:
-    """The animated figure of a lesson's run with its notes, and the basin figure when the lesson has maps."""
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _figure(lesson_key: str, v: int, notes_on: bool) -> tuple[PrecomputedFigure, Any]:
+    """The animated figure of a lesson's run, and the basin figure when the lesson has maps.
+
+    The lesson's notes go on the curves only after the student predicted (``notes_on``): they give the answer away.
+    """
     from viz.player import use_player
 
     lesson = lessons.REGISTRY[lesson_key]
     r = _result(lesson_key, v)
     colors = [palette.color_for(i) for i in range(len(r.trajectories))]
-    notes = [(r.labels[i], float(x), text) for i, x, text in lesson.annotations(r) if 0 <= i < len(r.labels)]
+    notes = [(r.labels[i], float(x), text) for i, x, text in lesson.annotations(r)
+             if 0 <= i < len(r.labels) and notes_on]
     basin_fig = None
     if isinstance(r.scenario, SurfaceScenario):
         from viz.surface_figure import Series, animated_figure
@@ -120,17 +124,18 @@ def main() -> None:
     wkey = ctl.widget_key(P, f"v.{lesson.key}")
     if st.session_state.get(wkey) not in range(len(labels)):
         st.session_state[wkey] = values["v"] if values["v"] < len(labels) else 0
-    v = st.segmented_control("Try a variation", list(range(len(labels))), key=wkey,
-                             format_func=lambda i: labels[i], help="One click changes the run; the text follows it.")
+    left, right = st.columns([1, 1], gap="large")
+    v = left.segmented_control("Try a variation", list(range(len(labels))), key=wkey,
+                               format_func=lambda i: labels[i], help="One click changes the run; the text follows it.")
     values["v"] = 0 if v is None else int(v)
     ctl.store(P, values)
     ctl.sync_url(lm.MODEL.encode(values))
 
     r = _result(lesson.key, values["v"])
     pred_key = ctl.widget_key(P, f"predict.{lesson.key}.{values['v']}")
-    guess = st.radio(f"**Predict first.** {lesson.predict.question}", list(range(len(lesson.predict.choices))),
-                     index=None, key=pred_key, format_func=lambda i: lesson.predict.choices[i], horizontal=True)
-    fig, basin_fig = _figure(lesson.key, values["v"])
+    guess = right.radio(f"**Predict first.** {lesson.predict.question}", list(range(len(lesson.predict.choices))),
+                        index=None, key=pred_key, format_func=lambda i: lesson.predict.choices[i], horizontal=True)
+    fig, basin_fig = _figure(lesson.key, values["v"], guess is not None)
     st.plotly_chart(fig, theme=None, key=f"{P}.fig")
     frame_player(key=f"{P}.player")
     if guess is None:
