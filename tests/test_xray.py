@@ -1,0 +1,179 @@
+"""The X-ray: the optimizer's recorded state, the curvature along a path, sharpness, and their figures.
+
+Each test names its reference in its docstring: the state :meth:`Optimizer.step` returns, an update
+rebuilt by hand, ``numpy.linalg.eigvalsh``, a Hessian built by central differences, torch's
+``autograd.functional.hessian``, a theoretical rate, or two backends that must agree.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import landscapes
+import optimizers
+from optimizers.transforms import Chain, Clip, schedule
+
+NO_JIT = os.environ.get("DESCENT_LAB_NO_JIT", "") not in ("", "0")
+
+
+def _lr_kw(name: str, lr: float) -> dict:
+    return {"lr": lr} if "lr" in optimizers.get(name).hparams else {}
+
+
+def _stored(opt) -> list[str]:
+    return [f.name for f in opt.state_fields if f.derive is None]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Recorded state
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", optimizers.names())
+def test_every_state_array_is_declared(name):
+    """Reference: the state ``init`` creates. Every ``(k, d)`` array in it is a declared, documented field."""
+    for hp in ({}, {"amsgrad": True}, {"centered": True, "momentum": 0.5}):
+        try:
+            opt = optimizers.get(name, **hp)
+        except ValueError:
+            continue
+        state = opt.init(np.zeros((3, 2)))
+        arrays = {key for key, v in state.items() if key != "t" and np.shape(v) == (3, 2)}
+        assert arrays <= set(_stored(opt)), f"{name}{hp}: undeclared state {arrays - set(_stored(opt))}"
+        for f in opt.xray_fields():
+            assert f.label and f.doc.endswith("."), f"{name}: field {f.name} needs a label and a sentence"
+
+
+@pytest.mark.parametrize("name", optimizers.names())
+def test_recorded_state_equals_the_state_the_step_returns(name):
+    """Reference: a loop over ``opt.step`` by hand. Every 3rd step's recorded state equals the step's own, and
+    ``state.grad`` / ``state.step`` are the gradient it received and ``p_t − p_{t−1}``."""
+    f = landscapes.get("rosenbrock")
+    opt = optimizers.get(name, **_lr_kw(name, 1e-4))
+    starts = np.array([[-1.2, 1.0], [0.3, 0.4], [1.5, 2.1]])
+    traj = optimizers.run(f, opt, starts, 20, record_every=3, backend="numpy", record_state=True)
+    assert set(traj.status) == {"max steps"}
+    p, state = starts.copy(), opt.init(starts)
+    states, grads, moves = {0: state}, {}, {}
+    for t in range(1, 21):
+        g = f.value_and_grad(p)[1]
+        new_p, state = opt.step(p, g, state)
+        states[t], grads[t], moves[t] = state, g, new_p - p
+        p = new_p
+    for r, t in enumerate(traj.steps.tolist()):
+        for key in _stored(opt):
+            if key in states[t]:
+                np.testing.assert_array_equal(traj.extras[f"state.{key}"][r], states[t][key], err_msg=f"{key} t={t}")
+        if t:
+            np.testing.assert_array_equal(traj.extras["state.grad"][r], grads[t])
+            np.testing.assert_array_equal(traj.extras["state.step"][r], moves[t])
+            np.testing.assert_array_equal(traj.extras["state.lr"][r], np.full(3, opt.lr_at(t)))
+        else:
+            assert np.isnan(traj.extras["state.step"][0]).all()
+
+
+def _kernel_optimizers() -> list[str]:
+    from optimizers import fused
+
+    return [n for n in optimizers.names() if fused._owns(optimizers.get(n), "direction")]
+
+
+@pytest.mark.skipif(NO_JIT, reason="compiled kernels switched off")
+@pytest.mark.parametrize("name", _kernel_optimizers())
+def test_fused_state_equals_numpy_state(name):
+    """Two backends that must agree: the fused loop's recorded state equals the numpy loop's to the bit, in every
+    kernel branch, with clipping and a schedule, and for runs that diverge, leave the window or converge."""
+    from tests.test_fused import grid, hparam_variants
+
+    f = landscapes.get("rosenbrock")
+    starts = grid(f, 5, grow=0.2)
+    opts = [optimizers.get(name, **{**hp, **_lr_kw(name, lr)}) for hp in hparam_variants(name) for lr in (2e-3, 0.5)]
+    opts.append(Chain(optimizers.get(name, **_lr_kw(name, 0.01)), clip=Clip("norm", 1.0),
+                      schedule=schedule("cosine", period=20)))
+    for opt in opts:
+        a = optimizers.run(f, opt, starts, 25, record_every=2, backend="numpy", record_state=True)
+        b = optimizers.run(f, opt, starts, 25, record_every=2, backend="fused", record_state=True)
+        np.testing.assert_array_equal(a.params, b.params)
+        assert a.extras.keys() == b.extras.keys()
+        for key in a.extras:
+            np.testing.assert_array_equal(b.extras[key], a.extras[key], err_msg=f"{opt!r} {key}")
+
+
+def test_stopped_runs_have_no_state_after_they_stop():
+    """Reference: the runner's statuses. A run that diverged carries NaN after its stop step, finite before."""
+    f = landscapes.get("rosenbrock")
+    traj = optimizers.run(f, optimizers.get("gd", lr=0.01), [[-1.5, 2.0], [0.0, 0.0]], 30, backend="numpy",
+                          record_state=True)
+    assert traj.status[0] in ("diverged", "left window") and traj.status[1] == "max steps"
+    stop = int(traj.status_step[0])
+    m = traj.extras["state.grad"]
+    assert np.isfinite(m[1:stop + 1, 0]).all() and np.isnan(m[stop + 1:, 0]).all()
+    assert np.isfinite(m[1:, 1]).all()
+
+
+def _adam_by_hand(grads_fn, p0, lr_t, b1, b2, eps, steps):
+    """Adam written out with scalar loops over coordinates (the paper's Algorithm 1); per step the
+    bias-corrected moments and the new point."""
+    p = [list(map(float, row)) for row in p0]
+    k, d = len(p), len(p[0])
+    m = [[0.0] * d for _ in range(k)]
+    v = [[0.0] * d for _ in range(k)]
+    out = []
+    for t in range(1, steps + 1):
+        g = grads_fn(np.array(p))
+        m_hat = np.empty((k, d))
+        v_hat = np.empty((k, d))
+        for i in range(k):
+            for j in range(d):
+                m[i][j] = b1 * m[i][j] + (1 - b1) * g[i, j]
+                v[i][j] = b2 * v[i][j] + (1 - b2) * g[i, j] ** 2
+                m_hat[i, j] = m[i][j] / (1 - b1**t)
+                v_hat[i, j] = v[i][j] / (1 - b2**t)
+        for i in range(k):
+            for j in range(d):
+                p[i][j] -= lr_t(t) * m_hat[i, j] / (math.sqrt(v_hat[i, j]) + eps)
+        out.append((m_hat, v_hat, np.array(p)))
+    return out
+
+
+def test_adam_scale_is_lr_over_root_v_hat_rebuilt_by_hand():
+    """Reference: Adam rebuilt by hand. ``state.scale`` (the ellipse's semi-axes) is η_t/(√v̂+ε) per coordinate,
+    the bias corrections are 1 − βᵗ, and the step taken is −scale · m̂; with a cosine schedule, η_t is scheduled."""
+    f = landscapes.get("narrow_trough")
+    b1, b2, eps, lr = 0.8, 0.99, 1e-3, 0.05
+    sched = schedule("cosine", period=30, floor=0.1)
+    opt = Chain(optimizers.get("adam", lr=lr, beta1=b1, beta2=b2, eps=eps), schedule=sched)
+    starts = np.array([[-2.0, 1.0], [1.0, 2.5]])
+    traj = optimizers.run(f, opt, starts, 25, backend="numpy", record_state=True, x_tol=0.0)
+    hand = _adam_by_hand(lambda p: f.value_and_grad(p)[1], starts, lambda t: lr * sched(t), b1, b2, eps, 25)
+    for t in range(1, 26):
+        m_hat, v_hat, p = hand[t - 1]
+        scale = lr * sched(t) / (np.sqrt(v_hat) + eps)
+        np.testing.assert_allclose(traj.extras["state.scale"][t], scale, rtol=1e-12)
+        np.testing.assert_allclose(traj.extras["state.step"][t], -scale * m_hat, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(traj.extras["state.bias1"][t], 1 - b1**t, rtol=1e-14)
+        np.testing.assert_allclose(traj.extras["state.bias2"][t], 1 - b2**t, rtol=1e-14)
+        np.testing.assert_allclose(traj.params[t], p, rtol=1e-11)
+
+
+def test_lion_interpolation_and_clip_factor_rebuilt_by_hand():
+    """Reference: the updates rebuilt by hand. Lion moves each coordinate by −η·sign(β₁m_{t−1} + (1−β₁)g), and
+    the clip factor of a norm clip is min(1, c/‖g‖)."""
+    f = landscapes.get("rosenbrock")
+    b1, b2, lr, thr = 0.9, 0.99, 0.01, 5.0
+    opt = Chain(optimizers.get("lion", lr=lr, beta1=b1, beta2=b2), clip=Clip("norm", thr))
+    starts = np.array([[-1.5, 2.0], [0.2, 0.1]])
+    traj = optimizers.run(f, opt, starts, 15, backend="numpy", record_state=True)
+    p, m = starts.copy(), np.zeros_like(starts)
+    for t in range(1, 16):
+        g = f.value_and_grad(p)[1]
+        norm = np.sqrt((g * g).sum(axis=1))
+        factor = np.minimum(1.0, thr / norm)
+        g = g * factor[:, None]
+        c = b1 * m + (1 - b1) * g
+        np.testing.assert_allclose(traj.extras["state.clip"][t], factor, rtol=1e-12)
+        np.testing.assert_allclose(traj.extras["state.c"][t], c, rtol=1e-12)
+        np.testing.assert_allclose(traj.extras["state.step"][t], -lr * np.sign(c), rtol=1e-9)
+        p, m = p - lr * np.sign(c), b2 * m + (1 - b2) * g
