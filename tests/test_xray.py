@@ -177,3 +177,79 @@ def test_lion_interpolation_and_clip_factor_rebuilt_by_hand():
         np.testing.assert_allclose(traj.extras["state.c"][t], c, rtol=1e-12)
         np.testing.assert_allclose(traj.extras["state.step"][t], -lr * np.sign(c), rtol=1e-9)
         p, m = p - lr * np.sign(c), b2 * m + (1 - b2) * g
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Curvature along the path
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", landscapes.names())
+def test_path_eigenvalues_equal_eigvalsh_point_by_point(name):
+    """Reference: ``numpy.linalg.eigvalsh`` of ``landscape.hessian`` at each point, one call per point. The
+    vectorized eigenvalues along an Adam path (R, k, 2) equal it, and a non-finite point gives NaN."""
+    from landscapes import curvature
+
+    f = landscapes.get(name)
+    starts = np.array([f.start, *list(f.presets.values())[:2]], dtype=float)
+    traj = optimizers.run(f, optimizers.get("adam", lr=0.05), starts, 30, backend="numpy")
+    eig = curvature.path_eigenvalues(f, traj.params)
+    assert eig.shape == (*traj.params.shape[:2], 2)
+    for r in range(traj.params.shape[0]):
+        for i in range(traj.k):
+            want = np.linalg.eigvalsh(f.hessian(traj.params[r, i]))
+            np.testing.assert_allclose(eig[r, i], want, rtol=1e-12, atol=1e-12)
+    assert np.isnan(curvature.hessian_eigenvalues(f, np.array([[np.nan, 0.0]]))).all()
+
+
+def test_readout_and_classification_of_known_critical_points():
+    """Reference: the surfaces' own critical points (their kinds are listed with them). The saddle surface's saddle
+    reads "a saddle", Himmelblau's minima are bowls and saddles indefinite, its local maximum a hilltop."""
+    from landscapes import curvature
+
+    sad = landscapes.get("saddle")
+    pt = next(c.point for c in sad.minima if c.kind == "saddle")
+    lam = curvature.hessian_eigenvalues(sad, np.array(pt))
+    assert lam[0] < 0 < lam[1]
+    text = curvature.readout(120, *lam)
+    assert text.startswith("step 120: λ = (−") and text.endswith("a saddle")
+    assert curvature.readout(120, -2.0, 4.0) == "step 120: λ = (−2.0, 4.0), a saddle"
+    assert curvature.readout(3, 1.0, 20.0).endswith("a bowl")
+    assert curvature.readout(3, -3.0, -1.0).endswith("a hilltop")
+    assert curvature.readout(3, 0.0, 2.0).endswith("flat in one direction")
+    him = landscapes.get("himmelblau")
+    for c in him.minima:
+        code = curvature.classify(curvature.hessian_eigenvalues(him, np.array(c.point)))
+        assert int(code) == {"global": curvature.POSITIVE_DEFINITE, "local": curvature.POSITIVE_DEFINITE,
+                             "saddle": curvature.INDEFINITE}[c.kind]
+    # Himmelblau's local maximum near (−0.2708, −0.9230)
+    top = curvature.hessian_eigenvalues(him, np.array([-0.270845, -0.923039]))
+    assert int(curvature.classify(top)) == curvature.NEGATIVE_DEFINITE
+
+
+def test_curvature_map_shades_the_trough_as_a_bowl_and_the_saddle_by_sign():
+    """Reference: the analytic Hessians. The trough (a positive definite quadratic) is a bowl at every grid point;
+    Himmelblau, with four minima, four saddles and a maximum, shows all three kinds."""
+    from landscapes import curvature
+
+    trough = curvature.curvature_map(landscapes.get("narrow_trough"), 20)
+    assert trough.kinds.shape == (20, 20) and trough.share(curvature.POSITIVE_DEFINITE) == 1.0
+    him = curvature.curvature_map(landscapes.get("himmelblau"), 60)
+    for code in (curvature.POSITIVE_DEFINITE, curvature.INDEFINITE, curvature.NEGATIVE_DEFINITE):
+        assert him.share(code) > 0
+    with pytest.raises(ValueError, match="resolution"):
+        curvature.curvature_map(landscapes.get("himmelblau"), 1)
+
+
+def test_eigen_split_on_the_trough_follows_the_gd_rate():
+    """Reference: the theoretical rate. Under GD with rate η on the trough each eigen-component shrinks by exactly
+    1 − ηλᵢ per step, and the loss parts add up to f − f*."""
+    from landscapes import curvature
+
+    f = landscapes.get("narrow_trough", condition_number=20.0, angle=30.0)
+    lr = 0.06
+    traj = optimizers.run(f, optimizers.get("gd", lr=lr), [f.start], 40, backend="numpy", x_tol=0.0)
+    split = curvature.eigen_split(f, traj.params)
+    np.testing.assert_allclose(split.eigenvalues, [1.0, 20.0], rtol=1e-12)
+    c = split.components[:, 0, :]
+    t = traj.steps[:, None]
+    np.testing.assert_allclose(c, c[0] * (1 - lr * split.eigenvalues) ** t, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(split.loss_parts.sum(axis=-1), traj.values, rtol=1e-10, atol=1e-15)
