@@ -377,3 +377,99 @@ def test_edge_of_stability_full_batch_gd_on_spirals():
     per_net = np.median(s, axis=0)
     assert np.all(np.abs(per_net / edge - 1) <= 0.15), per_net / edge
     assert abs(np.median(s) / edge - 1) <= 0.15
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------------------------
+def _adam_on_trough(steps: int = 60):
+    f = landscapes.get("narrow_trough", condition_number=20.0, angle=30.0)
+    opt = optimizers.get("adam", lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8)
+    traj = optimizers.run(f, opt, [f.start, [1.0, 2.0]], steps, backend="numpy", record_state=True, x_tol=0.0)
+    return f, opt, traj
+
+
+def test_ellipse_axes_are_the_effective_step_per_coordinate_rebuilt_by_hand():
+    """Reference: Adam rebuilt by hand. The frame's scale is η/(√v̂+ε) per coordinate, the ellipse's semi-axes are
+    that scale times ‖m̂‖, the drawn outline satisfies (x/a)² + (y/b)² = 1, and the step taken ends on it."""
+    from viz import xray_figure as xf
+
+    f, opt, traj = _adam_on_trough()
+    hand = _adam_by_hand(lambda p: f.value_and_grad(p)[1], traj.params[0], lambda t: 0.1, 0.9, 0.99, 1e-8, 60)
+    for r in (1, 7, 30, 60):
+        for run in (0, 1):
+            m_hat, v_hat, _ = hand[r - 1]
+            frame = xf.xray_frame(traj, opt.xray_fields(), r, run)
+            scale = 0.1 / (np.sqrt(v_hat[run]) + 1e-8)
+            np.testing.assert_allclose(frame.scale, scale, rtol=1e-12)
+            np.testing.assert_allclose(frame.ellipse_axes, scale * np.linalg.norm(m_hat[run]), rtol=1e-9)
+            a, b = frame.ellipse_axes
+            d = frame.arrows["step"][1] - frame.tail
+            assert (d[0] / a) ** 2 + (d[1] / b) ** 2 == pytest.approx(1.0, rel=1e-9)
+            ell = xf.frame_traces(frame)[3]
+            ex, ey = np.array(ell["x"]) - frame.tail[0], np.array(ell["y"]) - frame.tail[1]
+            np.testing.assert_allclose((ex / a) ** 2 + (ey / b) ** 2, 1.0, rtol=1e-9)
+    assert xf.xray_frame(traj, opt.xray_fields(), 0, 0) is None
+
+
+def test_arrows_point_along_minus_gradient_and_minus_momentum():
+    """Reference: the recorded gradient and first moment. Each arrow starts at p_{t−1}, has the step's length and
+    the direction of −g and −m; the step arrow ends at the run's point p_t."""
+    from viz import xray_figure as xf
+
+    _, opt, traj = _adam_on_trough()
+    r = 12
+    frame = xf.xray_frame(traj, opt.xray_fields(), r, 0)
+    np.testing.assert_array_equal(frame.arrows["step"][1], traj.params[r, 0])
+    length = np.linalg.norm(traj.params[r, 0] - traj.params[r - 1, 0])
+    for kind, field in (("gradient", "grad"), ("momentum", "m")):
+        seg = frame.arrows[kind]
+        np.testing.assert_allclose(seg[0], traj.params[r - 1, 0], rtol=1e-12)
+        v = seg[1] - seg[0]
+        assert np.linalg.norm(v) == pytest.approx(length, rel=1e-12)
+        want = -traj.extras[f"state.{field}"][r, 0]
+        np.testing.assert_allclose(v / length, want / np.linalg.norm(want), rtol=1e-10)
+
+
+def test_xray_animation_frames_carry_only_what_moves():
+    """Reference: the payload rule of the animated figures (frames must not carry whole paths). Every frame has
+    the same few traces with a fixed number of points, so twice the frames is about twice the payload; the map's
+    background is a layout image and no trace is a contour or heatmap (they vanish while plotly animates)."""
+    import json
+
+    from landscapes import curvature
+    from viz import xray_figure as xf
+
+    _, opt, traj = _adam_on_trough(240)
+    cmap = curvature.curvature_map(landscapes.get("himmelblau"), 40)
+    sizes = {}
+    for n in (60, 120):
+        fig = xf.xray_figure(traj, opt.xray_fields(), curvature=cmap, max_frames=n)
+        frames = fig.to_dict()["frames"]
+        assert len(frames) == n
+        points = {sum(len(t.get("x", [])) for t in fr["data"]) for fr in frames}
+        assert len(points) == 1 and points.pop() < 80
+        assert all(t["type"] == "scatter" for t in fig.to_dict()["data"])
+        assert fig.layout.images and fig.layout.images[0].source.startswith("data:image/png;base64,")
+        sizes[n] = len(json.dumps(frames))
+    assert 1.8 < sizes[120] / sizes[60] < 2.2
+
+
+def test_curvature_and_edge_of_stability_figures_draw_two_over_lr():
+    """Reference: the stability limit 2/η of GD on a quadratic. Both figures draw it at 2/η for each series
+    that gives η, and plot the given eigenvalues / sharpness unchanged."""
+    from landscapes import curvature
+    from viz import xray_figure as xf
+
+    f = landscapes.get("narrow_trough")
+    traj = optimizers.run(f, optimizers.get("gd", lr=0.05), [f.start], 30, backend="numpy")
+    eig = curvature.path_eigenvalues(f, traj.params)[:, 0]
+    fig = xf.curvature_figure([xf.CurvatureSeries("GD", traj.steps, eig, lr=0.05)])
+    assert [s.y0 for s in fig.layout.shapes if s.y0 != 0] == [pytest.approx(40.0)]
+    np.testing.assert_array_equal(fig.data[0].y, eig[:, 1])
+    sharp = np.array([[1.0, 2.0], [3.0, 4.0], [3.5, 4.5]])
+    fig = xf.edge_of_stability_figure([xf.SharpnessSeries("GD", np.arange(3), sharp, lr=0.5)])
+    assert [s.y0 for s in fig.layout.shapes] == [pytest.approx(4.0)]
+    np.testing.assert_allclose(fig.data[1].y, np.median(sharp, axis=1))
+    split = curvature.eigen_split(f, traj.params)
+    assert len(xf.eigen_split_figure(traj.steps, split.loss_parts[:, 0], split.eigenvalues).data) == 2
