@@ -16,6 +16,7 @@ from nets.datasets import DATASETS, Dataset, DatasetEntry, Split, load
 from nets.datasets import make as make_dataset
 from nets.mlp import ACTIVATIONS, INITS, LOSSES, MAX_LAYERS, MAX_WIDTH, MLP, OUTPUTS, SATURATION_MARGIN
 from nets.problem import MAX_EPOCHS, MAX_SEEDS, MAX_STEPS, SPECS, NetProblem, problem
+from nets.sharpness import hessian_vector_products, sharpness, sharpness_along
 from nets.slices import Slice2D, interpolate_1d, slice_2d
 from nets.train import diagnose, epochs_of, train
 
@@ -49,10 +50,13 @@ __all__ = [
     "datasets",
     "diagnose",
     "epochs_of",
+    "hessian_vector_products",
     "interpolate_1d",
     "load",
     "make_dataset",
     "problem",
+    "sharpness",
+    "sharpness_along",
     "slice_2d",
     "train",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
 
 
 @kernel
@@ -35,6 +35,12 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         v_[i] = v
         u_[i] = rho * u + (1.0 - rho) * (delta * delta)
         d[i] = delta
+
+
+def _scale(opt: Adadelta, s: StepView) -> np.ndarray:
+    """``η √(u_{t−1} + ε) / √(v_t + ε)``: the step per unit of gradient, per coordinate."""
+    eps = per_run(opt.hparams["eps"], len(s.lr))
+    return s.lr[:, None] * (np.sqrt(s.prev["u"] + eps) / np.sqrt(s.state["v"] + eps))
 
 
 class Adadelta(Optimizer):
@@ -67,6 +73,12 @@ class Adadelta(Optimizer):
         weight_decay_spec(),
     )
     kernel = _direction_kernel
+    state_fields = (
+        StateField("v", "v (mean of g²)", "Running average of the squared gradient, per coordinate."),
+        StateField("u", "u (mean of Δ²)", "Running average of the squared steps: the units Δ is measured in."),
+        StateField("scale", "η√(u+ε)/√(v+ε)", "Effective step per coordinate, η √(u + ε) / √(v + ε).", role="scale",
+                   derive=_scale),
+    )
 
     def init_state(self, params: np.ndarray) -> State:
         return {"v": np.zeros_like(params), "u": np.zeros_like(params)}

@@ -8,7 +8,7 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
 
 
 @kernel
@@ -29,6 +29,11 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         total = acc[i] + gi * gi
         acc[i] = total
         d[i] = gi / (math.sqrt(total) + eps)
+
+
+def _scale(opt: Adagrad, s: StepView) -> np.ndarray:
+    """``η_t / (√s_t + ε)``: the step per unit of gradient, per coordinate."""
+    return s.lr[:, None] / (np.sqrt(s.state["sum"]) + per_run(opt.hparams["eps"], len(s.lr)))
 
 
 class Adagrad(Optimizer):
@@ -61,6 +66,11 @@ class Adagrad(Optimizer):
         Spec("eps", 1e-10, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
     )
     kernel = _direction_kernel
+    state_fields = (
+        StateField("sum", "s (sum of g²)", "Sum of squared gradients per coordinate; it only grows."),
+        StateField("scale", "η/(√s+ε)", "Effective step per coordinate, η_t / (√s + ε): it only shrinks.", role="scale",
+                   derive=_scale),
+    )
 
     def lr_at(self, t: int) -> float:
         h = self.hparams

@@ -9,12 +9,39 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.base import (
+    Optimizer,
+    State,
+    StateField,
+    StepView,
+    coupled_decay,
+    lr_spec,
+    per_run,
+    require_below,
+    weight_decay_spec,
+)
 
 BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average (momentum); must be < 1.", label="β₁")
 BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average; must be < 1.", label="β₂")
 EPS = Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε")
 AMSGRAD = Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).", label="AMSGrad")
+
+#: X-ray fields the Adam family shares.
+M_FIELD = StateField("m", "m (first moment)", "Running average of the gradient: the momentum.", role="momentum")
+V_FIELD = StateField("v", "v (second moment)", "Running average of the squared gradient, per coordinate.")
+BIAS1_FIELD = StateField("bias1", "1 − β₁ᵗ", "Bias correction of m: m̂ = m / (1 − β₁ᵗ); near 0 early, then 1.",
+                         per="run", derive=lambda opt, s: 1.0 - per_run(opt.hparams["beta1"], len(s.lr))[:, 0] ** s.t)
+BIAS2_FIELD = StateField("bias2", "1 − β₂ᵗ", "Bias correction of v: v̂ = v / (1 − β₂ᵗ); reaches 1 slowly.",
+                         per="run", derive=lambda opt, s: 1.0 - per_run(opt.hparams["beta2"], len(s.lr))[:, 0] ** s.t)
+SCALE_DOC = "Effective step per coordinate, η_t / (√v̂ + ε): how far one unit of m̂ moves each coordinate."
+
+
+def _scale(opt: Adam, s: StepView) -> np.ndarray:
+    """``η_t / (√v̂_t + ε)`` per coordinate, with the denominator :meth:`Adam.direction` uses."""
+    _, bias2 = opt._bias(s.t)
+    k = len(s.lr)
+    second = s.state["v_max"] if opt.amsgrad else s.state["v"]
+    return s.lr[:, None] / (np.sqrt(second) / per_run(bias2, k) + per_run(opt.hparams["eps"], k))
 
 
 @kernel
@@ -80,6 +107,8 @@ class Adam(Optimizer):
     #: AdamW: weight decay leaves the gradient alone and shrinks θ directly.
     decoupled: ClassVar[bool] = False
     kernel = _direction_kernel
+    state_fields = (M_FIELD, V_FIELD, StateField("v_max", "max v (AMSGrad)", "Largest v so far; the denominator uses it."),
+                    BIAS1_FIELD, BIAS2_FIELD, StateField("scale", "η/(√v̂+ε)", SCALE_DOC, role="scale", derive=_scale))
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

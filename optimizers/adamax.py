@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from common.jit import kernel
-from optimizers.adam import BETA1, BETA2, EPS
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.adam import BETA1, BETA2, BIAS1_FIELD, EPS, M_FIELD
+from optimizers.base import (
+    Optimizer,
+    State,
+    StateField,
+    StepView,
+    coupled_decay,
+    lr_spec,
+    require_below,
+    weight_decay_spec,
+)
 
 
 @kernel
@@ -24,6 +33,11 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         m_[i] = m
         u_[i] = u
         d[i] = m / (bias1 * u)
+
+
+def _scale(opt: Adamax, s: StepView) -> np.ndarray:
+    """``η_t / u_t``: the step per unit of m̂ = m / (1 − β₁ᵗ), per coordinate."""
+    return s.lr[:, None] / s.state["u"]
 
 
 class Adamax(Optimizer):
@@ -49,6 +63,10 @@ class Adamax(Optimizer):
     reference = "torch.optim.Adamax"
     specs = (lr_spec(2e-3), BETA1, BETA2, EPS, weight_decay_spec())
     kernel = _direction_kernel
+    state_fields = (
+        M_FIELD, StateField("u", "u (max |g|)", "Decaying maximum of |g| per coordinate (the infinity norm)."),
+        BIAS1_FIELD, StateField("scale", "η/u", "Effective step per coordinate, η_t / u.", role="scale", derive=_scale),
+    )
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

@@ -12,8 +12,9 @@ State is a plain ``dict`` of arrays and ints. Nothing is changed in place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -47,6 +48,84 @@ def as_params(params: Any) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True)
+class StepView:
+    """What one step saw and produced: the inputs of derived :class:`StateField` s.
+
+    Attributes
+    ----------
+    t : int
+        The step taken, from 1.
+    state : dict
+        The state the step returned (with ``"t"``).
+    prev : dict
+        The state it started from.
+    grads : ndarray, shape (k, d)
+        The gradient the algorithm received (after any noise and clipping).
+    params : ndarray, shape (k, d)
+        The parameters the step started from.
+    lr : ndarray, shape (k,)
+        The learning rate of the step, after the schedule.
+    """
+
+    t: int
+    state: State
+    prev: State
+    grads: np.ndarray
+    params: np.ndarray
+    lr: np.ndarray
+
+
+@dataclass(frozen=True)
+class StateField:
+    """One named quantity of an optimizer's state, as the X-ray shows it.
+
+    A field without ``derive`` is a state entry of the same name, as
+    :meth:`Optimizer.step` returns it. Stored fields are declared in the order
+    of the rows of :meth:`Optimizer.kernel_state`, which is how the fused
+    backend names its state. A field with ``derive`` is computed from the step
+    (:class:`StepView`), e.g. Adam's effective step per coordinate.
+
+    Attributes
+    ----------
+    name : str
+        Key in :meth:`Optimizer.xray` and, prefixed ``state.``, in a trajectory's ``extras``.
+    label : str
+        Short label with its symbol, e.g. ``"m (first moment)"``.
+    doc : str
+        What it means, in one sentence.
+    per : {"coordinate", "run"}
+        Shape ``(k, d)`` or ``(k,)``.
+    role : {"", "momentum", "scale", "gradient"}
+        How a figure draws it: ``momentum`` as an arrow in parameter space,
+        ``scale`` as the axes of an ellipse (a step length per coordinate),
+        ``gradient`` as the gradient arrow; fields without a role are traced over time.
+    derive : callable, optional
+        ``derive(optimizer, view) -> ndarray`` broadcastable to the field's shape.
+    """
+
+    name: str
+    label: str
+    doc: str
+    per: Literal["coordinate", "run"] = "coordinate"
+    role: str = ""
+    derive: Callable[[Any, StepView], Any] | None = None
+
+
+def per_run(x: Any, k: int) -> np.ndarray:
+    """A scalar or ``(k,)`` hyperparameter as a ``(k, 1)`` column, to scale ``(k, d)`` arrays row by row."""
+    return np.broadcast_to(np.asarray(x, dtype=np.float64).reshape(-1), (k,))[:, None]
+
+
+#: Fields every optimizer reports after its own: the gradient it received and its learning rate.
+STEP_FIELDS: tuple[StateField, ...] = (
+    StateField("grad", "g (gradient)", "The gradient the algorithm received (after noise and clipping).",
+               role="gradient", derive=lambda opt, v: v.grads),
+    StateField("lr", "η_t (learning rate)", "The learning rate of the step, after the schedule.", per="run",
+               derive=lambda opt, v: v.lr),
+)
+
+
 class Optimizer:
     """Base class: validated hyperparameters, ``init`` and a pure ``step``.
 
@@ -71,6 +150,8 @@ class Optimizer:
     #: so k runs × d coordinates are flattened into n. Same operations in the same order as
     #: :meth:`direction`. It counts only on the class that also defines ``direction``.
     kernel: ClassVar[Kernel | None] = None
+    #: What the state holds and what it means, for the X-ray (:meth:`xray`); see :class:`StateField`.
+    state_fields: ClassVar[tuple[StateField, ...]] = ()
 
     def __init__(self, **hparams: Any) -> None:
         self.hparams = resolve(self.specs, hparams, self.name)
@@ -133,6 +214,71 @@ class Optimizer:
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         """Numbers :attr:`kernel` reads at step ``t`` (1-based): hyperparameters and per-step scalars."""
         return ()
+
+    # -- the X-ray -------------------------------------------------------------
+    def xray_fields(self) -> tuple[StateField, ...]:
+        """Every field :meth:`xray` may report: :attr:`state_fields`, then :data:`STEP_FIELDS`."""
+        return (*self.state_fields, *STEP_FIELDS)
+
+    def xray(self, state: State, *, prev: State | None = None, grads: np.ndarray | None = None,
+             params: np.ndarray | None = None, lr: Any = None) -> dict[str, np.ndarray]:
+        """The state after step ``t = state["t"]`` as named arrays, one entry per declared field.
+
+        Parameters
+        ----------
+        state : dict
+            From :meth:`init` or :meth:`step`.
+        prev, grads, params : optional
+            The state, the gradient ``(k, d)`` and the parameters ``(k, d)`` the
+            step started from. Derived fields need them; without them (and at
+            ``t = 0``, before any step) derived fields are NaN.
+        lr : float or ndarray (k,), optional
+            The step's learning rate; :meth:`lr_at` by default.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``(k, d)`` per coordinate or ``(k,)`` per run, fresh float64 arrays.
+            Stored fields missing from ``state`` (e.g. ``v_max`` without AMSGrad)
+            are left out.
+        """
+        t = int(state["t"])
+        stored = [v for key, v in state.items() if key != "t" and np.ndim(v) == 2]
+        template = params if params is not None else grads if grads is not None else (stored[0] if stored else None)
+        if template is None:
+            raise ValueError("xray needs an array in the state, or the params of the step")
+        k, d = np.shape(template)
+        ready = t >= 1 and prev is not None and grads is not None and params is not None
+        view = None
+        if ready:
+            rate = self.lr_at(t) if lr is None else lr
+            view = StepView(t, state, prev, np.asarray(grads, dtype=np.float64), np.asarray(params, dtype=np.float64),
+                            per_run(rate, k)[:, 0].copy())
+        out: dict[str, np.ndarray] = {}
+        with np.errstate(all="ignore"):
+            for f in self.xray_fields():
+                shape = (k, d) if f.per == "coordinate" else (k,)
+                if f.derive is None:
+                    if f.name not in state:
+                        continue
+                    value = state[f.name]
+                elif view is None:
+                    value = np.nan
+                else:
+                    value = f.derive(self, view)
+                out[f.name] = np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), shape))
+        return out
+
+    def state_from_kernel(self, S: np.ndarray, t: int) -> State:
+        """The numpy state that the fused backend's state rows ``S`` ``(slots, d, k)`` hold after step ``t``.
+
+        Only the stored fields of :attr:`state_fields` (the rows of
+        :meth:`kernel_state`, in declaration order) that :meth:`init` creates.
+        """
+        _, d, k = S.shape
+        present = self.init(np.zeros((k, d)))
+        stored = [f.name for f in self.state_fields if f.derive is None]
+        return {"t": t, **{name: S[row].T.copy() for row, name in enumerate(stored) if name in present}}
 
     @classmethod
     def spec_map(cls) -> Mapping[str, Spec]:

@@ -166,10 +166,15 @@ class Result:
     status_step: np.ndarray  # (k,) int64
     escape: np.ndarray  # (k, 2), NaN where the run did not diverge or leave
     bad_value: np.ndarray  # (k,) value at the step a run diverged
+    #: With ``record_state``, per record: the optimizer's kernel state rows before (``S_prev``) and after
+    #: (``S``) the step, ``(R, slots, 2, k)``, and the raw gradient ``G`` and point ``P0`` it started from,
+    #: ``(R, 2, k)``; NaN for records the loop never reached.
+    state: dict[str, np.ndarray] | None = None
 
 
-def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int]) -> Result:
-    """Run all ``starts`` ``(k, 2)``; blocks of runs go to threads.
+def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], *,
+              record_state: bool = False) -> Result:
+    """Run all ``starts`` ``(k, 2)``; blocks of runs go to threads. ``record_state`` fills :attr:`Result.state`.
 
     Raises
     ------
@@ -183,6 +188,10 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int]) 
         status=np.zeros(k, dtype=np.int8), status_step=np.full(k, steps, dtype=np.int64),
         escape=np.full((k, 2), np.nan), bad_value=np.full(k, np.nan),
     )
+    if record_state:
+        slots = p.base.kernel_state(1).shape[0]
+        out.state = {"S_prev": np.full((n_rec, slots, 2, k), np.nan), "S": np.full((n_rec, slots, 2, k), np.nan),
+                     "G": np.full((n_rec, 2, k), np.nan), "P0": np.full((n_rec, 2, k), np.nan)}
     n_threads = max(1, min(os.cpu_count() or 1, k // MIN_BLOCK))
     edges = np.linspace(0, k, n_threads + 1).astype(int)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
@@ -249,9 +258,15 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     record(rec_at[0])
     done_t = 0
     Df = D.reshape(-1)
+    kept = out.state
     for t in range(1, steps + 1):
         if n_active == 0:
             break
+        r = rec_at.get(t, -1) if kept is not None else -1
+        if r >= 0:
+            kept["S_prev"][r, :, :, lo:hi] = S.reshape(-1, 2, n)
+            kept["G"][r, :, lo:hi] = G
+            kept["P0"][r, :, lo:hi] = P
         g_used = G
         if p.clip_mode:
             clip(G, p.clip_threshold, Gc)
@@ -264,6 +279,8 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
         P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
         if t in rec_at:
             record(rec_at[t])
+        if r >= 0:
+            kept["S"][r, :, :, lo:hi] = S.reshape(-1, 2, n)
         done_t = t
     for s in record_steps:
         if s > done_t:

@@ -6,7 +6,7 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, lr_spec, require_below
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run, require_below
 
 
 @kernel
@@ -24,6 +24,12 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
             s = s + wd * p[i]
         d[i] = s
         m_[i] = b2 * m + (1.0 - b2) * gi
+
+
+def _interpolation(opt: Lion, s: StepView) -> np.ndarray:
+    """``β₁ m_{t−1} + (1 − β₁) g``, the vector whose sign :meth:`Lion.direction` takes."""
+    b1 = per_run(opt.hparams["beta1"], len(s.lr))
+    return b1 * s.prev["m"] + (1.0 - b1) * s.grads
 
 
 class Lion(Optimizer):
@@ -54,6 +60,11 @@ class Lion(Optimizer):
         Spec("weight_decay", 0.0, low=0.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
     )
     kernel = _direction_kernel
+    state_fields = (
+        StateField("m", "m (momentum)", "Running average of the gradient, decaying at β₂.", role="momentum"),
+        StateField("c", "β₁m + (1−β₁)g", "Lion's interpolation before the sign: each coordinate moves by η·sign(c).",
+                   derive=_interpolation),
+    )
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

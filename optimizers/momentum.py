@@ -6,7 +6,7 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, coupled_decay, lr_spec, weight_decay_spec
 
 MOMENTUM = Spec(
     "momentum", 0.9, low=0.0, high=1.0, ui_high=0.99,
@@ -16,6 +16,9 @@ DAMPENING = Spec(
     "dampening", 0.0, low=0.0, high=1.0,
     help="τ: scales the new gradient by (1 − τ) in the velocity (torch's dampening).", label="dampening τ",
 )
+#: The momentum buffer, shared with Nesterov.
+VELOCITY_FIELD = StateField("v", "v (momentum buffer)", "The velocity: a decaying sum of past gradients.",
+                            role="momentum")
 
 
 def velocity(grads: np.ndarray, buf: np.ndarray, mu: float, tau: float, t: int) -> np.ndarray:
@@ -96,6 +99,7 @@ class Momentum(Optimizer):
         ),
     )
     kernel = _direction_kernel
+    state_fields = (VELOCITY_FIELD,)
 
     def check(self) -> None:
         if self.hparams["form"] == "ema" and self.hparams["dampening"] != 0:

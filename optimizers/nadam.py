@@ -8,8 +8,18 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.adam import BETA1, BETA2, EPS
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.adam import BETA1, BETA2, BIAS2_FIELD, EPS, M_FIELD, SCALE_DOC, V_FIELD
+from optimizers.base import (
+    Optimizer,
+    State,
+    StateField,
+    StepView,
+    coupled_decay,
+    lr_spec,
+    per_run,
+    require_below,
+    weight_decay_spec,
+)
 
 DECOUPLED = Spec(
     "decoupled_weight_decay", False,
@@ -48,6 +58,12 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         d[i] = di
 
 
+def _scale(opt: NAdam, s: StepView) -> np.ndarray:
+    """``η_t / (√(v / (1 − β₂ᵗ)) + ε)``, the denominator of :meth:`NAdam.direction`, per coordinate."""
+    k = len(s.lr)
+    return s.lr[:, None] / (np.sqrt(s.state["v"] / per_run(opt._coefs(s.t)[0], k)) + per_run(opt.hparams["eps"], k))
+
+
 class NAdam(Optimizer):
     r"""NAdam, following ``torch.optim.NAdam`` (Adam with Nesterov momentum).
 
@@ -82,6 +98,7 @@ class NAdam(Optimizer):
         DECOUPLED,
     )
     kernel = _direction_kernel
+    state_fields = (M_FIELD, V_FIELD, BIAS2_FIELD, StateField("scale", "η/(√v̂+ε)", SCALE_DOC, role="scale", derive=_scale))
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

@@ -6,7 +6,7 @@ import numpy as np
 
 from common.jit import kernel
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
-from optimizers.momentum import DAMPENING, MOMENTUM, velocity
+from optimizers.momentum import DAMPENING, MOMENTUM, VELOCITY_FIELD, velocity
 
 
 @kernel
@@ -53,6 +53,7 @@ class Nesterov(Optimizer):
     reference = "torch.optim.SGD (nesterov=True)"
     specs = (lr_spec(1e-3), MOMENTUM, DAMPENING, weight_decay_spec())
     kernel = _direction_kernel
+    state_fields = (VELOCITY_FIELD,)
 
     def check(self) -> None:
         h = self.hparams

@@ -7,8 +7,18 @@ import math
 import numpy as np
 
 from common.jit import kernel
-from optimizers.adam import BETA1, BETA2, EPS
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.adam import BETA1, BETA2, BIAS1_FIELD, BIAS2_FIELD, EPS, M_FIELD, V_FIELD
+from optimizers.base import (
+    Optimizer,
+    State,
+    StateField,
+    StepView,
+    coupled_decay,
+    lr_spec,
+    per_run,
+    require_below,
+    weight_decay_spec,
+)
 from optimizers.nadam import DECOUPLED
 
 
@@ -44,6 +54,15 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         d[i] = di
 
 
+def _scale(opt: RAdam, s: StepView) -> np.ndarray:
+    """``η_t r_t √(1 − β₂ᵗ) / (√v + ε)`` once rectified, ``η_t`` before: the step per unit of m̂."""
+    _, root_bc2, rect, rectified = opt._coefs(s.t)
+    k = len(s.lr)
+    if not rectified:
+        return s.lr[:, None]
+    return s.lr[:, None] * (per_run(root_bc2, k) / (np.sqrt(s.state["v"]) + per_run(opt.hparams["eps"], k))) * per_run(rect, k)
+
+
 class RAdam(Optimizer):
     r"""Rectified Adam, following ``torch.optim.RAdam``.
 
@@ -76,6 +95,13 @@ class RAdam(Optimizer):
     reference = "torch.optim.RAdam"
     specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), DECOUPLED)
     kernel = _direction_kernel
+    state_fields = (
+        M_FIELD, V_FIELD, BIAS1_FIELD, BIAS2_FIELD,
+        StateField("rect", "r_t (rectification)", "Variance rectification; 0 while ρ_t ≤ 5 (plain momentum SGD).",
+                    per="run", derive=lambda opt, s: opt._coefs(s.t)[2]),
+        StateField("scale", "η r √(1−β₂ᵗ)/(√v+ε)", "Effective step per coordinate per unit of m̂ (η before rectifying).",
+                   role="scale", derive=_scale),
+    )
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

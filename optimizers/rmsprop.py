@@ -8,7 +8,7 @@ import numpy as np
 
 from common.jit import kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
 
 
 @kernel
@@ -39,6 +39,14 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
             di = mom * buf[i] + di
             buf[i] = di
         d[i] = di
+
+
+def _scale(opt: RMSprop, s: StepView) -> np.ndarray:
+    """``η_t / (√ṽ_t + ε)`` per coordinate, ``ṽ`` centered as :meth:`RMSprop.direction` centers it."""
+    v = s.state["v"]
+    if opt.hparams["centered"]:
+        v = np.maximum(v - s.state["g_avg"] * s.state["g_avg"], 0.0)
+    return s.lr[:, None] / (np.sqrt(v) + per_run(opt.hparams["eps"], len(s.lr)))
 
 
 class RMSprop(Optimizer):
@@ -77,6 +85,12 @@ class RMSprop(Optimizer):
         Spec("centered", False, help="Divide by the variance estimate v − ḡ² instead of v.", label="centered"),
     )
     kernel = _direction_kernel
+    state_fields = (
+        StateField("v", "v (mean of g²)", "Running average of the squared gradient, per coordinate."),
+        StateField("g_avg", "ḡ (mean of g)", "Running average of the gradient (centered only)."),
+        StateField("buf", "b (momentum buffer)", "Momentum on the scaled step (momentum > 0 only).", role="momentum"),
+        StateField("scale", "η/(√v+ε)", "Effective step per coordinate, η_t / (√ṽ + ε).", role="scale", derive=_scale),
+    )
 
     def init_state(self, params: np.ndarray) -> State:
         h = self.hparams

@@ -58,6 +58,9 @@ class Trajectory:
         A sentence for people, e.g. ``"diverged at step 37 (value became inf)"``.
     extras : dict of str to ndarray
         Per-record metrics from ``metrics``; each of shape ``(R, k, ...)``.
+        With ``record_state``, also ``"state.<field>"`` for each field of
+        :meth:`Optimizer.xray` (``(R, k, d)`` or ``(R, k)``) and ``"state.step"``
+        ``(R, k, d)``, the step just taken, ``p_t − p_{t−1}``.
     label : str
     wall_time : float
         Seconds spent in the run.
@@ -115,6 +118,7 @@ def run(
     metrics: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
     label: str = "",
     backend: str = "auto",
+    record_state: bool = False,
 ) -> Trajectory:
     """Run ``optimizer`` on ``problem`` from each row of ``starts``.
 
@@ -149,6 +153,13 @@ def run(
         landscapes and optimizers that have kernels (``ValueError`` otherwise).
         ``"auto"``: fused when it can run and the job has at least
         ``fused.MIN_WORK`` runs × steps, else numpy.
+    record_state : bool
+        Record the optimizer's X-ray at every recorded step (both backends):
+        :meth:`Optimizer.xray` of the state step ``t`` returned, with that
+        step's gradient and starting point, into ``extras["state.<field>"]``.
+        At step 0 the state is :meth:`Optimizer.init`'s and derived fields are
+        NaN; so is every field of a stopped run after the step it stopped at
+        (it takes no more steps).
 
     Returns
     -------
@@ -184,7 +195,7 @@ def run(
         if why is None:
             return _run_fused(problem, optimizer, p, steps, record_steps, window, critical,
                               grad_tol=grad_tol, x_tol=x_tol, explode=explode,
-                              stop_on_converge=stop_on_converge, label=label)
+                              stop_on_converge=stop_on_converge, label=label, record_state=record_state)
     near = None if critical is None else _NearCritical(critical, x_tol)
     quick = _QuickChecks(window, near, explode, grad_tol)
 
@@ -207,6 +218,8 @@ def run(
             raise ValueError("the objective is not finite at the start point(s); pick another start")
         gn2 = _sq_norms(g)
         _record(0, rec_index, out_p, out_v, out_g, out_x, p, v, np.sqrt(gn2), metrics)
+        if record_state:
+            _record_state(out_x, 0, n_rec, optimizer.xray(state, params=p), np.full((k, d), np.nan))
         _check_converged(0, p, np.sqrt(gn2), grad_tol, x_tol, near, active, status, status_step, reason, stop_on_converge)
         all_active = bool(active.all())
         last_v, last_gn2 = v, gn2
@@ -216,6 +229,7 @@ def run(
             if not all_active and not active.any():
                 break
             grad_for_step = g if batch_fn is None else batch_fn(p, t - 1)[1]
+            prev_state, prev_p = state, p
             new_p, state = step_fn(p, grad_for_step, state)
             ri = rec_at[t]
             need_full = batch_fn is None or ri >= 0
@@ -248,6 +262,9 @@ def run(
                 np.sqrt(last_gn2, out=out_g[ri])
                 if metrics is not None:
                     _record(t, rec_index, out_p, out_v, out_g, out_x, p, last_v, out_g[ri], metrics)
+                if record_state:
+                    xray = optimizer.xray(state, prev=prev_state, grads=grad_for_step, params=prev_p)
+                    _record_state(out_x, ri, n_rec, xray, p - prev_p)
             done_t = t
         # Records after an early stop of every run repeat the final state.
         last_gn = np.sqrt(last_gn2)
@@ -257,6 +274,8 @@ def run(
     for i in np.flatnonzero(status == RUNNING):
         status[i], status_step[i] = MAX_STEPS, steps
         reason[i] = f"reached the step limit ({steps}) without converging"
+    if record_state:
+        _blank_stopped(out_x, record_steps, status, status_step, stop_on_converge)
     return Trajectory(
         params=out_p,
         values=out_v,
@@ -274,13 +293,13 @@ def run(
 
 def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps: int, record_steps: list[int],
                window: Any, critical: np.ndarray | None, *, grad_tol: float, x_tol: float, explode: float,
-               stop_on_converge: bool, label: str) -> Trajectory:
+               stop_on_converge: bool, label: str, record_state: bool = False) -> Trajectory:
     """:func:`run` through :mod:`optimizers.fused`; statuses and reasons worded as the numpy loop words them."""
     t0 = time.perf_counter()
     plan = fused.plan(problem, optimizer, steps, window=window, critical=critical, grad_tol=grad_tol,
                       x_tol=x_tol, explode=explode, stop_on_converge=stop_on_converge)
     with np.errstate(all="ignore"):
-        res = fused.run_fused(plan, starts, steps, record_steps)
+        res = fused.run_fused(plan, starts, steps, record_steps, record_state=record_state)
     names = np.empty(4, dtype=object)
     names[[fused.RUNNING_C, fused.CONVERGED_C, fused.DIVERGED_C, fused.LEFT_WINDOW_C]] = [
         MAX_STEPS, CONVERGED, DIVERGED, LEFT_WINDOW]
@@ -296,11 +315,57 @@ def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps
             reason[i] = f"diverged at step {t} ({_why(res.escape[i], float(res.bad_value[i]), explode)})"
         else:
             reason[i] = f"left the window at step {t}"
+    extras: dict[str, np.ndarray] = {}
+    if record_state:
+        _state_from_fused(extras, optimizer, starts, record_steps, res)
+        _blank_stopped(extras, record_steps, status, res.status_step, stop_on_converge)
     return Trajectory(
         params=res.params, values=res.values, grad_norms=res.grad_norms,
         steps=np.asarray(record_steps, dtype=np.int64), status=status.astype(str), status_step=res.status_step,
-        reason=reason, label=label, wall_time=time.perf_counter() - t0, escape=res.escape,
+        reason=reason, extras=extras, label=label, wall_time=time.perf_counter() - t0, escape=res.escape,
     )
+
+
+def _record_state(out_x: dict[str, np.ndarray], ri: int, n_rec: int, xray: dict[str, np.ndarray],
+                  step: np.ndarray) -> None:
+    """Store one record of the X-ray (and the step taken) as ``extras["state.<name>"]`` ``(R, k, ...)``."""
+    for name, arr in (*xray.items(), ("step", step)):
+        key = f"state.{name}"
+        if key not in out_x:
+            out_x[key] = np.full((n_rec, *arr.shape), np.nan)
+        out_x[key][ri] = arr
+
+
+def _state_from_fused(out_x: dict[str, np.ndarray], optimizer: Optimizer, starts: np.ndarray, record_steps: list[int],
+                      res: fused.Result) -> None:
+    """The X-ray records from the kernel state rows the fused loop kept, through the same :meth:`Optimizer.xray`."""
+    n_rec = len(record_steps)
+    raw = res.state
+    with np.errstate(all="ignore"):
+        for r, t in enumerate(record_steps):
+            if t == 0:
+                _record_state(out_x, r, n_rec, optimizer.xray(optimizer.init(starts), params=starts),
+                              np.full(starts.shape, np.nan))
+                continue
+            before = raw["P0"][r].T
+            xray = optimizer.xray(
+                optimizer.state_from_kernel(raw["S"][r], t), prev=optimizer.state_from_kernel(raw["S_prev"][r], t - 1),
+                grads=raw["G"][r].T, params=before,
+            )
+            _record_state(out_x, r, n_rec, xray, res.params[r] - before)
+
+
+def _blank_stopped(out_x: dict[str, np.ndarray], record_steps: list[int], status: np.ndarray,
+                   status_step: np.ndarray, stop_on_converge: bool) -> None:
+    """NaN in the state records of each frozen run after the step it stopped at: it takes no more steps."""
+    frozen = (status == DIVERGED) | (status == LEFT_WINDOW) | ((status == CONVERGED) & stop_on_converge)
+    after = np.asarray(record_steps)[:, None] > np.asarray(status_step)[None, :]  # (R, k)
+    mask = after & frozen[None, :]
+    if not mask.any():
+        return
+    for key, arr in out_x.items():
+        if key.startswith("state."):
+            arr[mask] = np.nan
 
 
 def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, status, status_step, reason, explode, window,

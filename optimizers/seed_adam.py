@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.spec import Spec
-from optimizers.adam import BETA1, BETA2, EPS
+from optimizers.adam import BETA1, BETA2, EPS, M_FIELD, V_FIELD
 from optimizers.base import Optimizer, State, lr_spec, require_below
 
 
@@ -55,6 +55,8 @@ class SeedAdam(Optimizer):
         Spec("zero_based_step", True, help="Bug 2: correct with i = t − 1 and skip step 1.", label="bug: step count from 0"),
         Spec("times_gradient", True, help="Bug 3: multiply the step by the gradient again.", label="bug: extra × gradient"),
     )
+
+    state_fields = (M_FIELD, V_FIELD)
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))

@@ -23,7 +23,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from common.spec import Spec, resolve
-from optimizers.base import Optimizer, State, as_params
+from optimizers.base import Optimizer, State, StateField, as_params
+
+#: The field a :class:`Chain` with clipping adds to the X-ray.
+CLIP_FIELD = StateField(
+    "clip", "clip factor", "‖clipped g‖ / ‖g‖ for each run: 1 when the gradient was left alone.", per="run")
 
 
 class Schedule:
@@ -246,6 +250,7 @@ class Chain(Optimizer):
         self.title = base.title
         self.latex = base.latex
         self.specs = base.specs
+        self.state_fields = base.state_fields
 
     def __repr__(self) -> str:
         parts = [repr(self.base)]
@@ -275,3 +280,45 @@ class Chain(Optimizer):
         if self.decoupled_weight_decay:
             d = d + self.decoupled_weight_decay * params
         return d, state
+
+    def xray_fields(self) -> tuple[StateField, ...]:
+        """The algorithm's fields, the step's, and the clip factor when clipping is on."""
+        return (*self.base.xray_fields(), *((CLIP_FIELD,) if self.clip is not None else ()))
+
+    def xray(self, state: State, *, prev: State | None = None, grads: np.ndarray | None = None,
+             params: np.ndarray | None = None, lr: Any = None) -> dict[str, np.ndarray]:
+        """:meth:`Optimizer.xray` of the algorithm on the gradient it received, at the scheduled rate.
+
+        ``grads`` is the raw gradient; noise and clipping are applied here as
+        :meth:`direction` applies them, and ``clip`` (with clipping on) reports
+        how much clipping shrank it.
+        """
+        t = int(state["t"])
+        factor: Any = np.nan
+        g = grads
+        if grads is not None and t >= 1:
+            g = np.asarray(grads, dtype=np.float64)
+            if self.noise is not None:
+                g = self.noise.apply(g, t)
+            if self.clip is not None:
+                clipped = self.clip.apply(g)
+                factor = _norm_ratio(clipped, g)
+                g = clipped
+        out = self.base.xray(state, prev=prev, grads=g, params=params, lr=self.lr_at(t) if lr is None else lr)
+        if self.clip is not None:
+            k = out["lr"].shape[0]
+            out["clip"] = np.array(np.broadcast_to(np.asarray(factor, dtype=np.float64), (k,)))
+        return out
+
+    def state_from_kernel(self, S: np.ndarray, t: int) -> State:
+        return self.base.state_from_kernel(S, t)
+
+
+def _norm_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``‖a‖ / ‖b‖`` per row of ``(k, d)`` arrays, scaled first so squares never overflow; 1 where ``b = 0``."""
+    with np.errstate(all="ignore"):
+        big = np.max(np.abs(b), axis=1, keepdims=True)
+        safe = np.where((big > 0) & np.isfinite(big), big, 1.0)
+        na = np.sqrt(np.einsum("kd,kd->k", a / safe, a / safe))
+        nb = np.sqrt(np.einsum("kd,kd->k", b / safe, b / safe))
+        return np.where(nb > 0, na / nb, 1.0)
