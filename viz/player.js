@@ -80,7 +80,7 @@
     if (this._installed) { return; }
     this._installed = true;
     var self = this;
-    this._poll = window.setInterval(function () { self.find(); }, 400);  // bind as soon as the figure is drawn
+    this._poll = window.setInterval(function () { self.find(); self.listenAll(); }, 400);  // bind as soon as drawn
     document.addEventListener('keydown', this._onKey);
     document.addEventListener('pointerdown', this._onPointer, true);
     document.addEventListener('pointermove', this._onPointer, true);
@@ -116,22 +116,35 @@
     this.listen();
   };
 
-  Player.prototype.listen = function () {
-    var self = this, gd = this.gd;
-    if (!gd.on) { return; }
-    this.boundEv = gd._ev;
+  // A page may hold several player figures (the surfaces page's X-ray beside its main figure). Each gets the
+  // listeners once (per plotly emitter: a purge and replot make a new one), and the figure whose button or
+  // slider was used becomes the one the player drives.
+  Player.prototype.listen = function (target) {
+    var self = this, gd = target || this.gd;
+    if (gd === this.gd) { this.boundEv = gd._ev; }
+    if (!gd.on || (gd._ev && gd._descentlabEv === gd._ev)) { return; }
+    gd._descentlabEv = gd._ev;
     gd.on('plotly_buttonclicked', function (ev) {
       var name = ev && ev.button && ev.button.name;
       if (!name || name.indexOf('player:') !== 0) { return; }
+      self.bind(gd);
       self.command(name.slice(7), ev.button);
     });
-    gd.on('plotly_sliderstart', function () { self.pause(); });
+    gd.on('plotly_sliderstart', function () { if (self.gd === gd) { self.pause(); } });
     // A drag or click on the slider (steps with execute=false): plotly moved the grip, the player draws.
     gd.on('plotly_sliderchange', function (ev) {
       if (!ev || !ev.interaction || !ev.step || ev.step.execute !== false) { return; }
+      self.bind(gd);
       self.pause();
       self.show(ev.slider.active || 0);
     });
+  };
+
+  Player.prototype.listenAll = function () {
+    var all = document.querySelectorAll('.js-plotly-plot');
+    for (var i = 0; i < all.length; i++) {
+      if (all[i]._fullLayout && isPlayerFigure(all[i])) { this.listen(all[i]); }
+    }
   };
 
   Player.prototype.slider = function () {
@@ -332,6 +345,12 @@
   };
 
   Player.prototype.onPointer = function (ev) {
+    // With several player figures the keys go to the one clicked, or pointed at while nothing plays.
+    var over = ev.target && ev.target.closest ? ev.target.closest('.js-plotly-plot') : null;
+    if (over && over !== this.gd && over._fullLayout && isPlayerFigure(over)
+        && (ev.type === 'pointerdown' || !this.playing)) {
+      this.bind(over);
+    }
     var gd = this.find();
     var inside = !!(gd && ev.target && gd.contains(ev.target));
     if (ev.type === 'pointerdown') { this.armed = inside; }
