@@ -106,6 +106,12 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("ref", "", choices=(), label="SciPy reference paths (dashed)",
                  help="scipy.optimize.minimize from the same start, for comparison."),
             section="view", many=True, choices=lambda v: scipy_methods()),
+    # Before the optimizers are decoded (a link) any slot may be named; the widget offers the listed ones.
+    Control(Spec("xray", "off", choices=("off", *range(MAX_OPTIMIZERS)), label="X-ray of",
+                 help="Inside one optimizer (its first start): gradient, momentum and step arrows, the step per "
+                      "coordinate, its state over time, and the curvature its path crosses."),
+            section="view", choices=lambda v: ("off", *range(len(v.get("optimizers", range(MAX_OPTIMIZERS))))),
+            fmt=lambda i: "off" if i == "off" else f"optimizer {i + 1} in the list"),
 )
 
 

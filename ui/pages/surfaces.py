@@ -28,6 +28,7 @@ from ui.optimizer_panel import optimizer_panel, set_optimizers
 from ui.page import run_page
 from ui.player import frame_player
 from ui.surfaces_model import CONTROLS, MODEL, START_MARGIN, demo_optimizers
+from ui.xray import xray_section
 from viz import palette
 
 P = "surf"  # session-state prefix of this page
@@ -372,6 +373,7 @@ def main() -> None:
     trajectories: list[Trajectory] = [s.trajectory for s in series]
     # A static table: much lighter in the browser than the interactive data grid.
     st.table(_formatted(summary_rows(surface, labels, trajectories)))
+    xray_section(values, surface)
     t0 = time.perf_counter()
     basin_section(values, surface)
     timing["basins"] = time.perf_counter() - t0
