@@ -1,0 +1,187 @@
+"""The X-ray section of the surfaces page and the sharpness section of the networks page, through AppTest.
+
+References: the readouts are recomputed from a separate ``optimizers.run`` with the same config and start,
+``numpy.linalg.eigvalsh`` of the surface's analytic Hessian and ``landscapes.curvature.readout``; the
+eigen-component split from ``numpy.linalg.eigh`` of the trough's Hessian; the link codec's two directions
+(decode of encode); and ``nets.sharpness`` called directly on the same trained networks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import landscapes
+import optimizers
+from landscapes.curvature import readout
+from optimizers.config import OptimizerConfig
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120
+STEPS = 120
+#: One GD-type pair (a 2/η line) and two methods whose step is not proportional to the gradient.
+OPTS = (("gd", 0.05), ("momentum", 0.02), ("adam", 0.05), ("lion", 0.01))
+
+
+def _surfaces_app(query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.switch_page("ui/pages/surfaces.py")
+    return at.run()
+
+
+def _no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _array(v) -> np.ndarray:
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).astype(float)
+    return np.asarray([np.nan if x is None else x for x in v], dtype=np.float64)
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _xray_chart(at: AppTest) -> dict:
+    found = [c for c in _charts(at) if any(t.get("name") == "readout" for t in c["data"])]
+    assert len(found) == 1, "expected one X-ray figure"
+    return found[0]
+
+
+def _chart_titled(at: AppTest, ytitle: str) -> dict:
+    """The one chart whose y axis has this title."""
+    def title(c: dict) -> str:
+        t = c.get("layout", {}).get("yaxis", {}).get("title")
+        return t.get("text", "") if isinstance(t, dict) else str(t or "")
+    found = [c for c in _charts(at) if title(c) == ytitle]
+    assert len(found) == 1, f"expected one chart with y axis {ytitle!r}"
+    return found[0]
+
+
+def _reference_path(at: AppTest, surface_name: str, name: str, lr: float) -> tuple[landscapes.Landscape, object]:
+    """The same run as the page's (same config, the start its x₀, y₀ show), recorded at every step, no state."""
+    surface = landscapes.get(surface_name)
+    start = np.array([[at.number_input(key="surf.w.x").value, at.number_input(key="surf.w.y").value]])
+    traj = optimizers.run(surface, OptimizerConfig.make(name, {"lr": lr}).build(), start, STEPS)
+    return surface, traj
+
+
+def _expected_readout(surface, traj, step: int) -> str:
+    r = int(np.flatnonzero(traj.steps == step)[0])
+    lam = np.linalg.eigvalsh(surface.hessian(traj.params[r, 0]))
+    return readout(step, float(lam[0]), float(lam[1]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("surface_name", ["saddle", "narrow_trough"])
+def test_xray_renders_for_each_optimizer_and_its_readouts_match_an_independent_run(surface_name):
+    """Reference: for GD, momentum, Adam and Lion on two surfaces, every readout sentence (listed under the figure
+    and beside the marker in every frame) equals ``curvature.readout`` of ``eigvalsh(hessian)`` at the same step
+    of a separate ``optimizers.run``; the 2/η line is drawn exactly for GD and momentum, at 2/lr; the ellipse
+    (step per coordinate) appears exactly for Adam."""
+    query = {"surface": surface_name, "steps": str(STEPS)}
+    for i, (name, lr) in enumerate(OPTS):
+        query[f"o{i}"], query[f"o{i}.lr"] = name, str(lr)
+    at = _surfaces_app({**query, "xray": "0"})
+    _no_failure(at)
+    for i, (name, lr) in enumerate(OPTS):
+        if i:
+            at.selectbox(key="surf.w.xray").set_value(i).run()
+            _no_failure(at)
+        surface, traj = _reference_path(at, surface_name, name, lr)
+        listed = next(m.value for m in at.markdown if m.value.startswith("**Curvature along the path**"))
+        lines = listed.split("\n")[1:]
+        assert len(lines) >= 2
+        for line in lines:
+            step = int(re.match(r"step (\d+):", line.strip()).group(1))
+            assert line.strip() == _expected_readout(surface, traj, step)
+
+        fig = _xray_chart(at)
+        ti = next(j for j, t in enumerate(fig["data"]) if t.get("name") == "readout")
+        assert len(fig["frames"]) > 10
+        for frame in fig["frames"]:
+            text = frame["data"][frame["traces"].index(ti)]["text"][0]
+            assert text == _expected_readout(surface, traj, int(frame["name"]))
+        ellipse = next(j for j, t in enumerate(fig["data"]) if t.get("name") == "step per coordinate")
+        drawn = [np.isfinite(_array(f["data"][f["traces"].index(ellipse)]["x"])).any()
+                 for f in fig["frames"] if ellipse in f["traces"] and "x" in f["data"][f["traces"].index(ellipse)]]
+        assert any(drawn) == (name == "adam")
+        # The player drives it: its buttons only notify the player.
+        assert {b["name"] for b in fig["layout"]["updatemenus"][0]["buttons"]} >= {"player:back", "player:forward"}
+
+        curv = _chart_titled(at, "Hessian eigenvalue")
+        labels = [a["text"] for a in curv["layout"].get("annotations", [])]
+        if name in ("gd", "momentum"):
+            assert labels == [f"2/η = {2.0 / lr:.3g}"]
+        else:
+            assert labels == []
+
+
+def test_eigen_split_on_the_trough_equals_the_hessian_eigenbasis():
+    """Reference: ``numpy.linalg.eigh`` of the trough's (constant) Hessian and a separate GD run: the plotted loss
+    in each eigendirection is ½ λᵢ (qᵢᵀ(p − p*))² at every step; the surface with a varying Hessian (saddle) shows
+    no split."""
+    lr = 0.09
+    at = _surfaces_app({"surface": "narrow_trough", "steps": str(STEPS), "o0": "gd", "o0.lr": str(lr), "xray": "0"})
+    _no_failure(at)
+    surface, traj = _reference_path(at, "narrow_trough", "gd", lr)
+    star = np.zeros(2)  # the trough is a quadratic form: its only minimum is the origin
+    lam, q = np.linalg.eigh(surface.hessian(star))
+    parts = 0.5 * lam * ((traj.params[:, 0] - star) @ q) ** 2
+    split = _chart_titled(at, "loss in this direction")
+    last = traj.last_record(0)
+    for i, trace in enumerate(split["data"]):
+        assert _array(trace["x"]).tolist() == traj.steps[: last + 1].tolist()
+        y = _array(trace["y"])
+        ok = np.isfinite(y)
+        # Rounding: a component is a dot product of p with a unit vector, so its error scales with |p|, not with
+        # the component (the steep one shrinks much faster than |p|).
+        want = parts[: last + 1, i][ok]
+        slack = 1e-12 * lam[i] * np.sum(traj.params[: last + 1, 0] ** 2, axis=-1)[ok]
+        assert np.all(np.abs(y[ok] - want) <= 1e-12 * want + slack)
+    assert any("milestones" in m.value for m in at.markdown)
+
+    saddle = _surfaces_app({"surface": "saddle", "steps": "30", "o0": "gd", "xray": "0"})
+    _no_failure(saddle)
+    assert not any("milestones" in m.value for m in saddle.markdown)
+
+
+def test_xray_control_round_trips_through_the_link():
+    """Reference: the codec's two directions must agree: MODEL.decode(MODEL.encode(v)) == v for every choice;
+    and the page's own link after picking an optimizer in the widget holds xray=<index>."""
+    from ui.surfaces_model import MODEL
+
+    base, notices = MODEL.decode({})
+    assert base["xray"] == "off" and not notices
+    for choice in ("off", 0, 1, 2):
+        v = {**base, "xray": choice}
+        back, notices = MODEL.decode(MODEL.encode(v))
+        assert back == v and not notices
+
+    at = _surfaces_app({"steps": "30"})
+    _no_failure(at)
+    assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="surf.w.xray").set_value(1).run()
+    _no_failure(at)
+    assert at.query_params["xray"] in (["1"], "1")
+    assert len(at.get("plotly_chart")) >= 3
+
+
+def test_garbage_in_the_xray_key_gives_the_default_and_a_notice():
+    """Reference: the control's default ("off") and the codec's notice naming the key and the value."""
+    at = _surfaces_app({"steps": "30", "xray": "banana"})
+    _no_failure(at)
+    assert at.selectbox(key="surf.w.xray").value == "off"
+    assert len(at.get("plotly_chart")) == 1
+    notes = [w.value for w in at.warning if "xray=banana" in w.value]
+    assert len(notes) == 1
