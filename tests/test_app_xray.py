@@ -185,3 +185,53 @@ def test_garbage_in_the_xray_key_gives_the_default_and_a_notice():
     assert len(at.get("plotly_chart")) == 1
     notes = [w.value for w in at.warning if "xray=banana" in w.value]
     assert len(notes) == 1
+
+
+def test_networks_sharpness_section_renders_on_xor_and_measures_the_trained_networks():
+    """Reference: ``nets.sharpness_along`` called directly on the same network (the page's default XOR problem,
+    GD at lr 0.5, seed 0, 100 full-batch epochs, every epoch recorded), and 2/η = 2/0.5 for the dashed line;
+    off by default (no chart)."""
+    import nets
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in {"data": "xor", "epochs": "100", "o0": "gd", "o0.lr": "0.5"}.items():
+        at.query_params[k] = v
+    at.switch_page("ui/pages/networks.py").run()
+    _no_failure(at)
+    assert not any("edge of stability" in s.value for s in at.subheader)
+    at.checkbox(key="net.w.sharp").check().run()
+    _no_failure(at)
+    assert any("edge of stability" in s.value for s in at.subheader)
+    fig = _chart_titled(at, "top Hessian eigenvalue")
+
+    entry = nets.DATASETS["xor"]
+    problem = nets.problem("xor", test_fraction=entry.default_test_fraction,
+                           noise=entry.default_noise if entry.generated else None,
+                           n=entry.default_n if entry.generated else None)
+    traj = nets.train(problem, OptimizerConfig.make("gd", {"lr": 0.5}), 100, seeds=[0], record_every_epochs=1)
+    steps, sharp = nets.sharpness_along(problem, traj)
+    line = next(t for t in fig["data"] if t.get("name", "").endswith(": sharpness"))
+    np.testing.assert_allclose(_array(line["x"]), steps / problem.steps_per_epoch)
+    np.testing.assert_allclose(_array(line["y"]), sharp[:, 0, 0], rtol=1e-6)
+    assert [s["y0"] for s in fig["layout"]["shapes"]] == [pytest.approx(4.0)]
+    assert at.query_params["sharp"] in (["true"], "true")
+
+
+def test_sharpness_plan_thins_records_to_the_budget_then_refuses():
+    """Reference: the plan's own cost estimate (``sharpness_cost``): the records it keeps fit the budget and one
+    step less thinning would not; a network too large for even the minimum gets 0 and a sentence."""
+    import math
+
+    from ui.sharpness import BUDGET_S, MIN_RECORDS, sharpness_cost, sharpness_plan
+
+    assert sharpness_plan([(17, 3)], 126) == (1, "")
+    sizes = [(337, 150), (337, 150)]  # moons 2-16-16-2, two optimizers: ~4 s at every record
+    every, note = sharpness_plan(sizes, 126)
+    assert every > 1 and "every" in note
+
+    def cost(n: int) -> float:
+        return sum(sharpness_cost(n_params=p, rows=r, records=n) for p, r in sizes)
+
+    assert cost(math.ceil(126 / every)) <= BUDGET_S < cost(math.ceil(126 / (every - 1)))
+    every, note = sharpness_plan([(4482, 150)], 126)
+    assert every == 0 and f"{MIN_RECORDS} records" in note and "budget" in note

@@ -159,6 +159,9 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("res", 31, low=11, high=41, step=2, label="slice resolution"), section="view",
             shown=lambda v: v["slice"] != "off"),
     Control(Spec("scale", "log", choices=("log", "linear"), label="loss axis"), section="view", widget="radio"),
+    Control(Spec("sharp", False, label="sharpness vs 2/η (edge of stability)",
+                 help="The top Hessian eigenvalue of each run's first network per recorded epoch, beside 2/η. "
+                      "Takes up to about 2 s more."), section="view"),
 )
 
 #: Per-optimizer controls (``o{i}.batch``): one optimizer with b = 1, another full batch, in one figure.

@@ -37,6 +37,7 @@ from ui.networks_model import (
 from ui.optimizer_panel import optimizer_panel, set_optimizers
 from ui.page import run_page
 from ui.player import frame_player
+from ui.sharpness import sharpness_section
 from viz import net_figures as nf
 from viz.palette import color_for
 
@@ -308,6 +309,7 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
             lines = nets.diagnose(traj, prob)
             st.markdown("\n".join(f"- {line}" for line in lines) if lines else "- nothing unusual")
 
+    sharpness_section(values, runs)
     with st.expander("Update rules"):
         seen = set()
         for e in values["optimizers"]:
