@@ -127,6 +127,7 @@ def test_xray_renders_for_each_optimizer_and_its_readouts_match_an_independent_r
             assert labels == []
 
 
+@pytest.mark.slow
 def test_eigen_split_on_the_trough_equals_the_hessian_eigenbasis():
     """Reference: ``numpy.linalg.eigh`` of the trough's (constant) Hessian and a separate GD run: the plotted loss
     in each eigendirection is ½ λᵢ (qᵢᵀ(p − p*))² at every step; the surface with a varying Hessian (saddle) shows
@@ -235,3 +236,13 @@ def test_sharpness_plan_thins_records_to_the_budget_then_refuses():
     assert cost(math.ceil(126 / every)) <= BUDGET_S < cost(math.ceil(126 / (every - 1)))
     every, note = sharpness_plan([(4482, 150)], 126)
     assert every == 0 and f"{MIN_RECORDS} records" in note and "budget" in note
+
+
+def test_gd_type_finds_exactly_the_methods_whose_update_is_linear_in_the_gradient():
+    """Reference: the update rules as written (torch.optim's docs): GD, heavy-ball momentum and Nesterov are linear
+    recurrences in the gradients; every other registered method rescales or takes signs (RAdam after its
+    rectification starts), so only those three get a 2/η line."""
+    from ui.xray import gd_type
+
+    found = {name for name in optimizers.REGISTRY if gd_type(OptimizerConfig.make(name, {}))}
+    assert found == {"gd", "momentum", "nesterov"}

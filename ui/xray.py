@@ -66,22 +66,27 @@ def xray_run(surface: Landscape, cfg: OptimizerConfig, starts: np.ndarray, steps
                           record_every=record_every(int(steps)), record_state=True)
 
 
-def gd_type(cfg: OptimizerConfig) -> bool:
-    """Whether the update direction is linear in the gradient (doubling g doubles the step), as for GD,
-    momentum and Nesterov: the methods for which a quadratic is stable only while λmax < 2/η.
+def gd_type(cfg: OptimizerConfig, steps: int = 20) -> bool:
+    """Whether the update direction is linear in the gradient (doubling every gradient doubles every step), as
+    for GD, momentum and Nesterov: the methods for which a quadratic is stable only while λmax < 2/η.
 
-    Checked on the algorithm's first step from its initial state at the origin (where a coupled weight
-    decay term vanishes), so no list of names is needed.
+    Checked on the algorithm itself over its first ``steps`` steps from its initial state at the origin (where
+    a coupled weight-decay term vanishes), so no list of names is needed; several steps, because RAdam is
+    plain momentum until its rectification starts.
     """
     opt = optimizers.get(cfg.name, **dict(cfg.hparams))
     p = np.zeros((1, 2))
-    g = np.array([[0.3, -1.7]])
-    state = {k: v for k, v in opt.init(p).items() if k != "t"}
+    s1 = {k: v for k, v in opt.init(p).items() if k != "t"}
+    s2 = dict(s1)
     with np.errstate(all="ignore"):
-        d1, _ = opt.direction(g, dict(state), p, 1)
-        d2, _ = opt.direction(2.0 * g, dict(state), p, 1)
-    d1, d2 = np.asarray(d1), np.asarray(d2)
-    return bool(np.isfinite(d1).all() and np.any(d1 != 0) and np.allclose(d2, 2.0 * d1, rtol=1e-9, atol=0.0))
+        for t in range(1, steps + 1):
+            g = np.array([[0.3, -1.7]]) * (1.0 + 0.25 * np.sin(t))  # a gradient that changes, as on a path
+            d1, s1 = opt.direction(g, s1, p, t)
+            d2, s2 = opt.direction(2.0 * g, s2, p, t)
+            d1, d2 = np.asarray(d1), np.asarray(d2)
+            if not (np.isfinite(d1).all() and np.any(d1 != 0) and np.allclose(d2, 2.0 * d1, rtol=1e-9, atol=0.0)):
+                return False
+    return True
 
 
 def constant_hessian(surface: Landscape, starts: np.ndarray) -> bool:
