@@ -215,15 +215,15 @@ def build_view(surface: Landscape, cfg: OptimizerConfig, traj: Trajectory, fps: 
     except NotImplementedError:
         notes.append(f"{surface.title} has no analytic Hessian, so there is no curvature to show.")
 
-    fig = xf.xray_figure(traj, fields, run=run, curvature=cmap, max_frames=MAX_FRAMES,
-                         title=f"{cfg.display}: inside the optimizer (first start)", height=520)
+    # No title: the section's heading names the optimizer, and the legend takes the top margin.
+    fig = xf.xray_figure(traj, fields, run=run, curvature=cmap, max_frames=MAX_FRAMES, height=520)
     fig = _with_readout(fig, traj, eig, run)
     animated = PrecomputedFigure(fig)
     spec = animated.to_dict()  # this object's own copy, changed here once before it is cached
     spec["frames"] = fig.to_dict()["frames"]  # typed arrays for the long ones (see _packed)
     lay = spec["layout"]
     lay["legend"] = dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom")
-    lay["margin"] = dict(l=50, r=20, t=80, b=40)
+    lay["margin"] = dict(l=50, r=20, t=60, b=40)
     play = lay["updatemenus"][0]["buttons"][0]
     play["args"][1]["frame"]["duration"] = max(10, round(1000 / max(1, fps)))
     spec["layout"] = use_player(lay)
