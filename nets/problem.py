@@ -280,6 +280,7 @@ class NetProblem:
                 out["pred_spread"][lo:hi] = ratio.mean(axis=1)
             elif want_stats:
                 out["correct"][lo:hi] = (mlp.predictions(z) == y).mean(axis=1)
+            if want_stats:
                 for j, d in enumerate(dact):
                     if mlp.activation in ("sigmoid", "tanh"):
                         out["saturated_layer"][lo:hi, j] = np.count_nonzero(d < thr, axis=(1, 2)) / d[0].size
