@@ -14,6 +14,7 @@ import pytest
 import nets
 import optimizers
 from nets.datasets import Dataset, Split, load
+from nets.slices import filter_normalized_direction
 
 
 def _split(X: np.ndarray, y: np.ndarray, *, classes: tuple[str, ...] = ()) -> Split:
@@ -366,6 +367,21 @@ def test_bn_layout_tiles_theta_and_starts_as_identity():
         np.testing.assert_array_equal(Wb, Wp)
     m = bn.metrics(theta)
     assert m["grad_norm_layer"].shape == (2, 3) and m["saturated_layer"].shape == (2, 2)
+    # Li et al. (2018) leave batch-norm parameters out of random slice directions.
+    d = filter_normalized_direction(bn, theta[0], np.random.default_rng(0))
+    assert all(not d[ls.gamma].any() and not d[ls.beta].any() for ls in bn.layer_slices[:-1])
+    assert d[bn.layer_slices[0].weights].any()
+
+
+def test_bn_float32_matches_float64():
+    """Reference: the float64 computation; float32 with batch norm must agree to single precision."""
+    p64 = nets.problem("iris", hidden=(16, 8), batch_norm=True, test_fraction=0)
+    p32 = nets.problem("iris", hidden=(16, 8), batch_norm=True, test_fraction=0, dtype="float32")
+    theta = _shake_bn(p64, p64.init(3, seed=0))
+    v64, g64 = p64.value_and_grad(theta)
+    v32, g32 = p32.value_and_grad(theta)
+    np.testing.assert_allclose(v32, v64, rtol=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
