@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from common.spec import Spec
+from nets import fused
 from nets.datasets import DATASETS, Split, load
 from nets.mlp import ACTIVATIONS, INITS, LOSSES, MAX_LAYERS, MAX_WIDTH, MLP, LayerSlice, Workspace, check_architecture
 
@@ -239,6 +240,10 @@ class NetProblem:
     def _batch_value_and_grad(self, theta: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Objective and gradient on the mini-batch of 0-based ``step``: ``(k,)``, ``(k, P)``."""
         idx = self.batch_indices(step)
+        theta = self._check(theta)
+        if fused.architecture_unsupported(self, theta.shape[0]) is None:
+            # The compiled loop's arithmetic, so that both paths give the same bits.
+            return fused.batch_value_and_grad(self, theta, idx)
         res = self._evaluate(self._check(theta), self._Xa_train[:, idx], self.Y_train[:, idx], self.y_train[idx],
                              True, False)
         return res["values"], res["grads"]
