@@ -68,7 +68,7 @@ def libm_exp_expm1(x: np.ndarray, e: np.ndarray, m: np.ndarray) -> None:
 
 @kernel
 def _segment(theta: np.ndarray, new: np.ndarray, active: np.ndarray, G: np.ndarray, D: np.ndarray, S: np.ndarray,
-             X_aug: np.ndarray, Y: np.ndarray, order: np.ndarray, first_step: int, t_lo: int, t_hi: int,
+             Xt: np.ndarray, Yt: np.ndarray, order: np.ndarray, first_step: int, t_lo: int, t_hi: int,
              record_last: int, batch: int, sizes: np.ndarray, offsets: np.ndarray, act: int, out_kind: int,
              loss: int, l2: float, mask: np.ndarray, coefs: np.ndarray, lrs: np.ndarray, decay: float,
              clip: float, explode: float, div_step: np.ndarray, escape: np.ndarray, jit_addr: int, c_addr: int,
@@ -100,86 +100,86 @@ def _segment(theta: np.ndarray, new: np.ndarray, active: np.ndarray, G: np.ndarr
         nb = min(lo + batch, n_train) - lo
         for n in range(nb):
             rows[n] = order[e, lo + n]
-        for j in range(f + 1):
-            for n in range(nb):
-                A[j, n] = X_aug[j, rows[n]]
+            for j in range(f + 1):
+                A[n, j] = Xt[rows[n], j]
         inv_n = 1.0 / nb
         for r in range(k):
             th = theta[r]
-            # Forward: z[o, n] = Σ_j W[j, o] a[j, n] over j in order; the bias is row n_in, against a row of ones.
-            for layer in range(L):
-                n_in, n_out, off, ain, aout = sizes[layer], sizes[layer + 1], offsets[layer], aoff[layer], aoff[layer + 1]
-                for o in range(n_out):
-                    w = th[off + o]
-                    for n in range(nb):
-                        A[aout + o, n] = w * A[ain, n]
-                for j in range(1, n_in + 1):
+            # Forward, one row at a time, units along the inner loop (so that it vectorizes):
+            # z[o] = Σ_j W[j, o] a[j] over j in order; the bias is row n_in, against the constant 1.
+            for n in range(nb):
+                for layer in range(L):
+                    n_in, n_out, off, ain, aout = sizes[layer], sizes[layer + 1], offsets[layer], aoff[layer], aoff[layer + 1]
+                    a0 = A[n, ain]
                     for o in range(n_out):
-                        w = th[off + j * n_out + o]
-                        for n in range(nb):
-                            A[aout + o, n] = A[aout + o, n] + w * A[ain + j, n]
-                if layer < L - 1:
-                    for o in range(n_out):
-                        for n in range(nb):
-                            A[aout + o, n] = _act(act, A[aout + o, n])
-                    for n in range(nb):
-                        A[aout + n_out, n] = 1.0
-            # Output: dL/dz of the mean loss over the batch, into B0.
+                        A[n, aout + o] = th[off + o] * a0
+                    for j in range(1, n_in + 1):
+                        aj = A[n, ain + j]
+                        base = off + j * n_out
+                        for o in range(n_out):
+                            A[n, aout + o] = A[n, aout + o] + th[base + o] * aj
+                    if layer < L - 1:
+                        for o in range(n_out):
+                            A[n, aout + o] = _act(act, A[n, aout + o])
+                        A[n, aout + n_out] = 1.0
+            # Output: dL/dz of the mean loss over the batch, into B0 (b, n_out).
             zo, C = aoff[L], sizes[L]
             for n in range(nb):
                 col = rows[n]
                 if out_kind == 0:
-                    p = 1.0 / (1.0 + math.exp(-A[zo, n]))
+                    p = 1.0 / (1.0 + math.exp(-A[n, zo]))
                     if loss == 0:
-                        B0[0, n] = (p - Y[0, col]) * inv_n
+                        B0[n, 0] = (p - Yt[col, 0]) * inv_n
                     else:
-                        B0[0, n] = (((p * (1.0 - p)) * (p - Y[0, col])) * 2.0) * inv_n
+                        B0[n, 0] = (((p * (1.0 - p)) * (p - Yt[col, 0])) * 2.0) * inv_n
                     continue
-                m = A[zo, n]
+                m = A[n, zo]
                 for c in range(1, C):
-                    v = A[zo + c, n]
+                    v = A[n, zo + c]
                     if v > m or v != v:
                         m = v
                 tot = 0.0
                 for c in range(C):
-                    ec = math.exp(A[zo + c, n] - m)
-                    B0[c, n] = ec
+                    ec = math.exp(A[n, zo + c] - m)
+                    B0[n, c] = ec
                     tot = ec if c == 0 else tot + ec
                 if loss == 0:
                     for c in range(C):
-                        B0[c, n] = (B0[c, n] / tot - Y[c, col]) * inv_n
+                        B0[n, c] = (B0[n, c] / tot - Yt[col, c]) * inv_n
                 else:
                     scale = 2.0 / C
                     inner = 0.0
                     for c in range(C):
-                        ec = B0[c, n] / tot
-                        gc = scale * (ec - Y[c, col])
-                        B1[c, n] = gc
-                        B0[c, n] = ec
+                        ec = B0[n, c] / tot
+                        gc = scale * (ec - Yt[col, c])
+                        B1[n, c] = gc
+                        B0[n, c] = ec
                         inner = ec * gc if c == 0 else inner + ec * gc
                     for c in range(C):
-                        B0[c, n] = (B0[c, n] * (B1[c, n] - inner)) * inv_n
+                        B0[n, c] = (B0[n, c] * (B1[n, c] - inner)) * inv_n
             # Backward: dL/d[W; b] = Σ_n [a; 1] δᵀ over n in order, then δ of the layer below.
             cur, nxt = B0, B1
             for layer in range(L - 1, -1, -1):
                 n_in, n_out, off, ain = sizes[layer], sizes[layer + 1], offsets[layer], aoff[layer]
                 for j in range(n_in + 1):
+                    aj = A[0, ain + j]
+                    base = off + j * n_out
                     for o in range(n_out):
-                        acc = A[ain + j, 0] * cur[o, 0]
-                        for n in range(1, nb):
-                            acc = acc + A[ain + j, n] * cur[o, n]
-                        G[r, off + j * n_out + o] = acc
+                        G[r, base + o] = aj * cur[0, o]
+                for n in range(1, nb):
+                    for j in range(n_in + 1):
+                        aj = A[n, ain + j]
+                        base = off + j * n_out
+                        for o in range(n_out):
+                            G[r, base + o] = G[r, base + o] + aj * cur[n, o]
                 if layer > 0:
-                    for q in range(n_in):
-                        w = th[off + q * n_out]
-                        for n in range(nb):
-                            nxt[q, n] = w * cur[0, n]
-                        for o in range(1, n_out):
-                            w = th[off + q * n_out + o]
-                            for n in range(nb):
-                                nxt[q, n] = nxt[q, n] + w * cur[o, n]
-                        for n in range(nb):
-                            nxt[q, n] = nxt[q, n] * _act_grad(act, A[ain + q, n])
+                    for n in range(nb):
+                        for q in range(n_in):
+                            base = off + q * n_out
+                            acc = th[base] * cur[n, 0]
+                            for o in range(1, n_out):
+                                acc = acc + th[base + o] * cur[n, o]
+                            nxt[n, q] = acc * _act_grad(act, A[n, ain + q])
                     cur, nxt = nxt, cur
             if l2 != 0.0:
                 for q in range(P):
@@ -276,8 +276,8 @@ class Runner:
         self.aoff = np.concatenate([[0], np.cumsum([s + 1 for s in mlp.sizes[:-1]])]).astype(np.int64)
         b = int(problem.batch_size)
         width = max(mlp.sizes)
-        self.A = np.zeros((int(self.aoff[-1]) + mlp.sizes[-1], b))
-        self.B0, self.B1 = np.zeros((width, b)), np.zeros((width, b))
+        self.A = np.zeros((b, int(self.aoff[-1]) + mlp.sizes[-1]))  # (rows, units): units contiguous
+        self.B0, self.B1 = np.zeros((b, width)), np.zeros((b, width))
         self.rows = np.zeros(b, dtype=np.int64)
         P = mlp.n_params
         self.G, self.D, self.new = np.zeros((k, P)), np.zeros((k, P)), np.zeros((k, P))
@@ -286,8 +286,8 @@ class Runner:
         self.escape = np.full((k, P), np.nan)
         self.codes = (ACT_CODES[mlp.activation], OUTPUT_CODES[mlp.output], LOSS_CODES[mlp.loss])
         self.l2, self.mask = float(mlp.l2), np.ascontiguousarray(mlp.weight_mask, dtype=np.float64)
-        self.X_aug = np.ascontiguousarray(problem._Xa_train, dtype=np.float64)
-        self.Y = np.ascontiguousarray(problem.Y_train, dtype=np.float64)
+        self.Xt = np.ascontiguousarray(problem._Xa_train.T, dtype=np.float64)  # (n_train, f + 1)
+        self.Yt = np.ascontiguousarray(problem.Y_train.T, dtype=np.float64)  # (n_train, n_out)
         self.addresses = direction_addresses(type(base).kernel.compiled())
         self.segment = _segment.compiled()
         self.width = len(base.kernel_coefs(1))
@@ -315,7 +315,7 @@ class Runner:
         act8 = active.view(np.uint8)
         act, out_kind, loss = self.codes
         last = self.segment(
-            theta, self.new, act8, self.G, self.D, self.S, self.X_aug, self.Y, np.ascontiguousarray(order),
+            theta, self.new, act8, self.G, self.D, self.S, self.Xt, self.Yt, np.ascontiguousarray(order),
             first_step, t_lo, t_hi, 1, int(self.problem.batch_size), self.sizes, self.offsets, act, out_kind, loss,
             self.l2, self.mask, coefs, lrs, self.decay, self.clip, 1e12, self.div_step, self.escape,
             *self.addresses, self.A, self.aoff, self.B0, self.B1, self.rows)
