@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from common.spec import Spec
+from nets import fused
 from nets.datasets import DATASETS, Split, load
 from nets.mlp import ACTIVATIONS, INITS, LOSSES, MAX_LAYERS, MAX_WIDTH, MLP, LayerSlice, Workspace, check_architecture
 
@@ -331,6 +332,10 @@ class NetProblem:
         With batch norm the batch's own statistics normalize it (train mode).
         """
         idx = self.batch_indices(step)
+        theta = self._check(theta)
+        if fused.architecture_unsupported(self, theta.shape[0]) is None:
+            # The compiled loop's arithmetic, so that both paths give the same bits.
+            return fused.batch_value_and_grad(self, theta, idx)
         res = self._evaluate(self._check(theta), self._Xa_train[:, idx], self.Y_train[:, idx], self.y_train[idx],
                              True, False)
         return res["values"], res["grads"]

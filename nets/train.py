@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 import optimizers
+from nets import fused
 from nets.problem import MAX_EPOCHS, MAX_SEEDS, MAX_STEPS, NetProblem
 from optimizers.runner import DIVERGED, Trajectory
 
@@ -30,6 +31,7 @@ def train(
     theta0: np.ndarray | None = None,
     record_every_epochs: int = 1,
     label: str = "",
+    backend: str = "auto",
 ) -> Trajectory:
     """Train k networks with ``optimizers.run``, the runner the surfaces use.
 
@@ -49,6 +51,11 @@ def train(
     record_every_epochs : int
         Record (parameters, loss, metrics) every this many epochs.
     label : str
+    backend : {"auto", "numpy", "compiled"}
+        ``"compiled"``: the compiled mini-batch loop of :mod:`nets.fused` (``ValueError``
+        when it cannot run this job); ``"numpy"``: the runner's loop. ``"auto"``: compiled
+        when it can run and the job has at least ``nets.fused.MIN_STEPS`` steps. Both
+        give the same Trajectory.
 
     Returns
     -------
@@ -93,6 +100,14 @@ def train(
             f"recording every {record_every_epochs} epoch(s) would keep {size / 2**20:.0f} MB of parameters; "
             f"use record_every_epochs >= {every}, fewer seeds or a smaller network"
         )
+    if backend not in ("auto", "numpy", "compiled"):
+        raise ValueError(f"backend must be 'auto', 'numpy' or 'compiled', got {backend!r}")
+    if backend == "compiled" or (backend == "auto" and steps >= fused.MIN_STEPS):
+        why = fused.unsupported(problem, optimizer, start.shape[0])
+        if why is not None and backend == "compiled":
+            raise ValueError(f"the compiled loop cannot run this job: {why}")
+        if why is None:
+            return fused.train(problem, optimizer, start, steps, spe * int(record_every_epochs), label)
     return optimizers.run(
         problem, optimizer, start, steps=steps, record_every=spe * int(record_every_epochs),
         stop_on_converge=False, grad_tol=0.0, metrics=problem.metrics, label=label,
