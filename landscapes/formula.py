@@ -47,6 +47,8 @@ _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "abs": abs, "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan, "atan": math.atan,
 }
 _FLOAT_CONSTANTS = {"pi": math.pi, "e": math.e}
+# Messages quote at most this many characters, ending where the problem is.
+_QUOTE = 40
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _UNARY = {ast.USub: "-", ast.UAdd: "+"}
@@ -78,9 +80,11 @@ def _allowed_text() -> str:
 
 
 def _fail(text: str, offset: int | None, why: str) -> ValueError:
-    """A ValueError quoting the formula up to ``offset`` (0-based)."""
-    where = text if offset is None else text[: max(offset, 1)]
-    return ValueError(f"could not read the formula at {where.strip()!r}: {why}")
+    """A ValueError quoting the formula up to ``offset`` (0-based), at most its last ``_QUOTE`` characters."""
+    where = (text if offset is None else text[: max(offset, 1)]).strip()
+    if len(where) > _QUOTE:
+        where = "…" + where[-_QUOTE:]
+    return ValueError(f"could not read the formula at {where!r}: {why}")
 
 
 def _to_user_offset(text: str, offset: int) -> int:
