@@ -1,4 +1,4 @@
-"""``python -m benchmarks [core|nets|app|all] [--quick]``: time the jobs, print the table, write results.json.
+"""``python -m benchmarks [core|nets|app|browser|hall|all] [--quick]``: time the jobs, print the table, write results.json.
 
 Each suite times its contenders side by side in one process and reports
 ratios, so a slow or busy machine shifts every figure together. Figures from
@@ -18,7 +18,7 @@ from typing import Any
 from benchmarks._timing import fmt_seconds, machine_info
 
 SUITES = {"core": "benchmarks.bench_core", "nets": "benchmarks.bench_nets", "app": "benchmarks.bench_app",
-          "browser": "benchmarks.bench_browser"}
+          "browser": "benchmarks.bench_browser", "hall": "benchmarks.bench_hall"}
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import subprocess
 import sys
@@ -67,6 +68,11 @@ class RunResult:
         Figure elements received (see ``FIGURE_ELEMENTS``).
     figure_bytes : int
         Their serialized size.
+    figure_digest : str
+        A hash of the figure elements, to tell whether a change reached the figure.
+    server_seconds : float or None
+        The script's own run time as the server measured it (``page_profile``;
+        only sent when the server runs with ``browser.gatherUsageStats``).
     messages, bytes : int
         ForwardMsgs and bytes received during the run.
     elements : dict of str to int
@@ -81,6 +87,8 @@ class RunResult:
     notices: list[str] = field(default_factory=list)
     figures: int = 0
     figure_bytes: int = 0
+    figure_digest: str = ""
+    server_seconds: float | None = None
     messages: int = 0
     bytes: int = 0
     elements: dict[str, int] = field(default_factory=dict)
@@ -135,8 +143,9 @@ class Session:
         page : str
             The page's URL path (``""`` for the default page, ``"networks"``).
         widgets : dict, optional
-            Widget id to new value (bool, int, float or str), as a changed control
-            sends it; ids are in :attr:`widgets` after a run.
+            Widget id to new value (bool, int, float, str, or a list of floats
+            for a slider), as a changed control sends it; ids are in
+            :attr:`widgets` after a run.
         timeout : float
             Seconds to wait for ``script_finished``.
 
@@ -151,7 +160,9 @@ class Session:
         for wid, value in (widgets or {}).items():
             w = state.widget_states.widgets.add()
             w.id = wid
-            if isinstance(value, bool):
+            if isinstance(value, (list, tuple)):  # sliders send their value(s) as an array
+                w.double_array_value.data.extend(float(v) for v in value)
+            elif isinstance(value, bool):
                 w.bool_value = value
             elif isinstance(value, int):
                 w.int_value = value
@@ -183,6 +194,8 @@ class Session:
             kind = fwd.WhichOneof("type")
             if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 self._element(fwd.delta.new_element, out, t0)
+            elif kind == "page_profile":
+                out.server_seconds = (out.server_seconds or 0.0) + fwd.page_profile.exec_time / 1e6
             elif kind == "script_finished":
                 if fwd.script_finished == _RERUN:
                     continue  # the script asked for a rerun (st.rerun); wait for that run
@@ -200,7 +213,9 @@ class Session:
             (out.errors if el.alert.format == _ERROR else out.notices).append(el.alert.body)
         elif kind in FIGURE_ELEMENTS:
             out.figures += 1
-            out.figure_bytes += el.ByteSize()
+            blob = el.SerializeToString()
+            out.figure_bytes += len(blob)
+            out.figure_digest = hashlib.sha1((out.figure_digest + hashlib.sha1(blob).hexdigest()).encode()).hexdigest()
             if out.first_figure_seconds is None:
                 out.first_figure_seconds = time.perf_counter() - t0
         inner = getattr(el, kind) if kind else None
@@ -244,15 +259,17 @@ def wait_until_up(port: int, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(app: Path, port: int | None = None) -> Iterator[int]:
+def streamlit_server(app: Path, port: int | None = None, profile: bool = False) -> Iterator[int]:
     """Run ``python -m streamlit run app`` headless on 127.0.0.1 for the ``with`` block; yield its port.
 
+    With ``profile`` the server sends each run's ``page_profile`` (its own script
+    time; ``browser.gatherUsageStats``, which only a browser would pass on).
     The server is terminated (then killed if need be) on exit, also when the block raises.
     """
     port = port or free_port()
     log = tempfile.TemporaryFile()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", str(profile).lower(),
            "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     proc = subprocess.Popen(cmd, cwd=app.parent, stdout=log, stderr=subprocess.STDOUT)
     try:
