@@ -116,6 +116,8 @@ async def hall(port: int, link: str = LINK, page: str = "", n: int = 100, spread
         "crowd_n": n, "crowd_spread_seconds": spread, "crowd_errors": sum(failed(r) for r in people),
         "crowd_figure_max_seconds": max(figure), "crowd_figure_median_seconds": statistics.median(figure),
         "crowd_finish": _stats(people),
+        "crowd_status": {k: sum(r.status == k for r in people) for k in sorted({r.status for r in people})},
+        "crowd_without_figure": sum(r.figures == 0 for r in people),
         "change_n": n_changes, "change_mode": mode, "change_errors": sum(failed(r) for r in changed),
         "change_figure_median_seconds": statistics.median(
             r.first_figure_seconds if r.first_figure_seconds is not None else float("inf") for r in changed),

@@ -123,8 +123,13 @@ class Session:
         await self.close()
 
     async def connect(self) -> None:
-        """Open the websocket; the browser names its subprotocol ``streamlit``."""
-        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=30)
+        """Open the websocket; the browser names its subprotocol ``streamlit``.
+
+        Like a browser, the client answers the server's pings but sends none of its
+        own, so a busy server is measured as slow rather than dropped by the client.
+        """
+        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=30,
+                                 ping_interval=None)
 
     async def close(self) -> None:
         """Close the websocket (the server then ends the session)."""
