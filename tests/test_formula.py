@@ -2,8 +2,11 @@
 
 References: hand-coded landscapes (the formula for Rosenbrock must equal the
 Rosenbrock module, value, gradient and Hessian: two implementations that must
-agree), Python's own ``**`` for ``^``, and, for rejected input, the whitelist
-stated in landscapes/formula.py.
+agree), SymPy's symbolic diff (a reference implementation of the derivatives
+the forward differentiation computes), Python's own ``**`` for ``^``, central
+differences, and, for rejected input, the whitelist and limits stated in
+landscapes/formula.py. The time limit on bombs is the issue's requirement,
+measured in the test itself.
 """
 
 from __future__ import annotations
