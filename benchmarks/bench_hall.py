@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._timing import Goal
-from benchmarks.ws_client import RunResult, Session, streamlit_server
+from benchmarks.ws_client import RunResult, Session, open_link, streamlit_server
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 #: The shared link: a surface a lecturer might put on a slide.
@@ -57,8 +57,7 @@ def failed(r: RunResult) -> bool:
 
 async def _open(port: int, link: str, page: str, delay: float = 0.0) -> RunResult:
     await asyncio.sleep(delay)
-    async with Session(port) as s:
-        return await s.run(link, page, timeout=TIMEOUT)
+    return await open_link(port, link, page, timeout=TIMEOUT)
 
 
 async def cached_view(port: int, link: str, page: str, repeats: int) -> list[RunResult]:

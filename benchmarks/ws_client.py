@@ -57,7 +57,8 @@ class RunResult:
     first_figure_seconds : float or None
         From the request to the first figure element.
     status : str
-        ``"finished"``, ``"compile error"``, ``"timeout"`` or ``"closed"``.
+        ``"finished"``, ``"compile error"``, ``"timeout"``, ``"closed"`` or
+        ``"no connection"`` (see :func:`open_link`).
     exceptions : list of str
         ``st.exception`` elements (uncaught exceptions): ``"Type: message"``.
     errors : list of str
@@ -109,8 +110,9 @@ class Session:
     host : str
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", open_timeout: float = 30.0) -> None:
         self.url = f"ws://{host}:{port}/_stcore/stream"
+        self.open_timeout = open_timeout
         self._ws: Any = None
         #: Widget ids seen in the last run, by element type and label, for :meth:`run`'s ``widgets``.
         self.widgets: dict[str, tuple[str, str]] = {}
@@ -128,7 +130,7 @@ class Session:
         Like a browser, the client answers the server's pings but sends none of its
         own, so a busy server is measured as slow rather than dropped by the client.
         """
-        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=30,
+        self._ws = await connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=self.open_timeout,
                                  ping_interval=None)
 
     async def close(self) -> None:
@@ -227,6 +229,28 @@ class Session:
         wid = getattr(inner, "id", "")
         if wid:
             self.widgets[wid] = (kind, getattr(inner, "label", ""))
+
+
+async def open_link(port: int, query: str = "", page: str = "", timeout: float = 60.0) -> RunResult:
+    """A new session opening a link, as a new browser tab does; ``seconds`` counts from the connection attempt.
+
+    A server too busy to accept the websocket within ``timeout`` gives status ``"no connection"``.
+    """
+    t0 = time.perf_counter()
+    session = Session(port, open_timeout=timeout)
+    try:
+        await session.connect()
+    except (OSError, TimeoutError):
+        return RunResult(seconds=time.perf_counter() - t0, status="no connection")
+    connecting = time.perf_counter() - t0
+    try:
+        out = await session.run(query, page, timeout=max(1.0, timeout - connecting))
+    finally:
+        await session.close()
+    out.seconds += connecting
+    if out.first_figure_seconds is not None:
+        out.first_figure_seconds += connecting
+    return out
 
 
 def free_port() -> int:
