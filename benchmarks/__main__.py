@@ -25,6 +25,7 @@ SUITES = {
     "xray": "benchmarks.bench_xray",
     "app": "benchmarks.bench_app",
     "browser": "benchmarks.bench_browser",
+    "hall": "benchmarks.bench_hall",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
