@@ -1,4 +1,4 @@
-"""``python -m benchmarks [core|nets|app|browser|xray|all] [--quick]``: time the jobs, print the table, write results.json.
+"""``python -m benchmarks [SUITE|all] [--quick]``: time the jobs, print the table, write results.json.
 
 Each suite times its contenders side by side in one process and reports
 ratios, so a slow or busy machine shifts every figure together. Figures from
@@ -17,8 +17,16 @@ from typing import Any
 
 from benchmarks._timing import fmt_seconds, machine_info
 
-SUITES = {"core": "benchmarks.bench_core", "nets": "benchmarks.bench_nets", "app": "benchmarks.bench_app",
-          "browser": "benchmarks.bench_browser", "xray": "benchmarks.bench_xray"}
+# One suite a line: name -> module.
+SUITES = {
+    "core": "benchmarks.bench_core",
+    "nets": "benchmarks.bench_nets",
+    "sgd": "benchmarks.bench_sgd",
+    "xray": "benchmarks.bench_xray",
+    "app": "benchmarks.bench_app",
+    "browser": "benchmarks.bench_browser",
+    "hall": "benchmarks.bench_hall",
+}
 RESULTS = Path(__file__).with_name("results.json")
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 Value = float | int | bool | str
 
 
@@ -87,35 +89,48 @@ class Spec:
         where = f"{owner}: " if owner else ""
         kind = self.kind
         if kind == "bool":
-            if isinstance(value, bool):
-                return value
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
             if isinstance(value, (int, float)) and value in (0, 1):
                 return bool(value)
-            raise ValueError(f"{where}{self.name} must be true or false, got {value!r}")
+            raise ValueError(f"{where}{self.name} must be true or false, got {short_repr(value)}")
         if kind == "choice" and not self.choices:
             if not isinstance(value, str):
-                raise ValueError(f"{where}{self.name} must be text, got {value!r}")
+                raise ValueError(f"{where}{self.name} must be text, got {short_repr(value)}")
             return value
         if kind == "choice":
             if value not in self.choices:
                 raise ValueError(
-                    f"{where}{self.name} must be one of {', '.join(self.choices)}; got {value!r}"
+                    f"{where}{self.name} must be one of {', '.join(self.choices)}; got {short_repr(value)}"
                 )
             return value
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}{self.name} must be a number, got {value!r}") from None
-        if not math.isfinite(number):
-            raise ValueError(f"{where}{self.name} must be finite, got {value!r}")
-        if kind == "int":
-            if number != int(number):
-                raise ValueError(f"{where}{self.name} must be a whole number, got {value!r}")
-            number = int(number)
+        # A bool is an int to Python, but True is never meant as a learning rate or a step count.
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{where}{self.name} must be a number, got {value!r}")
+        if isinstance(value, (int, np.integer)):
+            # Exact, so that a 5,000-digit integer is compared, not converted (float() would overflow).
+            number: float | int = int(value)
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"{where}{self.name} must be a number, got {short_repr(value)}") from None
+            if math.isnan(number):
+                raise ValueError(f"{where}{self.name} must be a number, got {short_repr(value)}")
         too_low = number <= self.low if self.low_open else number < self.low
         if too_low or number > self.high:
-            raise ValueError(f"{where}{self.name} must be in {self.range_text()}, got {value!r}")
-        return number
+            raise ValueError(f"{where}{self.name} must be in {self.range_text()}, got {short_repr(value)}")
+        # Past here only an infinite bound lets a huge or infinite value through.
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{where}{self.name} must be finite, got {short_repr(value)}")
+        if kind == "int":
+            if number != int(number):
+                raise ValueError(f"{where}{self.name} must be a whole number, got {short_repr(value)}")
+            return int(number)
+        try:
+            return float(number)
+        except OverflowError:
+            raise ValueError(f"{where}{self.name} must be finite, got {short_repr(value)}") from None
 
     def range_text(self) -> str:
         """The valid range in interval notation, e.g. ``(0, inf)``."""
@@ -124,10 +139,23 @@ class Spec:
         return f"{left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
 
 
+def short_repr(value: Any) -> str:
+    """``value`` for a message: its repr cut to 40 characters; a huge integer by its number of digits.
+
+    A message never echoes 10 KB of a link, and a 5,000-digit integer, which
+    Python refuses to turn into text, is described instead.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and abs(int(value)) >= 10**40:
+        return f"a number of about {int(int(value).bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _fmt(x: float) -> str:
     if math.isinf(x):
         return "-inf" if x < 0 else "inf"
-    return f"{x:g}"
+    # Whole bounds in full (a seed's 4294967295, not 4.29497e+09); the rest short.
+    return str(int(x)) if float(x).is_integer() and 1 <= abs(x) < 1e10 else f"{x:g}"
 
 
 def resolve(specs: Sequence[Spec], given: Mapping[str, Any], owner: str) -> dict[str, Value]:

@@ -1,8 +1,10 @@
-"""Small classification datasets: fixed tables from the seed questions and seeded 2-D generators.
+"""Small datasets: fixed tables from the seed questions and seeded generators.
 
 Nothing is downloaded: Iris comes from ``plotly.express.data.iris()`` (shipped
-with plotly); the body-metrics table is typed from the seed question; moons,
-circles, spirals and blobs are drawn from a seeded generator.
+with plotly); the body-metrics table and the scaled line are typed from the
+seed questions; moons, circles, spirals, blobs, sine and plane are drawn from a
+seeded generator. Classification sets have integer labels; regression sets
+(``DatasetEntry.regression``: scaled_line, sine, plane) have float targets.
 
 ``load(name, seed=..., test_fraction=..., standardize=...)`` returns a
 :class:`Split`: a seeded, stratified train/test split, with features either raw
@@ -31,16 +33,20 @@ class Dataset:
         Registry key.
     X : ndarray, shape (n, f)
         Features, float64.
-    y : ndarray of int, shape (n,)
-        Class labels ``0 .. C-1``.
+    y : ndarray, shape (n,) or (n, m)
+        Class labels ``0 .. C-1`` (int), or float targets for regression
+        (shape (n,) for one target).
     feature_names : tuple of str, length f
     class_names : tuple of str, length C
+        Empty for regression.
     title : str
     lesson : str
         One line: what this set shows.
     X_fixed_test, y_fixed_test : ndarray or None
         A held-out set that comes with the data (the two people the body-metrics
         question predicts). Used as the test set when ``test_fraction`` is 0.
+    target_names : tuple of str, length m
+        Regression only: the name of each target; empty for classification.
     """
 
     name: str
@@ -52,6 +58,17 @@ class Dataset:
     lesson: str
     X_fixed_test: np.ndarray | None = None
     y_fixed_test: np.ndarray | None = None
+    target_names: tuple[str, ...] = ()
+
+    @property
+    def regression(self) -> bool:
+        """True for float targets (a regression set)."""
+        return bool(self.target_names)
+
+    @property
+    def n_targets(self) -> int:
+        """Number of regression targets m (0 for classification)."""
+        return len(self.target_names)
 
     @property
     def n(self) -> int:
@@ -82,6 +99,9 @@ class DatasetEntry:
     default_noise, default_n : float, int
     default_test_fraction : float
         0 for the tiny tables, where every row is needed for training.
+    regression : bool
+        Float targets: the net fits them with an identity output and MSE, and
+        reports R² where a classifier reports accuracy.
     """
 
     name: str
@@ -92,6 +112,7 @@ class DatasetEntry:
     default_noise: float = 0.0
     default_n: int = 0
     default_test_fraction: float = 0.0
+    regression: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,10 +124,12 @@ class Split:
     dataset : Dataset
         The raw data.
     X_train : ndarray, shape (n_train, f)
-    y_train : ndarray of int, shape (n_train,)
+    y_train : ndarray, shape (n_train,) or (n_train, m)
+        Integer class labels, or float targets for a regression set (raw: only
+        the features are standardized).
     X_test : ndarray, shape (n_test, f)
         May have zero rows.
-    y_test : ndarray of int, shape (n_test,)
+    y_test : ndarray, shape (n_test,) or (n_test, m)
     mean, scale : ndarray, shape (f,)
         ``X = (X_raw - mean) / scale``; zeros and ones when raw.
     train_index, test_index : ndarray of int
@@ -271,10 +294,41 @@ def blobs(seed: int = 0, noise: float = 0.6, n: int = 200) -> Dataset:
                    "Three classes, softmax output; the noise level sets how much they overlap.")
 
 
+# -- regression ------------------------------------------------------------------
+
+SCALED_LINE_LESSON = ("A straight line y = (1.2x + 1)/10 on raw inputs 1..9: a sigmoid unit saturates and the "
+                      "output sits at the mean of y; standardize the input and it fits.")
+
+
+def scaled_line(seed: int = 0, noise: float = 0.0, n: int = 0) -> Dataset:
+    """The regression question's table: x = 1..9 (integers), y = (1.2x + 1)/10, no noise."""
+    x = np.arange(1.0, 10.0)
+    return Dataset("scaled_line", x[:, None], (1.2 * x + 1.0) / 10.0, ("x",), (), "Scaled line (x = 1..9)",
+                   SCALED_LINE_LESSON, target_names=("y",))
+
+
+def sine(seed: int = 0, noise: float = 0.1, n: int = 100) -> Dataset:
+    """``y = sin(x) + noise·N(0, 1)`` for x drawn uniformly on [−π, π]."""
+    rng = _rng(seed)
+    x = rng.uniform(-np.pi, np.pi, n)
+    y = np.sin(x) + noise * rng.standard_normal(n)
+    return Dataset("sine", x[:, None], y, ("x",), (), "Sine", "A curve: a linear model fits R² ≈ 0.6 at best; "
+                   "a few tanh units bend it.", target_names=("y",))
+
+
+def plane(seed: int = 0, noise: float = 0.1, n: int = 200) -> Dataset:
+    """``y = 0.8·x₁ − 0.5·x₂ + 0.3 + noise·N(0, 1)`` for x uniform on [−2, 2]²."""
+    rng = _rng(seed)
+    X = rng.uniform(-2.0, 2.0, (n, 2))
+    y = X @ np.array([0.8, -0.5]) + 0.3 + noise * rng.standard_normal(n)
+    return Dataset("plane", X, y, ("x₁", "x₂"), (), "Plane", "A linear target: no hidden layer is needed, "
+                   "and gradient descent finds the least-squares plane.", target_names=("y",))
+
+
 def _entry(make: Callable[..., Dataset], generated: bool = False, noise: float = 0.0, n: int = 0,
-           test_fraction: float = 0.0) -> DatasetEntry:
+           test_fraction: float = 0.0, regression: bool = False) -> DatasetEntry:
     d = make(0, noise, n)
-    return DatasetEntry(d.name, d.title, d.lesson, make, generated, noise, n, test_fraction)
+    return DatasetEntry(d.name, d.title, d.lesson, make, generated, noise, n, test_fraction, regression)
 
 
 DATASETS: dict[str, DatasetEntry] = {
@@ -287,6 +341,9 @@ DATASETS: dict[str, DatasetEntry] = {
     "circles": _entry(circles, True, 0.05, 200, 0.25),
     "spirals": _entry(spirals, True, 0.1, 200, 0.25),
     "blobs": _entry(blobs, True, 0.6, 200, 0.25),
+    "scaled_line": _entry(scaled_line, regression=True),
+    "sine": _entry(sine, True, 0.1, 100, 0.25, regression=True),
+    "plane": _entry(plane, True, 0.1, 200, 0.25, regression=True),
 }
 
 
@@ -313,12 +370,20 @@ def make(name: str, *, seed: int = 0, noise: float | None = None, n: int | None 
             raise ValueError(f"noise must be in [0, {MAX_NOISE:g}], got {noise!r}")
         if int(n) != n or not 10 <= n <= MAX_N:
             raise ValueError(f"n (number of rows) must be a whole number in [10, {MAX_N}], got {n!r}")
-    return entry.make(int(seed), noise, int(n))
+    data = entry.make(int(seed), noise, int(n))
+    if data.regression != entry.regression:
+        raise ValueError(f"dataset {name!r}: its registry entry says regression={entry.regression}, its data disagrees")
+    return data
 
 
 def _stratified_test_rows(y: np.ndarray, test_fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Indices of the test rows: ``round(test_fraction * n)`` rows, class shares kept (largest remainder)."""
-    n = y.size
+    """Indices of the test rows: ``round(test_fraction * n)`` rows, class shares kept (largest remainder).
+
+    Float targets (regression) have no classes: the rows are drawn at random, leaving one for training.
+    """
+    n = y.shape[0]
+    if y.dtype.kind == "f":
+        return np.sort(rng.permutation(n)[: min(round(test_fraction * n), n - 1)]).astype(np.int64)
     n_test = round(test_fraction * n)
     classes, counts = np.unique(y, return_counts=True)
     quota = test_fraction * counts
@@ -352,7 +417,7 @@ def load(
     n : int, optional
         Rows of a generated set.
     test_fraction : float, optional
-        Share of rows held out, stratified by class, in ``[0, 0.9]``. With 0
+        Share of rows held out, stratified by class (at random for regression), in ``[0, 0.9]``. With 0
         the dataset's fixed test rows are used if it has some (body metrics:
         the two people the seed question predicts), else the test set is empty.
         Defaults to the dataset's ``default_test_fraction``.
@@ -386,7 +451,7 @@ def load(
         if data.X_fixed_test is not None:
             X_test_raw, y_test = data.X_fixed_test, data.y_fixed_test
         else:
-            X_test_raw, y_test = np.zeros((0, data.n_features)), np.zeros(0, dtype=np.int64)
+            X_test_raw, y_test = np.zeros((0, data.n_features)), np.zeros((0, *data.y.shape[1:]), dtype=data.y.dtype)
     X_train_raw = data.X[train_idx]
     if standardize:
         mean = X_train_raw.mean(axis=0)
@@ -399,7 +464,7 @@ def load(
         X_train=(X_train_raw - mean) / scale,
         y_train=data.y[train_idx],
         X_test=(np.asarray(X_test_raw, dtype=np.float64) - mean) / scale,
-        y_test=np.asarray(y_test, dtype=np.int64),
+        y_test=np.asarray(y_test, dtype=data.y.dtype),
         mean=mean,
         scale=scale,
         train_index=train_idx,

@@ -101,6 +101,8 @@ def filter_normalized_direction(problem: NetProblem, theta: np.ndarray, rng: np.
         D = D * np.divide(w_norm, d_norm, out=np.zeros_like(w_norm), where=d_norm > 0)
         d[ls.weights] = D[: ls.n_in].ravel()
         d[ls.bias] = D[ls.n_in] if biases == "keep" else 0.0
+        if ls.gamma is not None:  # Li et al. leave batch-norm scales and shifts out of the directions
+            d[ls.gamma] = d[ls.beta] = 0.0
     return d
 
 

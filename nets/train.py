@@ -9,10 +9,15 @@ from typing import Any
 import numpy as np
 
 import optimizers
+from nets import fused
 from nets.problem import MAX_EPOCHS, MAX_SEEDS, MAX_STEPS, NetProblem
 from optimizers.runner import DIVERGED, Trajectory
 
 MAX_RECORD_BYTES = 512 * 2**20  # recorded parameters of one training job
+#: diagnose: |R²| and the output's spread (relative to y's) below this read as "predicts the mean of y".
+NEAR_ZERO = 0.05
+#: diagnose: a regression run with R² at least this has learned the data (saturation is then no problem).
+R2_SOLVED = 0.99
 
 
 def train(
@@ -26,6 +31,7 @@ def train(
     theta0: np.ndarray | None = None,
     record_every_epochs: int = 1,
     label: str = "",
+    backend: str = "auto",
 ) -> Trajectory:
     """Train k networks with ``optimizers.run``, the runner the surfaces use.
 
@@ -45,6 +51,11 @@ def train(
     record_every_epochs : int
         Record (parameters, loss, metrics) every this many epochs.
     label : str
+    backend : {"auto", "numpy", "compiled"}
+        ``"compiled"``: the compiled mini-batch loop of :mod:`nets.fused` (``ValueError``
+        when it cannot run this job); ``"numpy"``: the runner's loop. ``"auto"``: compiled
+        when it can run and the job has at least ``nets.fused.MIN_STEPS`` steps. Both
+        give the same Trajectory.
 
     Returns
     -------
@@ -89,6 +100,14 @@ def train(
             f"recording every {record_every_epochs} epoch(s) would keep {size / 2**20:.0f} MB of parameters; "
             f"use record_every_epochs >= {every}, fewer seeds or a smaller network"
         )
+    if backend not in ("auto", "numpy", "compiled"):
+        raise ValueError(f"backend must be 'auto', 'numpy' or 'compiled', got {backend!r}")
+    if backend == "compiled" or (backend == "auto" and steps >= fused.MIN_STEPS):
+        why = fused.unsupported(problem, optimizer, start.shape[0])
+        if why is not None and backend == "compiled":
+            raise ValueError(f"the compiled loop cannot run this job: {why}")
+        if why is None:
+            return fused.train(problem, optimizer, start, steps, spe * int(record_every_epochs), label)
     return optimizers.run(
         problem, optimizer, start, steps=steps, record_every=spe * int(record_every_epochs),
         stop_on_converge=False, grad_tol=0.0, metrics=problem.metrics, label=label,
@@ -117,6 +136,9 @@ def diagnose(trajectory: Trajectory, problem: NetProblem | None = None) -> list[
     recorded by :func:`train`). With ``problem`` the chance level and the loss
     of a constant prediction come from its training labels; without it a
     cross-entropy plateau is matched against ``ln C`` for C = 2..10.
+    Regression runs (``train_r2`` recorded) are read by R² instead of accuracy:
+    a run whose output barely varies (``pred_spread`` < 0.05) with ``|R²|`` < 0.05
+    is reported as predicting the mean of y.
 
     Parameters
     ----------
@@ -173,6 +195,10 @@ def diagnose(trajectory: Trajectory, problem: NetProblem | None = None) -> list[
             if gap >= 0.1:
                 out.append(f"train accuracy beats test by {_pct(gap)} (median): overfitting; try L2 or a smaller net")
 
+    r2 = x.get("train_r2")
+    if r2 is not None:
+        out.extend(_read_r2(x, r2, k, runs, problem))
+
     loss = x.get("train_loss")
     if loss is not None and loss.shape[0] >= 8:
         tail = loss[-max(2, loss.shape[0] // 4):]
@@ -186,7 +212,8 @@ def diagnose(trajectory: Trajectory, problem: NetProblem | None = None) -> list[
                 out.append(f"loss plateau at {level:.2f} ≈ {ref}{who}: {what}")
             elif ref is not None:
                 out.append(f"loss plateau at {level:.2f}{who}: {what}")
-            elif acc is not None and np.median(acc[-1][flat]) < 1.0:
+            elif (acc is not None and np.median(acc[-1][flat]) < 1.0) or (
+                    r2 is not None and np.median(r2[-1][flat]) < R2_SOLVED):
                 out.append(f"loss flat at {level:.3g}{who} for the last quarter of training: stalled")
 
     gl = x.get("grad_norm_layer")
@@ -202,14 +229,18 @@ def diagnose(trajectory: Trajectory, problem: NetProblem | None = None) -> list[
             out.append(f"layer 1 gradients are {_power_of_ten(r)} times layer {L}'s: exploding")
 
     sat = x.get("saturated")
-    unsolved = acc is None or float(np.median(acc[-1])) < 1.0
+    if r2 is not None:
+        unsolved = float(np.median(r2[-1])) < R2_SOLVED
+    else:
+        unsolved = acc is None or float(np.median(acc[-1])) < 1.0
     if sat is not None and unsolved:
         # Saturated units in a solved net are just confident; they matter when learning stalls.
         s = float(np.median(sat[-1]))
         if s >= 0.3:
             act = problem.mlp.activation if problem is not None else "sigmoid/tanh"
-            raw_big = problem is not None and not problem.split.standardized and np.abs(problem.X_train).max() > 5
-            hint = " (raw inputs in the hundreds? try standardize)" if raw_big else ""
+            biggest = float(np.abs(problem.X_train).max()) if problem is not None else 0.0
+            raw_big = problem is not None and not problem.split.standardized and biggest > 5
+            hint = f" (raw inputs up to {biggest:.3g}: try standardize)" if raw_big else ""
             out.append(f"{_pct(s)} of {act} units saturated: their gradient is nearly 0{hint}")
     dead = x.get("dead")
     if dead is not None:
@@ -222,11 +253,41 @@ def diagnose(trajectory: Trajectory, problem: NetProblem | None = None) -> list[
     return out
 
 
+def _read_r2(x: dict[str, np.ndarray], r2: np.ndarray, k: int, runs: str, problem: NetProblem | None) -> list[str]:
+    """Readings of a regression run's R² history ``(R, k)``: a constant output, R² < 0, spread, overfitting."""
+    out: list[str] = []
+    final = r2[-1]
+    spread = x.get("pred_spread")
+    flat = np.abs(final) < NEAR_ZERO
+    if spread is not None:
+        flat &= spread[-1] < NEAR_ZERO
+    if flat.any():
+        who = runs if flat.all() else f"{int(flat.sum())} of {k} runs"
+        mean = f" ({float(np.mean(problem.y_train)):.3g})" if problem is not None else ""
+        out.append(f"output ≈ the mean of y{mean} for every input: R² ≈ {round(float(np.median(final[flat])), 2) + 0.0:.2f} in {who}")
+    worse = final < -NEAR_ZERO
+    if worse.any():
+        who = runs if worse.all() else f"{int(worse.sum())} of {k} runs"
+        out.append(f"R² below 0 in {who} (median {float(np.median(final[worse])):.2g}): "
+                   f"worse than predicting the mean of y; lower the learning rate")
+    if k > 1:
+        lo, med, hi = np.min(final), np.median(final), np.max(final)
+        if hi - lo >= 0.1:
+            out.append(f"final train R² ranges {lo:.2f}–{hi:.2f} over {k} seeds (median {med:.2f}): the random start decides")
+    if "test_r2" in x:
+        gap = float(np.median(final - x["test_r2"][-1]))
+        if gap >= 0.1:
+            out.append(f"train R² beats test by {gap:.2f} (median): overfitting; try L2 or a smaller net")
+    return out
+
+
 def _constant_level(level: float, problem: NetProblem | None) -> tuple[str | None, str]:
     """Name the loss of a constant prediction when ``level`` matches it."""
     if problem is not None:
         prior = problem.prior_loss
         if abs(level - prior) < 0.02 * max(prior, 1e-3):
+            if problem.regression:
+                return f"{prior:.3g}", "the loss of predicting the mean of y for every input (learned nothing)"
             C = problem.n_classes
             if problem.mlp.loss == "cross_entropy" and abs(prior - math.log(C)) < 1e-3:
                 return f"ln {C}", f"predicting uniform over {C} classes"

@@ -69,7 +69,7 @@ class Adadelta(Optimizer):
     specs = (
         lr_spec(1.0),
         Spec("rho", 0.9, low=0.0, high=1.0, ui_low=0.5, ui_high=0.999, help="Decay of both running averages.", label="ρ"),
-        Spec("eps", 1e-6, low=0.0, low_open=True, log=True, ui_low=1e-10, ui_high=1.0, help="Sets the size of the first steps and guards the division.", label="ε"),
+        Spec("eps", 1e-6, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-10, ui_high=1.0, help="Sets the size of the first steps and guards the division.", label="ε"),
         weight_decay_spec(),
     )
     kernel = _direction_kernel

@@ -57,13 +57,13 @@ class Adagrad(Optimizer):
     reference = "torch.optim.Adagrad"
     specs = (
         lr_spec(1e-2),
-        Spec("lr_decay", 0.0, low=0.0, ui_high=0.1, help="δ: the rate is η / (1 + (t−1)δ).", label="lr decay δ"),
+        Spec("lr_decay", 0.0, low=0.0, high=1e3, ui_high=0.1, help="δ: the rate is η / (1 + (t−1)δ).", label="lr decay δ"),
         weight_decay_spec(),
         Spec(
-            "initial_accumulator_value", 0.0, low=0.0, ui_high=1.0,
+            "initial_accumulator_value", 0.0, low=0.0, high=1e6, ui_high=1.0,
             help="Starting value of the sum of squared gradients; > 0 tames the first steps.", label="initial accumulator",
         ),
-        Spec("eps", 1e-10, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
+        Spec("eps", 1e-10, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
     )
     kernel = _direction_kernel
     state_fields = (

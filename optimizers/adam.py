@@ -23,7 +23,7 @@ from optimizers.base import (
 
 BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average (momentum); must be < 1.", label="β₁")
 BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average; must be < 1.", label="β₂")
-EPS = Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε")
+EPS = Spec("eps", 1e-8, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε")
 AMSGRAD = Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).", label="AMSGrad")
 
 #: X-ray fields the Adam family shares.

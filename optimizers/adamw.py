@@ -28,7 +28,7 @@ class AdamW(Adam):
     reference = "torch.optim.AdamW"
     specs = (
         lr_spec(1e-3), BETA1, BETA2, EPS,
-        Spec("weight_decay", 1e-2, low=0.0, ui_high=0.5, help="λ: shrinks θ by η·λ each step, apart from the gradient.", label="weight decay"),
+        Spec("weight_decay", 1e-2, low=0.0, high=100.0, ui_high=0.5, help="λ: shrinks θ by η·λ each step, apart from the gradient.", label="weight decay"),
         AMSGRAD,
     )
     decoupled = True

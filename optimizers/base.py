@@ -29,7 +29,7 @@ LR_HELP = "Step size. Too large diverges, too small crawls."
 def lr_spec(default: float) -> Spec:
     """The learning-rate spec every optimizer shares (log slider 1e-5 … 10)."""
     return Spec(
-        "lr", default, low=0.0, low_open=True, log=True, ui_low=1e-5, ui_high=10.0,
+        "lr", default, low=0.0, low_open=True, high=1e3, log=True, ui_low=1e-5, ui_high=10.0,
         help=LR_HELP, label="learning rate",
     )
 
@@ -294,7 +294,7 @@ def coupled_decay(grads: np.ndarray, params: np.ndarray, weight_decay: float) ->
 def weight_decay_spec(default: float = 0.0) -> Spec:
     """torch's coupled L2 ``weight_decay`` (added to the gradient)."""
     return Spec(
-        "weight_decay", default, low=0.0, ui_high=0.1,
+        "weight_decay", default, low=0.0, high=100.0, ui_high=0.1,
         help="L2 penalty added to the gradient (torch's weight_decay).", label="weight decay",
     )
 

@@ -19,11 +19,11 @@ CLIP_MODES: tuple[str, ...] = ("off", "norm", "value")
 #: :class:`Clip`, :class:`Noise` and :class:`Chain` enforce; the URL decoder and the UI read them here.
 TRANSFORM_SPECS: dict[str, Spec] = {
     "clip_mode": Spec("clip", "off", choices=CLIP_MODES, help="Clip each gradient by its norm or each entry by value."),
-    "clip_threshold": Spec("clip.threshold", 1.0, low=0.0, low_open=True, help="Largest allowed norm or entry."),
-    "noise_sigma": Spec("noise", 0.0, low=0.0, help="Gaussian noise added to every gradient: 'SGD' on a surface. 0 = off."),
+    "clip_threshold": Spec("clip.threshold", 1.0, low=0.0, low_open=True, high=1e12, help="Largest allowed norm or entry."),
+    "noise_sigma": Spec("noise", 0.0, low=0.0, high=1e6, help="Gaussian noise added to every gradient: 'SGD' on a surface. 0 = off."),
     "noise_anneal": Spec("noise.anneal", 0.0, low=0.0, high=2.0, help="γ in σ/t^γ; 0.55 as in Neelakantan et al. (2015)."),
-    "noise_seed": Spec("noise.seed", 0, low=0, help="Seed of the gradient noise."),
-    "decoupled_weight_decay": Spec("dwd", 0.0, low=0.0, help="λ in θ ← θ − lr·λθ, applied with every optimizer."),
+    "noise_seed": Spec("noise.seed", 0, low=0, high=2**32 - 1, help="Seed of the gradient noise."),
+    "decoupled_weight_decay": Spec("dwd", 0.0, low=0.0, high=100.0, help="λ in θ ← θ − lr·λθ, applied with every optimizer."),
 }
 
 
@@ -88,11 +88,13 @@ class OptimizerConfig:
         sched = SCHEDULES[self.schedule](**dict(self.schedule_params)) if self.schedule != "constant" else None
         if self.clip_mode not in CLIP_MODES:
             raise ValueError(f"clip mode must be off, norm or value, got {self.clip_mode!r}")
-        clip = Clip(self.clip_mode, float(self.clip_threshold)) if self.clip_mode != "off" else None
-        noise = Noise(float(self.noise_sigma), int(self.noise_seed), float(self.noise_anneal)) if self.noise_sigma else None
-        if sched is None and clip is None and noise is None and not self.decoupled_weight_decay:
+        # Through the declared specs, so inf, 2**63 or True become a ValueError here, not an OverflowError later.
+        t = {attr: spec.validate(getattr(self, attr), self.name) for attr, spec in TRANSFORM_SPECS.items()}
+        clip = Clip(t["clip_mode"], t["clip_threshold"]) if t["clip_mode"] != "off" else None
+        noise = Noise(t["noise_sigma"], t["noise_seed"], t["noise_anneal"]) if t["noise_sigma"] else None
+        if sched is None and clip is None and noise is None and not t["decoupled_weight_decay"]:
             return base
-        return Chain(base, schedule=sched, clip=clip, noise=noise, decoupled_weight_decay=float(self.decoupled_weight_decay))
+        return Chain(base, schedule=sched, clip=clip, noise=noise, decoupled_weight_decay=t["decoupled_weight_decay"])
 
     @property
     def display(self) -> str:

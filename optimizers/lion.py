@@ -57,7 +57,7 @@ class Lion(Optimizer):
         lr_spec(1e-4),
         Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Mix of momentum and gradient inside the sign; must be < 1.", label="β₁"),
         Spec("beta2", 0.99, low=0.0, high=1.0, ui_high=0.9999, help="Decay of the momentum that is carried over; must be < 1.", label="β₂"),
-        Spec("weight_decay", 0.0, low=0.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
+        Spec("weight_decay", 0.0, low=0.0, high=100.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
     )
     kernel = _direction_kernel
     state_fields = (

@@ -94,7 +94,7 @@ class NAdam(Optimizer):
     reference = "torch.optim.NAdam"
     specs = (
         lr_spec(2e-3), BETA1, BETA2, EPS, weight_decay_spec(),
-        Spec("momentum_decay", 4e-3, low=0.0, log=False, ui_high=0.1, help="ψ: how fast the momentum warms up to β₁.", label="momentum decay ψ"),
+        Spec("momentum_decay", 4e-3, low=0.0, high=10.0, log=False, ui_high=0.1, help="ψ: how fast the momentum warms up to β₁.", label="momentum decay ψ"),
         DECOUPLED,
     )
     kernel = _direction_kernel

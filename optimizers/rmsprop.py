@@ -79,7 +79,7 @@ class RMSprop(Optimizer):
     specs = (
         lr_spec(1e-2),
         Spec("alpha", 0.99, low=0.0, high=1.0, ui_low=0.5, ui_high=0.999, help="Decay of the squared-gradient average.", label="α"),
-        Spec("eps", 1e-8, low=0.0, low_open=True, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
+        Spec("eps", 1e-8, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
         weight_decay_spec(),
         Spec("momentum", 0.0, low=0.0, high=1.0, ui_high=0.99, help="μ: momentum on the scaled step (0 = none).", label="momentum μ"),
         Spec("centered", False, help="Divide by the variance estimate v − ḡ² instead of v.", label="centered"),

@@ -23,10 +23,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from common.spec import short_repr
 from optimizers import fused
 from optimizers.base import Optimizer, as_params
 
 RUNNING, CONVERGED, DIVERGED, LEFT_WINDOW, MAX_STEPS = "running", "converged", "diverged", "left window", "max steps"
+#: Most steps one call to :func:`run` takes (the networks page allows up to 200,000: epochs × steps per epoch).
+MAX_STEPS_CAP = 200_000
+#: Most numbers one run records, records × k × (d + 2) (parameters, value, gradient norm): about 800 MB.
+MAX_RECORDED_FLOATS = 100_000_000
 
 
 class Problem(Protocol):
@@ -165,14 +170,22 @@ def run(
     -------
     Trajectory
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
-    if record_every < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every!r}")
+    # bool is an int to Python, but steps=True is a mistake, not one step.
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)) or not 0 <= steps <= MAX_STEPS_CAP:
+        raise ValueError(f"steps must be a whole number in [0, {MAX_STEPS_CAP}], got {short_repr(steps)}")
+    steps = int(steps)
+    if isinstance(record_every, (bool, np.bool_)) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
+        raise ValueError(f"record_every must be a whole number >= 1, got {short_repr(record_every)}")
     p = as_params(starts).copy()
     if not np.isfinite(p).all():
         raise ValueError("start points must be finite numbers")
     k, d = p.shape
+    n_recorded = (2 if record_end_only else steps // int(record_every) + 2) * k * (d + 2)
+    if n_recorded > MAX_RECORDED_FLOATS:
+        raise ValueError(
+            f"recording {k} run(s) of {d} parameter(s) over {steps} steps would keep {n_recorded:,} numbers, more than "
+            f"{MAX_RECORDED_FLOATS:,}; record less often (record_every), or use fewer runs or steps"
+        )
     record_steps = _record_steps(steps, record_every, record_end_only)
     rec_index = {s: i for i, s in enumerate(record_steps)}
     # A list lookup per step is cheaper than hashing into the dict.

@@ -60,7 +60,7 @@ class StepDecay(Schedule):
     name, title = "step", "Step decay"
     latex = r"s(t)=\gamma^{\lfloor (t-1)/n \rfloor}"
     specs = (
-        Spec("step_size", 100, low=1, ui_high=1000, help="Steps between drops.", label="every n steps"),
+        Spec("step_size", 100, low=1, high=1_000_000, ui_high=1000, help="Steps between drops.", label="every n steps"),
         Spec("gamma", 0.5, low=0.0, high=1.0, low_open=True, help="Factor at each drop.", label="γ"),
     )
 
@@ -79,7 +79,7 @@ class Exponential(Schedule):
 class InverseTime(Schedule):
     name, title = "inverse_time", "Inverse time 1/t (Robbins–Monro)"
     latex = r"s(t)=\frac{1}{1+\kappa (t-1)}"
-    specs = (Spec("decay", 0.01, low=0.0, ui_high=1.0, help="κ: how fast the step shrinks.", label="κ"),)
+    specs = (Spec("decay", 0.01, low=0.0, high=1e3, ui_high=1.0, help="κ: how fast the step shrinks.", label="κ"),)
 
     def factor(self, t: int) -> float:
         return 1.0 / (1.0 + self.params["decay"] * (t - 1))
@@ -89,7 +89,7 @@ class Cosine(Schedule):
     name, title = "cosine", "Cosine annealing"
     latex = r"s(t)=\eta_{min}+\tfrac{1-\eta_{min}}{2}\left(1+\cos\frac{\pi (t-1)}{T}\right)"
     specs = (
-        Spec("period", 500, low=1, ui_high=5000, help="T: steps to anneal over.", label="T"),
+        Spec("period", 500, low=1, high=1_000_000, ui_high=5000, help="T: steps to anneal over.", label="T"),
         Spec("floor", 0.0, low=0.0, high=1.0, help="Final fraction of the base rate.", label="η_min"),
     )
 
@@ -102,7 +102,7 @@ class Cosine(Schedule):
 class Warmup(Schedule):
     name, title = "warmup", "Linear warm-up"
     latex = r"s(t)=\min\left(1, t/W\right)"
-    specs = (Spec("warmup_steps", 50, low=1, ui_high=1000, help="W: steps to reach the full rate.", label="W"),)
+    specs = (Spec("warmup_steps", 50, low=1, high=1_000_000, ui_high=1000, help="W: steps to reach the full rate.", label="W"),)
 
     def factor(self, t: int) -> float:
         return min(1.0, t / self.params["warmup_steps"])
@@ -112,8 +112,8 @@ class Cyclical(Schedule):
     name, title = "cyclical", "Cyclical (triangular)"
     latex = r"s(t)=1+(m-1)\,\max\left(0, 1-\left|\tfrac{t-1}{h}-2c-1\right|\right)"
     specs = (
-        Spec("half_cycle", 50, low=1, ui_high=1000, help="h: steps from low to high.", label="h"),
-        Spec("max_factor", 4.0, low=1.0, ui_high=20.0, help="m: peak multiple of the base rate.", label="m"),
+        Spec("half_cycle", 50, low=1, high=1_000_000, ui_high=1000, help="h: steps from low to high.", label="h"),
+        Spec("max_factor", 4.0, low=1.0, high=1e3, ui_high=20.0, help="m: peak multiple of the base rate.", label="m"),
     )
 
     def factor(self, t: int) -> float:

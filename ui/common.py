@@ -208,12 +208,13 @@ class PrecomputedFigure(go.Figure):
 
 
 def to_series(traj: Trajectory, problem: nets.NetProblem, label: str, color: str) -> nf.NetSeries:
-    """A training trajectory as the figure module's NetSeries."""
+    """A training trajectory as the figure module's NetSeries (the score is accuracy, or R² for regression)."""
     x = traj.extras
+    key = problem.score_key
     return nf.NetSeries(
         label=label, color=color, epochs=np.rint(nets.epochs_of(traj, problem)).astype(int),
-        train_loss=x["train_loss"], train_acc=x["train_acc"], test_loss=x.get("test_loss"),
-        test_acc=x.get("test_acc"), layer_grad_norms=x["grad_norm_layer"][:, 0, :],
+        train_loss=x["train_loss"], train_acc=x[f"train_{key}"], test_loss=x.get("test_loss"),
+        test_acc=x.get(f"test_{key}"), layer_grad_norms=x["grad_norm_layer"][:, 0, :],
         saturation=x["saturated"][:, 0] if "saturated" in x else None,
         dead=x["dead"][:, 0] if "dead" in x else None,
     )

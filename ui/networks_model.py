@@ -110,13 +110,18 @@ def _entry(v: Mapping[str, Any]) -> nets.DatasetEntry:
     return nets.DATASETS[v["data"]]
 
 
+def _outputs(values: Mapping[str, Any]) -> tuple[str, ...]:
+    """Output units that fit the dataset: identity only for regression, softmax only for classes."""
+    return ("auto", "identity", "sigmoid") if _entry(values).regression else ("auto", "sigmoid", "softmax")
+
+
 def _help(d: Mapping[str, str]) -> str:
     return "  \n".join(f"**{k}**: {v}" for k, v in d.items())
 
 
 CONTROLS: tuple[Control, ...] = (
     Control(Spec("data", "xor", choices=tuple(nets.datasets()), label="dataset"), section="data",
-            fmt=lambda k: nets.DATASETS[k].title, resets=("noise", "n", "test", "view")),
+            fmt=lambda k: nets.DATASETS[k].title, resets=("noise", "n", "test", "view", "loss", "out")),
     Control(Spec("noise", 0.1, low=0.0, high=float(MAX_NOISE), step=0.01, label="noise"), section="data",
             shown=lambda v: _entry(v).generated, default=lambda v: float(_entry(v).default_noise)),
     Control(Spec("n", 200, low=10, high=MAX_N, step=10, label="rows n"), section="data", widget="number",
@@ -131,8 +136,11 @@ CONTROLS: tuple[Control, ...] = (
                  help="Comma-separated widths, e.g. 4 or 16,16. Empty = no hidden layer (logistic regression)."),
             section="network", check=_hidden_ok),
     Control(_spec("activation", help=_help(nets.ACTIVATIONS)), url="act", section="network"),
-    Control(_spec("output"), url="out", section="network"),
-    Control(_spec("loss", help=_help(nets.LOSSES)), section="network", fmt=lambda k: LOSS_LABELS.get(k, k)),
+    Control(_spec("output"), url="out", section="network", choices=lambda v: _outputs(v)),
+    Control(_spec("loss", help=_help(nets.LOSSES)), section="network", fmt=lambda k: LOSS_LABELS.get(k, k),
+            choices=lambda v: ("mse",) if _entry(v).regression else tuple(nets.LOSSES),
+            default=lambda v: "mse" if _entry(v).regression else "cross_entropy"),
+    Control(_spec("batch_norm", label="batch normalization"), url="bn", section="network"),
     Control(_spec("l2", high=10.0, step=0.001), section="network", widget="number"),
     Control(_spec("init", help=_help(nets.INITS)), section="network"),
     Control(_spec("init_scale", high=100.0, log=False), url="sigma", section="network", widget="number",

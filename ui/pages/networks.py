@@ -108,6 +108,7 @@ def problem_args(values: dict[str, Any], hidden: tuple[int, ...], batch: int, va
         l2=values["l2"], init=values["init"], init_scale=values["sigma"], batch_size=batch or None,
         shuffle=values["shuffle"], seed=values["dseed"], test_fraction=values["test"], standardize=values["std"],
         noise=values["noise"] if entry.generated else None, n=values["n"] if entry.generated else None,
+        batch_norm=values["bn"],
     )
     if variant == "loss":
         args["loss"] = "cross_entropy" if values["loss"] == "mse" else "mse"
@@ -240,7 +241,9 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
     problem = runs[0][2]
     n_feat = problem.mlp.n_features
     view = (0, 1) if n_feat <= 2 else parse_view(values["view"])
-    boundary = boundary_data(runs[b][2], runs[b][1].params[fidx, 0, :], view, runs[b][3])
+    # A regression net has no decision boundary; its fitted curve is drawn under the figure instead.
+    boundary = None if problem.regression else boundary_data(runs[b][2], runs[b][1].params[fidx, 0, :], view,
+                                                             runs[b][3])
     timing["boundary"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -290,6 +293,8 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
     if slice_note:
         st.caption(slice_note)
 
+    if problem.regression:
+        _fit_section(runs, b)
     if n_seeds > 1:
         st.subheader(f"Across {n_seeds} seeds")
         st.plotly_chart(nf.seeds_figure(series, loss_scale=values["scale"], loss_name=loss_name), theme=None,
@@ -321,6 +326,24 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
             st.latex(cls.latex)
     timing["panels"] = time.perf_counter() - tick
     _exports(fig, series, boundary, values, loss_name)
+
+
+def _fit_section(runs: list, b: int) -> None:
+    """Regression: what each network predicts along its input, the fit forming over epochs for one run."""
+    from viz.fit_figure import fit_figure
+
+    st.subheader("The fitted function")
+    traj = runs[b][1]
+    picks = np.unique(np.linspace(0, traj.params.shape[0] - 1, 6).round().astype(int))
+    epochs = [int(e) for e in np.rint(nets.epochs_of(traj, runs[b][2]))[picks]]
+    order = [b] + [i for i in range(len(runs)) if i != b]
+    grids = [nets.fit_grid(runs[i][2], runs[i][1].params[picks if i == b else [-1], 0, :]) for i in order]
+    st.plotly_chart(fit_figure(grids, [runs[i][3] for i in order], [runs[i][4] for i in order], epochs),
+                    theme=None, key=f"{P}.fit")
+    r2 = [float(runs[i][1].extras["train_r2"][-1, 0]) for i in order]
+    st.caption("Final training R² (first seed): " + ", ".join(f"{runs[i][3]} {v:.3f}" for i, v in zip(order, r2,
+                                                                                                      strict=True))
+               + ". R² ≈ 0 means the net outputs the mean of y for every input.")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
