@@ -257,8 +257,17 @@ def _order_facts(r: Result) -> dict[str, float | int | str]:
     return {
         "sorted_end": f"{np.median(sorted_end):.3f}", "shuf_end": f"{np.median(shuf_end):.3f}",
         "worse": int((sorted_end > shuf_end).sum()), "seeds": r.scenario.seeds,
-        "swing": f"{last.max() - last.min():.2f}",
+        "swing": f"{last.max() - last.min():.2f}", "blocks": _blocks(r.problems[0]),
     }
+
+
+def _blocks(problem) -> str:
+    """The class blocks of the training rows in data order, e.g. "37 setosa, then 38 versicolor, …"."""
+    y = np.asarray(problem.y_train)
+    names = problem.split.dataset.class_names
+    cuts = np.flatnonzero(np.diff(y)) + 1
+    runs = [(len(part), names[int(part[0])]) for part in np.split(y, cuts)]
+    return ", then ".join(f"{n} {name}" for n, name in runs[:4]) + (" …" if len(runs) > 4 else "")
 
 
 def _order_claim(r: Result) -> tuple[bool, str]:
@@ -284,7 +293,7 @@ ORDER = Lesson(
         lambda r: 1 if np.median(_final(r, 1, "train_loss")) < np.median(_final(r, 0, "train_loss")) else 0,
     ),
     narration=(
-        "Iris comes sorted: 37 setosa, then versicolor, then virginica. With b = 1 and no shuffling each block of "
+        "The training rows come sorted: {blocks}. With b = 1 and no shuffling each block of "
         "one class pulls the net towards that class, so the loss saw-tooths once per block (a swing of {swing} in "
         "the last epoch) and forgets the other classes. Sorted rows end at a median loss of {sorted_end}, shuffled "
         "rows at {shuf_end}: higher for sorted rows in {worse} of {seeds} seeds."
@@ -306,7 +315,7 @@ def _sig_facts(r: Result) -> dict[str, float | int | str]:
     x = [t.extras for t in r.trajectories]
     return {
         "zero_loss": f"{np.median(x[0]['train_loss'][-1]):.4f}", "ln2": f"{math.log(2):.4f}",
-        "zero_spread": f"{np.max(x[0]['unit_spread'][-1]):.1g}", "two": 2,
+        "zero_spread": f"{np.max(x[0]['unit_spread'][-1]):.1g}",
         "xav_when": when(float(np.median(epochs_to(r, 1, "train_acc", 1.0))), r.scenario.epochs),
     }
 
@@ -336,7 +345,7 @@ SIGMOID = Lesson(
     ),
     narration=(
         "With zero init every hidden unit computes the same thing and receives the same gradient, so they stay "
-        "identical (largest difference {zero_spread}) and the output sits at p = 0.5: loss {zero_loss} = ln {two}. "
+        "identical (largest difference {zero_spread}) and the output sits at p = 0.5: loss {zero_loss}, which is ln 2 = {ln2}. "
         "Any random start breaks the symmetry: with Xavier init the median seed reaches 100% {xav_when}."
     ),
     facts=_sig_facts,

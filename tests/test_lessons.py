@@ -182,3 +182,16 @@ def test_surface_demos_show_their_lesson() -> None:
     flips = [sign_changes(optimizers.run(land, c.build(), np.array([land.start]), 60).params[:, 0] @ steep)
              for c in (gd, mom)]
     assert flips[0] >= 0.8 > flips[1]
+
+
+def test_order_narration_names_the_class_blocks_of_its_own_split():
+    """The sorted-rows narration counts each class block of the run's training rows (reference: np.unique on
+    y_train, which is sorted for Iris)."""
+    lesson = lessons.REGISTRY["order_of_examples"]
+    r = lesson.compute(lesson.scenario)
+    y = r.problems[0].y_train
+    assert np.all(np.diff(y) >= 0)
+    names = r.problems[0].split.dataset.class_names
+    counts = np.unique(y, return_counts=True)[1]
+    expected = ", then ".join(f"{c} {names[i]}" for i, c in enumerate(counts))
+    assert expected in lesson.narrate(r)
