@@ -144,7 +144,7 @@ def net_plan(*, n_params: int, rows: int, batches: list[int], epochs: int, seeds
     # Keep the recorded parameters bounded too: 125 records of every seed's parameters.
     while s > 1 and 125 * s * n_params * len(batches) > NET_RECORD_FLOATS * 8:
         s = max(1, s // 2)
-        notes = [n for n in notes if f"instead of {seeds}" not in n] + [f"{s} seed{'' if s == 1 else 's'} instead of {seeds}"]
+        notes = [n for n in notes if " seed" not in n] + [f"{s} seed{'' if s == 1 else 's'} instead of {seeds}"]
     out = []
     if notes:
         out.append(f"This view was scaled down to stay within the server's budget of about {budget:.0f} s: "
