@@ -3,7 +3,8 @@
 Reference: the module's own cost model, evaluated by hand below each case
 (6 multiply-adds per weight per row at 3e8/s plus 60 µs per optimizer step;
 2 multiply-adds per weight per row per slice point at 6e8/s; a surface
-figure of optimizers × starts × (steps + 1) points, at most 150,000).
+figure of optimizers × starts × (steps + 1) points, at most 40,000, and of
+at most 6,000 frames × runs).
 """
 
 from __future__ import annotations
@@ -14,26 +15,29 @@ from common import budget
 
 
 def test_surface_plan_of_the_heaviest_link():
-    """8 optimizers × 16 starts × 5001 recorded points = 640,128 points; ceil(640,128 / 150,000) = 5, so every 5th
-    step is drawn and 128,025.6 points remain."""
+    """8 optimizers × 16 starts × 5001 recorded points = 640,128 points; ceil(640,128 / 40,000) = 17, so every 17th
+    step is drawn and 37,654.6 points remain; 128 moving runs get 6,000 // 128 = 46 frames instead of 150."""
     plan = budget.surface_plan(8, 16, 5000)
-    assert plan.values == {"record_every": 5}
-    assert plan.estimate == pytest.approx(128_025.6)
-    assert len(plan.reductions) == 1
-    assert "every 5th step" in plan.reductions[0] and "640,128 points" in plan.reductions[0]
+    assert plan.values == {"record_every": 17, "max_frames": 46}
+    assert plan.estimate == pytest.approx(640_128 / 17)
+    assert len(plan.reductions) == 2
+    assert "every 17th step" in plan.reductions[0] and "640,128 points" in plan.reductions[0]
+    assert "46 frames instead of 150" in plan.reductions[1]
 
 
-@pytest.mark.parametrize(("n_opt", "starts", "steps", "every"), [
-    (3, 1, 500, 1),          # 1,503 points
-    (1, 1, 149_999, 1),      # exactly 150,000 points: still within
-    (1, 1, 150_000, 2),      # 150,001 points: one over
-    (2, 10, 14_999, 2),      # 300,000 points: twice the budget
+@pytest.mark.parametrize(("n_opt", "starts", "steps", "every", "frames"), [
+    (3, 1, 500, 1, 150),        # 1,503 points, 3 runs
+    (1, 1, 39_999, 1, 150),     # exactly 40,000 points: still within
+    (1, 1, 40_000, 2, 150),     # 40,001 points: one over
+    (2, 10, 3_999, 2, 150),     # 80,000 points: twice the budget; 20 runs × 150 frames = 3,000 frame-runs
+    (3, 16, 10, 1, 125),        # 48 runs: 6,000 // 48 = 125 frames
 ])
-def test_surface_plan_at_the_boundary(n_opt, starts, steps, every):
-    """Points = optimizers × starts × (steps + 1), recorded every ceil(points / 150,000)-th step; a note only when > 1."""
+def test_surface_plan_at_the_boundary(n_opt, starts, steps, every, frames):
+    """Points = optimizers × starts × (steps + 1), recorded every ceil(points / 40,000)-th step; frames
+    = min(150, 6,000 // runs); a note for each reduction."""
     plan = budget.surface_plan(n_opt, starts, steps)
-    assert plan.values["record_every"] == every
-    assert bool(plan.reductions) == (every > 1)
+    assert plan.values == {"record_every": every, "max_frames": frames}
+    assert len(plan.reductions) == (every > 1) + (frames < 150)
 
 
 def test_net_cost_by_hand():
