@@ -35,13 +35,6 @@ def _app(query: dict | None = None) -> AppTest:
     return at.run()
 
 
-def _switch(at: AppTest, page: str) -> AppTest:
-    """Go to another page as the browser does: Streamlit clears the query string on a page change."""
-    at.switch_page(page)
-    at.query_params.clear()
-    return at.run()
-
-
 def _figure(at: AppTest) -> dict:
     charts = at.get("plotly_chart")
     assert len(charts) == 1, "expected exactly one figure"
@@ -77,7 +70,8 @@ def _configs(values: dict) -> list:
 
 def test_default_page_shows_the_animated_figure():
     """Reference: the default values (the default surface's demo optimizers): one path and one loss trace per
-    optimizer, frames, a slider and Play; none of the defaults diverges (the runner's status)."""
+    optimizer, frames, a slider and Play; none of the defaults diverges (the runner's status); the link written
+    and the link shown for copying both equal the pure encoder's."""
     at = _app()
     _no_failure(at)
     fig = _figure(at)
@@ -100,6 +94,11 @@ def test_default_page_shows_the_animated_figure():
     assert len(at.table) == 1 and len(at.table[0].value) == n
     # Exports are offered (rendered lazily, only on click).
     assert len(at.get("download_button")) == 5
+    # The link: MODEL.encode of the defaults is what the page writes to the address bar, and the share box shows
+    # MODEL.query_string of that link decoded again (two encodings that must agree).
+    assert _query(at) == parse_qs(urlencode(MODEL.encode(MODEL.defaults()), doseq=True))
+    values, _ = MODEL.decode(_query(at))
+    assert any(c.value.endswith("?" + MODEL.query_string(values)) for c in at.code), [c.value for c in at.code]
 
 
 @pytest.mark.parametrize("name", landscapes.names())
@@ -180,14 +179,6 @@ def test_query_parameters_round_trip():
     assert not any("ignored" in w.value for w in fresh.warning)
 
 
-def test_url_shown_for_copying_matches_the_query_string():
-    """Reference: MODEL.query_string of the decoded link equals the link shown in the page's code block."""
-    at = _app({"steps": "25"})
-    shown = [c.value for c in at.code]
-    values, _ = MODEL.decode(_query(at))
-    assert any(s.endswith("?" + MODEL.query_string(values)) for s in shown), shown
-
-
 def test_garbage_parameters_fall_back_to_defaults_with_one_notice():
     """Reference: MODEL.defaults(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice naming
     each (escaped, so -5 reads -5 once rendered)."""
@@ -246,13 +237,6 @@ def test_formula_that_does_not_parse_shows_the_parser_message():
     _figure(at)
 
 
-def test_url_encoding_of_the_page_matches_the_pure_encoder():
-    """Reference: MODEL.encode of the defaults equals what the default page writes to its URL."""
-    at = _app()
-    expected = parse_qs(urlencode(MODEL.encode(MODEL.defaults()), doseq=True))
-    assert _query(at) == expected
-
-
 @pytest.mark.parametrize("layout", ["small_multiples", "3d"])
 def test_other_layouts_draw_without_error(layout):
     """Reference: the layout choices in ui.surfaces_model.LAYOUT_LABELS; the 3-D view carries a surface trace."""
@@ -287,18 +271,6 @@ def test_ring_of_starts_gives_one_summary_row_per_run():
     at = _app({"starts": "5", "steps": "15"})
     _no_failure(at)
     assert len(at.table[0].value) == 5 * len(_configs(MODEL.defaults()))
-
-
-def test_settings_survive_a_visit_to_another_page():
-    """Reference: the values before leaving: Streamlit drops widget state of pages not shown (and the browser drops
-    the query string), the page re-seeds its widgets from the last values it drew."""
-    at = _app({"steps": "33", "o0": "adam", "o0.lr": "0.02"})
-    at.select_slider(key="surf.opt.0.adam.lr").set_value(0.05).run()
-    _switch(at, "ui/pages/networks.py")
-    _switch(at, "ui/pages/surfaces.py")
-    _no_failure(at)
-    assert at.slider(key="surf.w.steps").value == 33
-    assert at.select_slider(key="surf.opt.0.adam.lr").value == 0.05
 
 
 def test_switching_surface_gives_a_short_start_in_the_share_link():
