@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from common import budget
+from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
 from tests.test_link_garbage import GARBAGE, PAYLOAD, unescaped, visible
 from ui import networks_model as nm
 from ui import surfaces_model as sm

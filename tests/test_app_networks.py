@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nets
+from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
 from ui.networks_model import MODEL, PRESETS
 
 PAGE = str(Path(__file__).resolve().parents[1] / "ui" / "pages" / "networks.py")

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 import landscapes
 import optimizers
 from common.controls import echo
+from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
 from ui.surfaces_model import MODEL, demo_optimizers, scipy_methods
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
