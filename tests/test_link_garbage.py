@@ -337,3 +337,36 @@ def test_batch_larger_than_the_training_rows_becomes_full_batch(query, rows, whe
     else:
         assert values["optimizers"][0].extra("batch") == 0
     assert any(n.startswith(f"{where}=") and f"{rows} training rows" in n and "full batch" in n for n in notices), notices
+
+
+def _surface_param_cases():
+    import landscapes
+
+    for name in landscapes.names():
+        for spec in landscapes.REGISTRY[name].specs:
+            if spec.kind in ("int", "float"):
+                yield pytest.param(name, spec, id=f"{name}.{spec.name}")
+
+
+@pytest.mark.parametrize(("name", "spec"), list(_surface_param_cases()))
+def test_garbage_in_each_surface_parameter(name, spec):
+    """Reference: the surface parameter's spec, and the library (landscapes.get) for whether the surface builds with
+    the capped value: a surface that does not build falls back to its defaults with a notice."""
+    import landscapes
+
+    key = f"surface.{spec.name}"
+    for label, text in GARBAGE.items():
+        values, notices = sm.MODEL.decode({"surface": name, key: text})
+        verdict, want = expected(spec, text)
+        if verdict == "cap":
+            try:
+                landscapes.get(name, **{spec.name: want})
+            except ValueError:
+                verdict = "defaults"
+        got = dict(values["params"]).get(spec.name, spec.default)
+        assert got == (want if verdict in ("keep", "cap") else spec.default), (label, got, want)
+        if verdict != "keep":
+            _assert_notice(notices, key, text, "cap" if verdict == "cap" else "default")
+    values, notices = sm.MODEL.decode({"surface": name, key: [fmt_value(spec.default), fmt_value(spec.high)]})
+    assert values["params"] == ()
+    assert any(n.startswith(f"{echo(key)} given 2 times") for n in notices), notices
