@@ -128,6 +128,7 @@ def test_batch_larger_than_the_training_rows_runs_full_batch_with_a_notice(link,
 
 
 # -- navigation -----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_surfaces_networks_surfaces_networks_keeps_each_pages_settings():
     """QA (issue 11): a KeyError on every return to Networks, and a scrambled sidebar. Reference: the widget values
     each page showed before it was left (settings and a learning rate changed by hand on Surfaces, a networks
