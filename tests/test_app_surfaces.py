@@ -2,9 +2,10 @@
 
 References: the registries (every landscape and optimizer must be selectable),
 the runner's own divergence status, and two URL encodings that must agree
-(settings -> query string -> a fresh session -> the same settings).
-Runs use few steps so each test stays fast; the default page uses its real
-defaults.
+(values -> query string -> a fresh session -> the same values). Runs use few
+steps so each test stays fast; the default page uses its real defaults.
+Widget keys follow the control model: ``surf.w.<url key>`` for the page's
+controls, ``surf.opt.<uid>.…`` for the optimizer panel.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 import landscapes
 import optimizers
-from ui import state
+from common.controls import echo
+from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
+from ui.surfaces_model import MODEL, demo_optimizers, scipy_methods
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -62,16 +65,22 @@ def _query(at: AppTest) -> dict[str, list[str]]:
     return out
 
 
+def _configs(values: dict) -> list:
+    return [e.config for e in values["optimizers"]]
+
+
 def test_default_page_shows_the_animated_figure():
-    """Reference: the default settings (GD, momentum, Adam): one path and one loss trace per optimizer, frames,
-    a slider and Play; none of the defaults diverges (the runner's status)."""
+    """Reference: the default values (the default surface's demo optimizers): one path and one loss trace per
+    optimizer, frames, a slider and Play; none of the defaults diverges (the runner's status); the link written
+    and the link shown for copying both equal the pure encoder's."""
     at = _app()
     _no_failure(at)
     fig = _figure(at)
-    n = len(state.default_optimizers())
+    configs = _configs(MODEL.defaults())
+    n = len(configs)
     paths, losses = _roles(fig, "path"), _roles(fig, "loss")
     assert len(paths) == n and len(losses) == n
-    assert {p["name"] for p in paths} == {c.display for c in state.default_optimizers()}
+    assert {p["name"] for p in paths} == {c.display for c in configs}
     assert all(t.get("xaxis", "x") != p.get("xaxis", "x") for t, p in zip(losses, paths, strict=True))
     assert len(fig["frames"]) > 10
     assert fig["layout"]["sliders"] and fig["layout"]["sliders"][0]["steps"]
@@ -86,36 +95,47 @@ def test_default_page_shows_the_animated_figure():
     assert len(at.table) == 1 and len(at.table[0].value) == n
     # Exports are offered (rendered lazily, only on click).
     assert len(at.get("download_button")) == 5
+    # The link: MODEL.encode of the defaults is what the page writes to the address bar, and the share box shows
+    # MODEL.query_string of that link decoded again (two encodings that must agree).
+    assert _query(at) == parse_qs(urlencode(MODEL.encode(MODEL.defaults()), doseq=True))
+    values, _ = MODEL.decode(_query(at))
+    assert any(c.value.endswith("?" + MODEL.query_string(values)) for c in at.code), [c.value for c in at.code]
 
 
 @pytest.mark.parametrize("name", landscapes.names())
 def test_every_landscape_can_be_selected_and_run(name):
-    """Reference: landscapes.names(); each draws the figure with its known minima marked, no error."""
+    """Reference: landscapes.names(); each draws the figure with its own demo optimizers and its known minima
+    marked, no error."""
     at = _app({"surface": name, "steps": "15"})
     _no_failure(at)
-    assert at.selectbox(key="surf.surface").value == name
+    assert at.selectbox(key="surf.w.surface").value == name
     fig = _figure(at)
-    assert len(_roles(fig, "path")) == len(state.default_optimizers())
+    assert len(_roles(fig, "path")) == len(demo_optimizers({"surface": name}))
     if landscapes.get(name).minima:
         assert _roles(fig, "critical")
 
 
-@pytest.mark.parametrize("name", optimizers.names())
-def test_every_optimizer_can_be_selected_and_run(name):
-    """Reference: optimizers.names(); the optimizer picked through the URL drives one path and one loss curve."""
-    at = _app({"o0": name, "steps": "15"})
+_NAMES = optimizers.names()
+_CHUNKS = [_NAMES[i:i + 7] for i in range(0, len(_NAMES), 7)]  # within the page's cap of 8
+
+
+@pytest.mark.parametrize("names", _CHUNKS, ids=lambda c: "+".join(c))
+def test_every_optimizer_can_be_selected_and_run(names):
+    """Reference: optimizers.names(); each optimizer named in the link is the one its panel shows, and drives one
+    path and one loss curve (several per link, in the link's order)."""
+    at = _app({**{f"o{i}": n for i, n in enumerate(names)}, "steps": "15"})
     _no_failure(at)
-    assert at.selectbox(key="surf.0.name").value == name
+    assert [at.selectbox(key=f"surf.opt.{i}.name").value for i in range(len(names))] == names
     fig = _figure(at)
-    assert [p["name"] for p in _roles(fig, "path")] == [optimizers.REGISTRY[name].title]
-    assert len(_roles(fig, "loss")) == 1
+    assert [p["name"] for p in _roles(fig, "path")] == [optimizers.REGISTRY[n].title for n in names]
+    assert len(_roles(fig, "loss")) == len(names)
 
 
 def test_optimizer_added_through_the_panel_runs():
     """Reference: the panel's own add button: one more optimizer -> one more path, in a new colour."""
     at = _app({"steps": "15"})
     before = len(_roles(_figure(at), "path"))
-    at.button(key="surf.add").click().run()
+    at.button(key="surf.opt.add").click().run()
     _no_failure(at)
     paths = _roles(_figure(at), "path")
     assert len(paths) == before + 1
@@ -133,18 +153,18 @@ def test_divergent_learning_rate_warns_and_shows_the_path_up_to_divergence():
     x, y = _array(path["x"]), _array(path["y"])
     finite = np.isfinite(x) & np.isfinite(y)
     assert finite.sum() >= 2
-    start = state.default_settings().start
-    assert (x[finite][0], y[finite][0]) == pytest.approx(start)
+    d = MODEL.defaults()
+    assert (x[finite][0], y[finite][0]) == pytest.approx((d["x"], d["y"]))
 
 
 def test_query_parameters_round_trip():
-    """Reference: two encodings that must agree: settings changed in one session -> its URL -> a fresh session
+    """Reference: two encodings that must agree: values changed in one session -> its URL -> a fresh session
     opened with that URL shows the same widget values and writes back the same URL."""
     at = _app({"steps": "40"})
-    at.select_slider(key="surf.0.gd.lr").set_value(0.002)
-    at.slider(key="surf.steps").set_value(60)
-    at.radio(key="surf.scale").set_value("linear")
-    at.number_input(key="surf.x").set_value(-1.0)
+    at.select_slider(key="surf.opt.0.gd.lr").set_value(0.002)
+    at.slider(key="surf.w.steps").set_value(60)
+    at.radio(key="surf.w.scale").set_value("linear")
+    at.number_input(key="surf.w.x").set_value(-1.0)
     at.run()
     _no_failure(at)
     url1 = _query(at)
@@ -152,48 +172,42 @@ def test_query_parameters_round_trip():
 
     fresh = _app(url1)
     _no_failure(fresh)
-    assert fresh.select_slider(key="surf.0.gd.lr").value == 0.002
-    assert fresh.slider(key="surf.steps").value == 60
-    assert fresh.radio(key="surf.scale").value == "linear"
-    assert fresh.number_input(key="surf.x").value == -1.0
+    assert fresh.select_slider(key="surf.opt.0.gd.lr").value == 0.002
+    assert fresh.slider(key="surf.w.steps").value == 60
+    assert fresh.radio(key="surf.w.scale").value == "linear"
+    assert fresh.number_input(key="surf.w.x").value == -1.0
     assert _query(fresh) == url1
-    assert not fresh.warning or not any("ignored" in w.value for w in fresh.warning)
-
-
-def test_url_shown_for_copying_matches_the_query_string():
-    """Reference: ui.state.query_string of the decoded settings equals the link shown in the page's code block."""
-    at = _app({"steps": "25"})
-    shown = [c.value for c in at.code]
-    settings, _ = state.decode(_query(at))
-    assert any(state.query_string(settings) in s for s in shown)
+    assert not any("ignored" in w.value for w in fresh.warning)
 
 
 def test_garbage_parameters_fall_back_to_defaults_with_one_notice():
-    """Reference: default_settings(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice."""
+    """Reference: MODEL.defaults(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice naming
+    each (escaped, so -5 reads -5 once rendered)."""
     at = _app({"surface": "nope", "o0": "gd", "o0.lr": "banana", "steps": "-5", "x": "nan", "y": "1"})
     _no_failure(at)
     notices = [w.value for w in at.warning if "ignored" in w.value]
     assert len(notices) == 1
-    for bad in ("surface=nope", "o0.lr=banana", "steps=-5", "x=nan"):
-        assert bad in notices[0]
-    d = state.default_settings()
-    assert at.selectbox(key="surf.surface").value == d.landscape
-    assert at.slider(key="surf.steps").value == d.steps
+    for key, bad in (("surface", "nope"), ("o0.lr", "banana"), ("steps", "-5"), ("x", "nan")):
+        assert f"{key}={echo(bad)}" in notices[0]
+    d = MODEL.defaults()
+    assert at.selectbox(key="surf.w.surface").value == d["surface"]
+    assert at.slider(key="surf.w.steps").value == d["steps"]
     lr_default = next(s.default for s in optimizers.REGISTRY["gd"].specs if s.name == "lr")
-    assert at.select_slider(key="surf.0.gd.lr").value == lr_default
-    assert (at.number_input(key="surf.x").value, at.number_input(key="surf.y").value) == pytest.approx(d.start)
+    assert at.select_slider(key="surf.opt.0.gd.lr").value == lr_default
+    assert at.number_input(key="surf.w.x").value == pytest.approx(d["x"])
+    assert at.number_input(key="surf.w.y").value == 1.0
     _figure(at)
 
 
 def test_preset_moves_the_start_and_keeps_other_settings():
     """Reference: the landscape's own presets: clicking one sets x0, y0 to it; steps stay as they were."""
     at = _app({"steps": "30"})
-    surface = landscapes.get(at.selectbox(key="surf.surface").value)
+    surface = landscapes.get(at.selectbox(key="surf.w.surface").value)
     label, point = list(surface.presets.items())[-1]
     at.selectbox(key="surf.preset").set_value(label).run()
     _no_failure(at)
-    assert (at.number_input(key="surf.x").value, at.number_input(key="surf.y").value) == pytest.approx(point)
-    assert at.slider(key="surf.steps").value == 30
+    assert (at.number_input(key="surf.w.x").value, at.number_input(key="surf.w.y").value) == pytest.approx(point)
+    assert at.slider(key="surf.w.steps").value == 30
     path = _roles(_figure(at), "path")[0]
     assert (_array(path["x"])[0], _array(path["y"])[0]) == pytest.approx(point)
 
@@ -207,8 +221,8 @@ def _free_text_landscape() -> tuple[str, str] | None:
 
 
 def test_formula_that_does_not_parse_shows_the_parser_message():
-    """Reference: landscapes.get raising ValueError for the text: the page shows that message as an error and
-    still draws the last valid surface."""
+    """Reference: landscapes.get raising ValueError for the text: the page shows that message (escaped) as an error
+    and still draws the surface with its defaults."""
     found = _free_text_landscape()
     assert found is not None, "the registry has the formula surface"
     name, param = found
@@ -217,23 +231,16 @@ def test_formula_that_does_not_parse_shows_the_parser_message():
     bad = "x ** + * y)"
     with pytest.raises(ValueError) as info:
         landscapes.get(name, **{param: bad})
-    at.text_input(key=f"surf.ls.{name}.{param}").set_value(bad).run()
+    at.text_input(key=f"surf.w.surface.{name}.{param}").set_value(bad).run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert any(str(info.value)[:40] in e for e in errors), errors
+    assert any(echo(info.value, 160)[:40] in e for e in errors), errors
     _figure(at)
-
-
-def test_url_encoding_of_the_page_matches_the_pure_encoder():
-    """Reference: ui.state.encode of the defaults equals what the default page writes to its URL."""
-    at = _app()
-    expected = parse_qs(urlencode(state.encode(state.default_settings()), doseq=True))
-    assert _query(at) == expected
 
 
 @pytest.mark.parametrize("layout", ["small_multiples", "3d"])
 def test_other_layouts_draw_without_error(layout):
-    """Reference: the layout choices in ui.state.LAYOUTS; the 3-D view carries a surface trace."""
+    """Reference: the layout choices in ui.surfaces_model.LAYOUT_LABELS; the 3-D view carries a surface trace."""
     at = _app({"layout": layout, "steps": "15"})
     _no_failure(at)
     fig = _figure(at)
@@ -243,9 +250,9 @@ def test_other_layouts_draw_without_error(layout):
 
 
 def test_scipy_reference_overlays_are_dashed_and_told_apart():
-    """Reference: ui.state.scipy_methods(); each chosen method appears as one more dashed path, and two
+    """Reference: ui.surfaces_model.scipy_methods(); each chosen method appears as one more dashed path, and two
     references get different colours so they can be told apart."""
-    methods = state.scipy_methods()
+    methods = scipy_methods()
     assert len(methods) >= 2
     at = _app({"ref": [methods[0], methods[1]], "steps": "15"})
     _no_failure(at)
@@ -264,33 +271,22 @@ def test_ring_of_starts_gives_one_summary_row_per_run():
     assert np.hypot(*(pts[1:] - pts[0]).T) == pytest.approx(np.full(4, 0.4))
     at = _app({"starts": "5", "steps": "15"})
     _no_failure(at)
-    assert len(at.table[0].value) == 5 * len(state.default_optimizers())
-
-
-def test_settings_survive_a_visit_to_another_page():
-    """Reference: the settings before leaving: Streamlit drops widget state of pages not shown, the page re-seeds
-    its widgets from the last settings it drew."""
-    at = _app({"steps": "33", "o0": "adam", "o0.lr": "0.02"})
-    at.select_slider(key="surf.0.adam.lr").set_value(0.05).run()
-    at.switch_page("ui/pages/networks.py").run()
-    at.switch_page("ui/pages/surfaces.py").run()
-    _no_failure(at)
-    assert at.slider(key="surf.steps").value == 33
-    assert at.select_slider(key="surf.0.adam.lr").value == 0.05
+    assert len(at.table[0].value) == 5 * len(_configs(MODEL.defaults()))
 
 
 def test_switching_surface_gives_a_short_start_in_the_share_link():
     """QA (browser walk-through): switching to the narrow trough put x=-2.4650635094610966 in the link.
-    Reference: the landscape's own start to 6 significant digits, and the notice naming only given fields."""
+    Reference: the landscape's own start to 6 significant digits; it is the surface's default, so the link (which
+    holds non-defaults only) leaves it out, and the link decodes to that start."""
     at = _app({"steps": "20"})
-    at.selectbox(key="surf.surface").set_value("narrow_trough").run()
+    at.selectbox(key="surf.w.surface").set_value("narrow_trough").run()
     _no_failure(at)
     q = _query(at)
     want = [float(f"{v:.6g}") for v in landscapes.get("narrow_trough").start]
-    assert [float(q["x"][0]), float(q["y"][0])] == want
-    assert all(len(q[k][0]) <= 10 for k in ("x", "y")), q
-    notice = state.decode({"x": "nan"})[1]
-    assert notice == ["start x=nan"], notice
+    assert [at.number_input(key=f"surf.w.{k}").value for k in ("x", "y")] == want
+    assert all(k not in q or len(q[k][0]) <= 10 for k in ("x", "y")), q
+    values, _ = MODEL.decode(q)
+    assert [values["x"], values["y"]] == want
 
 
 def _decode_z(v) -> np.ndarray:
@@ -311,7 +307,7 @@ def test_basin_map_colours_every_start_by_where_it_ends():
     assert len(charts) == 2, "the animated figure and the basin maps"
     spec = json.loads(charts[1].proto.spec)
     heat = [t for t in spec["data"] if t["type"] == "heatmap"]
-    configs = state.default_optimizers()
+    configs = _configs(MODEL.defaults({"surface": "two_basin"}))
     assert len(heat) == len(configs)
     surface = landscapes.get("two_basin")
     for trace, cfg in zip(heat, configs, strict=True):

@@ -153,17 +153,25 @@ def decode_optimizers(query: Mapping[str, Sequence[str]], notices: list[str], li
     """The optimizers ``o0``, ``o1``, … of a normalised query; None when the link names no usable one."""
     groups: dict[int, dict[str, str]] = {}
     heads: dict[int, str] = {}
+    repeated: set[int] = set()
     for key, texts in query.items():
         m = OPT_KEY.match(key)
         if not m or int(m.group(1)) > MAX_INDEX:
             continue
         i = int(m.group(1))
+        if len(texts) > 1:
+            # As for plain controls: a repeated key is ambiguous, so neither copy wins silently.
+            head = m.group(2) is None
+            notices.append(f"{echo(key)} given {len(texts)} times ({'optimizer dropped' if head else 'default kept'})")
+            if head:
+                repeated.add(i)
+            continue
         text = texts[-1] if texts else ""
         if m.group(2) is None:
             heads[i] = text
         else:
             groups.setdefault(i, {})[m.group(2)] = text
-    for i in sorted(set(groups) - set(heads)):
+    for i in sorted(set(groups) - set(heads) - repeated):
         notices.append(f"o{i}.* without o{i}")
     entries: list[OptEntry] = []
     for i in sorted(heads):
@@ -222,7 +230,14 @@ def encode_optimizers(entries: Sequence[OptEntry], extras: Sequence[Control] = (
 def decode_group(prefix: str, specs: Sequence[Spec], query: Mapping[str, Sequence[str]], notices: list[str]
                  ) -> tuple[tuple[str, Any], ...]:
     """A registry entry's own parameters from ``{prefix}.{name}`` keys, as sorted non-default pairs."""
-    fields = {k.split(".", 1)[1]: (v[-1] if v else "") for k, v in sorted(query.items()) if k.startswith(prefix + ".")}
+    fields = {}
+    for k, v in sorted(query.items()):
+        if not k.startswith(prefix + "."):
+            continue
+        if len(v) > 1:
+            notices.append(f"{echo(k)} given {len(v)} times (default kept)")
+            continue
+        fields[k.split(".", 1)[1]] = v[-1] if v else ""
     parsed = _parse_fields(_spec_map(specs), fields, prefix, notices)
     defaults = {s.name: s.default for s in specs}
     return tuple(sorted((k, v) for k, v in parsed.items() if v != defaults.get(k)))

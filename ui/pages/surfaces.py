@@ -175,7 +175,8 @@ def _series(values: dict[str, Any], surface: Landscape, record_every: int) -> tu
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scale: str, fps: int) -> Any:
+def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scale: str, fps: int,
+            max_frames: int = 150) -> Any:
     """The figure for one query string ``key``; the same object comes back while nothing changed,
     so Streamlit does not restart the animation.
 
@@ -187,7 +188,7 @@ def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scal
     if layout == "3d":
         return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series))
     fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
-                                         frame_ms=max(10, round(1000 / fps)))
+                                         frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
     shown = PrecomputedFigure(fig)
     spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
     spec["layout"] = use_player(spec["layout"])
@@ -357,7 +358,7 @@ def main() -> None:
         return
     key = MODEL.query_string(values)
     t0 = time.perf_counter()
-    fig = _figure(key, surface, series, values["layout"], values["scale"], values["fps"])
+    fig = _figure(key, surface, series, values["layout"], values["scale"], values["fps"], plan.values["max_frames"])
     timing["figure"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if values["layout"] == "3d":
