@@ -33,8 +33,9 @@ NET_EVAL_FLOPS_PER_S = 6e8
 NET_STEP_OVERHEAD_S = 60e-6
 #: Seconds the landscape slice may take.
 SLICE_SECONDS = 2.0
-#: Parameters × seeds × records the network page may keep per trained run (float64: 8 bytes each).
-NET_RECORD_FLOATS = 2_000_000
+#: Parameters × seeds × records the runs of one networks view may record while they train (float64: 16 million
+#: floats are 128 MB, held only during the run: the page caches the first seed's parameters alone).
+NET_RECORD_FLOATS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def net_plan(*, n_params: int, rows: int, batches: list[int], epochs: int, seeds
         e = max(1, int(epochs * budget / cost(epochs, s)))
         notes.append(f"{e:,} epochs instead of {epochs:,}")
     # Keep the recorded parameters bounded too: 125 records of every seed's parameters.
-    while s > 1 and 125 * s * n_params * len(batches) > NET_RECORD_FLOATS * 8:
+    while s > 1 and 125 * s * n_params * len(batches) > NET_RECORD_FLOATS:
         s = max(1, s // 2)
         notes = [n for n in notes if " seed" not in n] + [f"{s} seed{'' if s == 1 else 's'} instead of {seeds}"]
     out = []

@@ -197,7 +197,7 @@ class Control:
             try:
                 return self.coerce(typed, values), None
             except ValueError as err:
-                return default, f"{where} ({echo(err, 80)})"
+                return default, f"{where} ({echo(err, 160)})"
         kind = self.spec.kind
         if kind == "bool":
             low = text.strip().lower()
@@ -212,7 +212,7 @@ class Control:
             try:
                 return self.coerce(text, values), None
             except ValueError as err:
-                return default, f"{where} ({echo(err, 80)})"
+                return default, f"{where} ({echo(err, 160)})"
         number = _number(text)
         if number is None:
             return default, f"{where} (not a finite number)"
@@ -229,7 +229,7 @@ class Control:
         try:
             value = self.coerce(value, values)
         except ValueError as err:
-            return default, f"{where} ({echo(err, 80)})"
+            return default, f"{where} ({echo(err, 160)})"
         return value, (f"{where} (capped at {fmt_value(value)})" if capped else None)
 
     def to_text(self, value: Any) -> str | list[str]:

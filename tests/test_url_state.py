@@ -261,7 +261,7 @@ def test_parse_hidden():
     """Widths parse from text; bad text names the bad piece (reference: the typed strings)."""
     assert nm.parse_hidden("") == ()
     assert nm.parse_hidden(" 16, 16 ") == (16, 16)
-    with pytest.raises(ValueError, match="x is not a number"):
+    with pytest.raises(ValueError, match="'x' is not a number"):
         nm.parse_hidden("4,x")
     with pytest.raises(ValueError, match="units"):
         nm.parse_hidden("0")
@@ -272,7 +272,7 @@ def test_negative_hidden_width_is_not_called_not_a_number():
     "Hidden sizes: hidden sizes ...". Reference: the typed strings; -3 is a number, just not a width."""
     with pytest.raises(ValueError, match="is not a positive whole number"):
         nm.parse_hidden("-3")
-    with pytest.raises(ValueError, match="x is not a number"):
+    with pytest.raises(ValueError, match="'x' is not a number"):
         nm.parse_hidden("4,x")
     for text in ("-3", "4,x", "1" * (nm.MAX_HIDDEN_TEXT + 1)):
         with pytest.raises(ValueError) as err:

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from common.controls import Control
+from common.controls import Control, echo
 from common.spec import Spec
 
 
@@ -175,7 +175,7 @@ def draw(controls: Sequence[Control], values: dict[str, Any], prefix: str, secti
         try:
             values[c.key] = c.coerce(got, values)
         except (ValueError, TypeError) as err:
-            st.error(f"{c.spec.label or c.key}: {err}. The other settings are kept.")
+            st.error(f"{c.spec.label or c.key}: {echo(err, 160)}. The other settings are kept.")
 
 
 def forget_widgets(prefix: str) -> None:

@@ -60,7 +60,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         if not piece.isdigit():
             what = "is not a positive whole number" if piece.lstrip("+-").isdigit() else "is not a number"
             raise ValueError(f"use whole numbers separated by commas, like 4 or 16,16 "
-                             f"(empty = no hidden layer); {echo(piece, 12)} {what}")
+                             f"(empty = no hidden layer); {piece[:12]!r} {what}")
         w = int(piece)
         if not 1 <= w <= nets.MAX_WIDTH:
             raise ValueError(f"each hidden layer needs 1 to {nets.MAX_WIDTH} units, got {w}")
