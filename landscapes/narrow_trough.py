@@ -1,4 +1,4 @@
-"""An ill-conditioned, rotated quadratic: the narrow trough of seed 004."""
+"""An ill-conditioned, rotated quadratic: the narrow trough (ravines, where GD zig-zags)."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ class Adam(Optimizer):
 
     The bias corrections use the step count ``t`` starting at 1 on *every*
     step, and divide the moments only inside the update -- the stored ``m`` and
-    ``v`` are never overwritten by their corrected values (seed 000/001 did
+    ``v`` are never overwritten by their corrected values (the hand-written Adam of "Adam stagnating" did
     both, and skipped the correction at step 1).
     With ``amsgrad=True`` the denominator uses ``max(v_1..v_t)``, as torch does.
     """

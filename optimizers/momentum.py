@@ -69,7 +69,7 @@ class Momentum(Optimizer):
         b_1 = g_1,\quad b_t = \mu b_{t-1} + (1-\tau) g_t,\quad
         \theta_t = \theta_{t-1} - \eta\, b_t
 
-    ``"ema"``, the textbook exponential moving average (seed 004, Andrew Ng's
+    ``"ema"``, the textbook exponential moving average (the "SGD, momentum, RMSProp and Adam on Iris" question, Andrew Ng's
     course), which starts from zero and always weights the new gradient by
     ``1 − μ``:
 

@@ -1,4 +1,4 @@
-"""Adam as written in seed 000/001 ("Adam stagnating"), bugs and all, for comparison.
+"""Adam as written in the question "Adam stagnating at 45–70% accuracy", bugs and all, for comparison.
 
 The question's training loop (seeds/000, a StackExchange post) reads::
 
@@ -42,7 +42,7 @@ class SeedAdam(Optimizer):
     """
 
     name = "seed_adam"
-    title = "Adam with seed 000's bugs"
+    title = "Adam, hand-written with bugs"
     latex = (
         r"\begin{aligned}V&\leftarrow\tfrac{\beta_1 V+(1-\beta_1)g}{1-\beta_1^{\,i}},\quad"
         r" S\leftarrow\tfrac{\beta_2 S+(1-\beta_2)g^2}{1-\beta_2^{\,i}}\quad(i=t-1\neq 0)\\"

@@ -281,7 +281,7 @@ def test_fused_threads_split_the_runs_without_changing_them(monkeypatch):
 # When the fused backend is used
 # --------------------------------------------------------------------------------------------------------------
 def test_unsupported_jobs_say_why_and_auto_falls_back():
-    """Noise, a formula surface, seed 000's Adam and non-landscape problems run in numpy; forcing fused raises."""
+    """Noise, a formula surface, the hand-written buggy Adam and non-landscape problems run in numpy; forcing fused raises."""
     rosen = landscapes.get("rosenbrock")
     starts = grid(rosen, 4)
     cases = [

@@ -129,7 +129,7 @@ def test_matches_torch_optim(problem, name, ours, cls, theirs):
 
 def test_every_torch_algorithm_is_covered():
     """Every registered optimizer that claims to follow torch.optim (its ``reference``) has a parity case;
-    the others (Lion, seed 000's Adam) have hand-rebuilt references in test_optimizers.py."""
+    the others (Lion, the hand-written buggy Adam) have hand-rebuilt references in test_optimizers.py."""
     claims_torch = {n for n in optimizers.names() if optimizers.REGISTRY[n].reference.startswith("torch.optim")}
     assert claims_torch >= {"gd", "adam", "rmsprop"}
     assert {c[0] for c in CASES} == claims_torch
