@@ -25,7 +25,7 @@ from common.controls import echo
 from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
 from ui.surfaces_model import MODEL, demo_optimizers, scipy_methods
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "ui" / "pages" / "surfaces.py")  # the page itself: the app opens on Lessons
 TIMEOUT = 120
 
 

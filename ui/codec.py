@@ -143,7 +143,7 @@ def decode_optimizer(name: str, fields: Mapping[str, str], owner: str, notices: 
         cfg.build()
     except ValueError as err:
         # Each value was fine alone, the combination is not (e.g. beta1 >= 1): fall back to the defaults.
-        notices.append(f"{owner} settings ({echo(err, 80)}; defaults used)")
+        notices.append(f"{owner} settings ({echo(err, 160)}; defaults used)")
         cfg = canonical(OptimizerConfig(name=name))
     return OptEntry(cfg, tuple(sorted(extra_values.items())))
 

@@ -205,7 +205,7 @@ def _repair(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     try:
         rows = train_rows(values)
     except ValueError as err:
-        notices.append(f"data settings ({echo(err, 80)}; defaults used)")
+        notices.append(f"data settings ({echo(err, 160)}; defaults used)")
         for key in ("noise", "n", "test", "dseed"):
             values[key] = next(c for c in CONTROLS if c.key == key).default_for(values)
         rows = train_rows(values)

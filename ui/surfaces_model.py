@@ -128,7 +128,7 @@ def _repair(values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     except ValueError as err:
         from common.controls import echo
 
-        notices.append(f"surface settings ({echo(err, 80)}; defaults used)")
+        notices.append(f"surface settings ({echo(err, 160)}; defaults used)")
         values = {**values, "params": ()}
     for axis, key in ((0, "x"), (1, "y")):
         if not math.isfinite(values[key]):
