@@ -71,9 +71,16 @@ class Optimizer:
     #: so k runs × d coordinates are flattened into n. Same operations in the same order as
     #: :meth:`direction`. It counts only on the class that also defines ``direction``.
     kernel: ClassVar[Kernel | None] = None
+    #: Hyperparameters that may be given as an array of shape ``(k,)``, one value per run, so that a grid of
+    #: settings runs as one batch. ``direction`` and ``kernel`` must read them elementwise (the kernel through
+    #: :func:`common.jit.at`). lr is applied outside the direction, so every optimizer takes it per run.
+    per_run: ClassVar[tuple[str, ...]] = ("lr",)
 
     def __init__(self, **hparams: Any) -> None:
+        arrays = split_per_run(self, hparams)
         self.hparams = resolve(self.specs, hparams, self.name)
+        self.hparams.update(arrays)
+        self._per_run_names = tuple(arrays)
         self.check()
 
     def check(self) -> None:
@@ -103,8 +110,37 @@ class Optimizer:
         return params - self.lr_at(t) * direction, {"t": t, **inner}
 
     def lr_at(self, t: int) -> float:
-        """Learning rate at step ``t`` (1-based)."""
-        return float(self.hparams.get("lr", 1.0))
+        """Learning rate at step ``t`` (1-based); a ``(k, 1)`` column when lr is given per run."""
+        lr = self.hparams.get("lr", 1.0)
+        return lr if isinstance(lr, np.ndarray) else float(lr)
+
+    @property
+    def runs(self) -> int | None:
+        """k when some hyperparameter is given per run, else ``None``."""
+        return next((len(v) for v in self.hparams.values() if isinstance(v, np.ndarray)), None)
+
+    def per_value(self, fn: Any, names: tuple[str, ...], *args: Any) -> Any:
+        """``fn(*hparams[names], *args)`` on Python floats, once per distinct per-run setting, as ``(k, 1)``.
+
+        Scalar-per-step numbers such as Adam's ``1 − β₁ᵗ`` then come out of the very
+        same Python arithmetic as in a run with scalar hyperparameters (numpy's
+        vectorized ``power`` need not round as C's ``pow`` does). Without per-run
+        values this is just the call. A ``fn`` returning a tuple gives a tuple of columns.
+        """
+        h = self.hparams
+        if not getattr(self, "_per_run_names", ()) or not any(n in self._per_run_names for n in names):
+            return fn(*(h[n] for n in names), *args)
+        cache = self.__dict__.setdefault("_per_value_groups", {})
+        if names not in cache:
+            k = self.runs
+            cols = np.column_stack([np.broadcast_to(np.asarray(h[n], dtype=np.float64).reshape(-1), (k,)) for n in names])
+            uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
+            cache[names] = ([tuple(row) for row in uniq.tolist()], inverse.reshape(-1))
+        rows, inverse = cache[names]
+        out = np.array([fn(*row, *args) for row in rows], dtype=np.float64)
+        if out.ndim == 1:
+            return out[inverse][:, None]
+        return tuple(col[inverse][:, None] for col in out.T)
 
     # -- for subclasses ---------------------------------------------------
     def init_state(self, params: np.ndarray) -> State:
@@ -166,8 +202,40 @@ def require_below(owner: str, hparams: Mapping[str, Any], names: Sequence[str], 
     """
     for name in names:
         value = hparams[name]
-        if value >= bound:
+        if np.any(np.asarray(value) >= bound):
             raise ValueError(f"{owner}: {name} must be below {bound:g} (in [0, {bound:g})), got {value!r}")
+
+
+def split_per_run(owner: Optimizer, hparams: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Take the per-run arrays out of ``hparams`` (in place), each checked against its spec.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (k, 1)
+        A column per hyperparameter, so it broadcasts over the ``(k, d)`` parameters.
+
+    Raises
+    ------
+    ValueError
+        For an array on a hyperparameter not in ``per_run``, an array that is not
+        1-D and non-empty, arrays of different lengths, or any value outside its spec.
+    """
+    specs = {s.name: s for s in owner.specs}
+    out: dict[str, np.ndarray] = {}
+    for name in [n for n, v in hparams.items() if isinstance(v, np.ndarray)]:
+        arr = hparams.pop(name)
+        if name not in specs or name not in owner.per_run:
+            raise ValueError(f"{owner.name}: {name} cannot take one value per run; "
+                             f"per-run values are accepted for {', '.join(owner.per_run)}")
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{owner.name}: per-run {name} must have shape (k,) with k >= 1, got {arr.shape}")
+        for value in np.unique(arr).tolist():
+            specs[name].validate(value, owner.name)
+        out[name] = np.asarray(arr, dtype=np.float64).reshape(-1, 1).copy()
+    if len({len(v) for v in out.values()}) > 1:
+        raise ValueError(f"{owner.name}: per-run hyperparameters must all have the same length, got "
+                         + ", ".join(f"{n}: {len(v)}" for n, v in out.items()))
+    return out
 
 
 def specs_union(*groups: Sequence[Spec]) -> tuple[Spec, ...]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from common import jit
+from common.jit import at
 from optimizers.base import Optimizer
 
 # Status codes inside the kernels.
@@ -86,9 +87,12 @@ class Plan:
     Attributes
     ----------
     coefs : ndarray, shape (T, m)
-        The optimizer's numbers for each step.
+        The optimizer's numbers for each step (``(0, m)`` when ``per_run``).
     lrs : ndarray, shape (T,)
-        ``optimizer.lr_at(t)`` (schedule included).
+        ``optimizer.lr_at(t)`` (schedule included; empty when ``per_run``).
+    per_run : bool
+        Some hyperparameter holds one value per run: the numbers are then asked for
+        step by step, and each block gets its slice (:func:`_block_coefs`).
     window : ndarray, shape (4,)
         ``xlo, xhi, ylo, yhi`` of the grown window (unused when ``has_window`` is 0).
     critical : ndarray, shape (c, 2)
@@ -113,6 +117,7 @@ class Plan:
     near2: float
     explode: float
     stop: int
+    per_run: bool = False
 
 
 def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critical: np.ndarray | None,
@@ -122,14 +127,16 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
 
     chain = optimizer if isinstance(optimizer, Chain) else None
     base = chain.base if chain is not None else optimizer
-    coefs = [base.kernel_coefs(t) for t in range(1, steps + 1)]
+    per_run = base.runs is not None
+    # Per-run numbers would take (T, m, k) floats: they are made step by step instead.
+    coefs = [] if per_run else [base.kernel_coefs(t) for t in range(1, steps + 1)]
     width = len(coefs[0]) if coefs else 0
     clip = chain.clip if chain is not None else None
     return Plan(
-        problem=problem, optimizer=optimizer, base=base,
+        problem=problem, optimizer=optimizer, base=base, per_run=per_run,
         sp=np.ascontiguousarray(problem.kernel_params(), dtype=np.float64),
-        coefs=np.asarray(coefs, dtype=np.float64).reshape(steps, width),
-        lrs=np.array([float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
+        coefs=np.asarray(coefs, dtype=np.float64).reshape(len(coefs), width),
+        lrs=np.array([] if per_run else [float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
         clip_mode=0 if clip is None else (1 if clip.mode == "norm" else 2),
         clip_threshold=0.0 if clip is None else float(clip.threshold),
         decay=chain.decoupled_weight_decay if chain is not None else 0.0,
@@ -204,6 +211,35 @@ def _compile(p: Plan) -> None:
         kern.compiled()
 
 
+class _PerRunCoefs:
+    """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, laid out as the kernel walks them.
+
+    Shared numbers stay floats; per-run ``(k, 1)`` columns become ``(2n,)`` arrays,
+    one value per coordinate of each run (the x row, then the y row).
+    """
+
+    def __init__(self, base: Optimizer, lo: int, hi: int) -> None:
+        self.base, self.lo, self.hi = base, lo, hi
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        lo, hi = self.lo, self.hi
+        return tuple(
+            np.concatenate((c[lo:hi, 0], c[lo:hi, 0])) if isinstance(c, np.ndarray) else float(c)
+            for c in self.base.kernel_coefs(i + 1)
+        )
+
+
+class _PerRunLrs:
+    """``lrs[t - 1]``: the learning rate at step ``t`` (schedule included), a float or a ``(n,)`` array for runs ``lo:hi``."""
+
+    def __init__(self, optimizer: Optimizer, lo: int, hi: int) -> None:
+        self.optimizer, self.lo, self.hi = optimizer, lo, hi
+
+    def __getitem__(self, i: int) -> Any:
+        lr = self.optimizer.lr_at(i + 1)
+        return np.ascontiguousarray(lr[self.lo:self.hi, 0]) if isinstance(lr, np.ndarray) else float(lr)
+
+
 def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int) -> None:
     """Runs ``lo:hi`` of ``starts``, written into their slice of ``out``.
 
@@ -240,6 +276,9 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     # below runs in Python and its overhead is paid 500 times per run.
     coef_rows = list(p.coefs)
     lrs = p.lrs.tolist()
+    if p.per_run:
+        coef_rows = _PerRunCoefs(p.base, lo, hi)
+        lrs = _PerRunLrs(p.optimizer, lo, hi)
     flat = {id(a): a.reshape(-1) for a in (P, Pn, G, Gn, Gc)}
     vg(P, p.sp, f, G)
     if not finite_start(f, G):
@@ -280,17 +319,17 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
 @jit.kernel
 def _advance(P: np.ndarray, D: np.ndarray, active: np.ndarray, lr: float, decay: float, out: np.ndarray) -> None:
     """``out = P − lr·(D + λP)`` for active runs, as :meth:`Optimizer.step` and :class:`Chain` compute it;
-    frozen runs keep ``P``. ``P``, ``D``, ``out`` are ``(2, n)``, ``active`` ``(n,)``."""
+    frozen runs keep ``P``. ``P``, ``D``, ``out`` are ``(2, n)``, ``active`` ``(n,)``, ``lr`` a float or ``(n,)``."""
     for j in range(P.shape[0]):
         if decay != 0.0:
             for i in range(P.shape[1]):
                 q = P[j, i]
-                moved = q - lr * (D[j, i] + decay * q)
+                moved = q - at(lr, i) * (D[j, i] + decay * q)
                 out[j, i] = moved if active[i] != 0 else q
         else:
             for i in range(P.shape[1]):
                 q = P[j, i]
-                moved = q - lr * D[j, i]
+                moved = q - at(lr, i) * D[j, i]
                 out[j, i] = moved if active[i] != 0 else q
 
 

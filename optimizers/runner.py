@@ -162,6 +162,8 @@ def run(
     if not np.isfinite(p).all():
         raise ValueError("start points must be finite numbers")
     k, d = p.shape
+    if getattr(optimizer, "runs", None) not in (None, k):
+        raise ValueError(f"the optimizer has per-run hyperparameters for {optimizer.runs} runs but {k} starts were given")
     record_steps = _record_steps(steps, record_every, record_end_only)
     rec_index = {s: i for i, s in enumerate(record_steps)}
     # A list lookup per step is cheaper than hashing into the dict.
