@@ -281,30 +281,27 @@ def measured_rate(params: np.ndarray, stop_step: np.ndarray, minima: np.ndarray)
     with np.errstate(all="ignore"):
         diff = params[:, :, None, :] - minima[None, None, :, :]
         dist = np.sqrt((diff * diff).sum(-1)).min(-1)  # (T + 1, k)
-    k = dist.shape[1]
-    out = np.full(k, np.nan)
-    for i in range(k):
-        end = int(stop_step[i])
-        d = dist[: end + 1, i]
-        ok = np.flatnonzero((d > 0) & np.isfinite(d))
-        if ok.size < 4:
-            continue
-        last = int(ok[-1])
+        n_t, k = dist.shape
+        t = np.arange(n_t, dtype=np.float64)[:, None]
+        last = np.minimum(np.asarray(stop_step, dtype=np.int64), n_t - 1)
         first = last // 4
-        seg = d[first : last + 1]
-        seg = np.where((seg > 0) & np.isfinite(seg), seg, np.nan)
-        if np.isnan(seg).any():
-            continue
-        if seg[-1] <= seg[0]:
-            env = np.maximum.accumulate(seg[::-1])[::-1]
-        else:
-            env = np.maximum.accumulate(seg)
-        t = np.arange(first, last + 1, dtype=np.float64)
-        if t.size < 3:
-            continue
-        slope = np.polyfit(t, np.log(env), 1)[0]
-        out[i] = float(np.exp(slope))
-    return out
+        inside = (t >= first[None, :]) & (t <= last[None, :])
+        usable = inside & (dist > 0) & np.isfinite(dist)
+        fine = (usable.sum(0) == inside.sum(0)) & (last - first >= 2)
+        d = np.where(usable, dist, 0.0)
+        cols = np.arange(k)
+        shrinking = d[last, cols] <= d[first, cols]
+        from_end = np.maximum.accumulate(np.where(t <= last[None, :], d, 0.0)[::-1], axis=0)[::-1]
+        from_start = np.maximum.accumulate(np.where(t >= first[None, :], d, 0.0), axis=0)
+        env = np.where(shrinking[None, :], from_end, from_start)
+        y = np.where(inside, np.log(np.where(env > 0, env, 1.0)), 0.0)
+        w = inside.astype(np.float64)
+        n = w.sum(0)
+        t_mean = (w * t).sum(0) / n
+        y_mean = y.sum(0) / n
+        tc = (t - t_mean[None, :]) * w
+        slope = (tc * (y - y_mean[None, :])).sum(0) / (tc * tc).sum(0)
+        return np.where(fine, np.exp(slope), np.nan)
 
 
 # ------------------------------------------------------------------------------------------------------------
