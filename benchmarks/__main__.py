@@ -18,7 +18,7 @@ from typing import Any
 from benchmarks._timing import fmt_seconds, machine_info
 
 SUITES = {"core": "benchmarks.bench_core", "nets": "benchmarks.bench_nets", "app": "benchmarks.bench_app",
-          "browser": "benchmarks.bench_browser"}
+          "browser": "benchmarks.bench_browser", "sweep": "benchmarks.bench_sweep"}
 RESULTS = Path(__file__).with_name("results.json")
 
 

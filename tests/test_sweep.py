@@ -307,3 +307,68 @@ def test_per_run_values_are_checked_where_they_enter():
     with pytest.raises(ValueError, match="per-run hyperparameters for 2 runs but 3 starts"):
         optimizers.run(landscapes.get("rosenbrock"), optimizers.get("adam", lr=np.array([0.1, 0.2])),
                        np.zeros((3, 2)), 5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------------------------
+def test_heatmap_cells_carry_their_settings_and_measures():
+    """Reference: the sweep itself. Each heatmap cell's customdata is its (lr, knob) and the median over starts;
+    the current setting is marked where it was given."""
+    from viz import tuning_figure
+
+    f = landscapes.get("rosenbrock")
+    lrs, betas = np.geomspace(1e-3, 1.0, 5), np.array([0.0, 0.5, 0.9])
+    starts = np.array([[-1.5, 2.0], [0.5, -0.5], [1.5, 1.5]])
+    sw = optimizers.sweep(f, "adam", {"lr": lrs, "beta1": betas}, starts, 40)
+    for measure in ("final", "steps", "status"):
+        fig = tuning_figure.tuning_heatmap(sw, measure, current={"lr": 0.01, "beta1": 0.9})
+        cd = np.asarray(fig.data[0].customdata)
+        assert cd.shape == (3, 5, 3)
+        for i, j in np.ndindex(5, 3):
+            assert (cd[j, i, 0], cd[j, i, 1]) == (lrs[i], betas[j])
+        assert list(fig.data[1].x) == [0.01] and list(fig.data[1].y) == [0.9]
+    fig = tuning_figure.tuning_heatmap(sw, "final")
+    cd = np.asarray(fig.data[0].customdata)
+    final = np.where(sw.diverged(), np.inf, sw.final_values)
+    for i, j in np.ndindex(5, 3):
+        want = np.sort(final[i, j])[1]
+        assert cd[j, i, 2] == want or (np.isnan(cd[j, i, 2]) and not np.isfinite(want))
+
+
+def test_trough_figures_draw_theory_where_theory_puts_it():
+    """Reference: optimizers.theory. The GD lines sit at 2/L and 2/(μ+L); Polyak's star at (η*, β*);
+    the theoretical panel's contour values are heavy_ball_rate on its own grid."""
+    from viz import tuning_figure
+
+    f = landscapes.get("narrow_trough", condition_number=20.0, angle=30.0)
+    mu, big = theory.quadratic_curvatures(f)
+    gd = optimizers.sweep(f, "gd", {"lr": np.geomspace(0.01, 0.2, 8)}, np.array([f.start]), 50)
+    fig = tuning_figure.add_trough_theory(tuning_figure.tuning_heatmap(gd, "status"), gd, mu, big)
+    assert sorted(s.x0 for s in fig.layout.shapes) == sorted([2 / big, 2 / (mu + big)])
+    hb = optimizers.sweep(f, "momentum", {"lr": np.geomspace(0.02, 0.4, 6), "momentum": np.linspace(0, .9, 5)},
+                          np.array([f.start]), 120, tol=1e-10, rate=True)
+    fig = tuning_figure.rate_map_figure(hb, mu, big, current={"lr": 0.1, "momentum": 0.5})
+    eta, b_star, _ = theory.polyak_optimum(mu, big)
+    stars = [t for t in fig.data if t.type == "scatter" and t.marker.symbol == "star"]
+    assert len(stars) == 2 and all((s.x[0], s.y[0]) == (eta, b_star) for s in stars)
+    contour = next(t for t in fig.data if t.type == "contour")
+    want = theory.heavy_ball_rate(np.asarray(contour.x)[None, :], np.asarray(contour.y)[:, None], mu, big)
+    np.testing.assert_array_equal(np.asarray(contour.z), np.minimum(want, 1.2))
+
+
+def test_sensitivity_and_race_figures_show_the_numbers():
+    """Reference: the Sensitivity and Race objects drawn: one median line per optimizer, bars at the tuned scores."""
+    from viz import tuning_figure
+
+    f = landscapes.get("narrow_trough", condition_number=10.0, angle=0.0)
+    starts = np.array([f.start, [1.0, -2.0], [2.0, 2.0]])
+    lrs = np.geomspace(1e-3, 1.0, 6)
+    sens = lr_sensitivity(f, ["gd", "adam"], lrs, starts, 60)
+    fig = tuning_figure.sensitivity_figure(sens)
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in lines] == ["gd", "adam"]
+    race = tune_lr(f, ["gd", "adam"], lrs, starts, 60)
+    fig = tuning_figure.race_figure(race)
+    assert list(fig.data[0].x) == [e.score for e in race.entries]
+    assert all(f"lr {e.lr:.3g}" in text for e, text in zip(race.entries, fig.data[0].text, strict=True))
