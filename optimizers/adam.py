@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from common.jit import at, kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, require_below, weight_decay_spec
+from optimizers.base import (
+    Optimizer,
+    State,
+    coupled_decay,
+    exact_pow,
+    exact_sqrt,
+    lr_spec,
+    require_below,
+    weight_decay_spec,
+)
 
 BETA1 = Spec("beta1", 0.9, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average (momentum); must be < 1.", label="β₁")
 BETA2 = Spec("beta2", 0.999, low=0.0, high=1.0, ui_high=0.9999, ui_low=0.9, help="Decay of the squared-gradient average; must be < 1.", label="β₂")
@@ -54,8 +63,14 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         d[i] = di
 
 
-def _bias_corrections(b1: float, b2: float, t: int) -> tuple[float, float]:
-    return 1.0 - b1**t, math.sqrt(1.0 - b2**t)
+def _bias1(b1: Any, t: int) -> Any:
+    """``1 − β₁ᵗ`` for a float or per-setting array (see :meth:`Optimizer.per_value`)."""
+    return 1.0 - exact_pow(b1, t)
+
+
+def _bias2(b2: Any, t: int) -> Any:
+    """``√(1 − β₂ᵗ)`` likewise."""
+    return exact_sqrt(1.0 - exact_pow(b2, t))
 
 
 class Adam(Optimizer):
@@ -121,7 +136,7 @@ class Adam(Optimizer):
 
     def _bias(self, t: int) -> tuple[float, float]:
         """Bias corrections ``1 − β₁ᵗ`` and ``√(1 − β₂ᵗ)`` at step ``t``, shared by both paths."""
-        return self.per_value(_bias_corrections, ("beta1", "beta2"), t)
+        return self.per_value(_bias1, ("beta1",), t), self.per_value(_bias2, ("beta2",), t)
 
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((3 if self.amsgrad else 2, n))

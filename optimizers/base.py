@@ -12,6 +12,8 @@ State is a plain ``dict`` of arrays and ints. Nothing is changed in place.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -120,12 +122,11 @@ class Optimizer:
         return next((len(v) for v in self.hparams.values() if isinstance(v, np.ndarray)), None)
 
     def per_value(self, fn: Any, names: tuple[str, ...], *args: Any) -> Any:
-        """``fn(*hparams[names], *args)`` on Python floats, once per distinct per-run setting, as ``(k, 1)``.
+        """``fn(*hparams[names], *args)`` once over the distinct per-run settings, spread back to ``(k, 1)`` columns.
 
-        Scalar-per-step numbers such as Adam's ``1 − β₁ᵗ`` then come out of the very
-        same Python arithmetic as in a run with scalar hyperparameters (numpy's
-        vectorized ``power`` need not round as C's ``pow`` does). Without per-run
-        values this is just the call. A ``fn`` returning a tuple gives a tuple of columns.
+        For per-step numbers such as Adam's ``1 − β₁ᵗ``: ``fn`` gets floats without per-run
+        values, else ``(u,)`` arrays of the u distinct settings, and must round alike on
+        both (:func:`exact_pow`, :func:`exact_sqrt`). A ``fn`` returning a tuple gives a tuple.
         """
         h = self.hparams
         if not getattr(self, "_per_run_names", ()) or not any(n in self._per_run_names for n in names):
@@ -135,12 +136,12 @@ class Optimizer:
             k = self.runs
             cols = np.column_stack([np.broadcast_to(np.asarray(h[n], dtype=np.float64).reshape(-1), (k,)) for n in names])
             uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
-            cache[names] = ([tuple(row) for row in uniq.tolist()], inverse.reshape(-1))
-        rows, inverse = cache[names]
-        out = np.array([fn(*row, *args) for row in rows], dtype=np.float64)
-        if out.ndim == 1:
-            return out[inverse][:, None]
-        return tuple(col[inverse][:, None] for col in out.T)
+            cache[names] = ([np.ascontiguousarray(c) for c in uniq.T], inverse.reshape(-1))
+        cols, inverse = cache[names]
+        out = fn(*cols, *args)
+        if isinstance(out, tuple):
+            return tuple(np.asarray(col)[inverse][:, None] for col in out)
+        return np.asarray(out)[inverse][:, None]
 
     # -- for subclasses ---------------------------------------------------
     def init_state(self, params: np.ndarray) -> State:
@@ -204,6 +205,23 @@ def require_below(owner: str, hparams: Mapping[str, Any], names: Sequence[str], 
         value = hparams[name]
         if np.any(np.asarray(value) >= bound):
             raise ValueError(f"{owner}: {name} must be below {bound:g} (in [0, {bound:g})), got {value!r}")
+
+
+def exact_pow(x: Any, t: float) -> Any:
+    """``x ** t`` through C's ``pow`` for a float or each entry of an array.
+
+    numpy's vectorized ``power`` may round differently from the C library's, so a
+    per-run array gets the very bits a scalar run computes with ``x ** t``.
+    """
+    if isinstance(x, np.ndarray):
+        return np.fromiter(map(math.pow, x.ravel().tolist(), itertools.repeat(float(t))), np.float64, x.size
+                           ).reshape(x.shape)
+    return x**t
+
+
+def exact_sqrt(x: Any) -> Any:
+    """``math.sqrt`` for a float, ``np.sqrt`` for an array (both correctly rounded)."""
+    return np.sqrt(x) if isinstance(x, np.ndarray) else math.sqrt(x)
 
 
 def split_per_run(owner: Optimizer, hparams: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -91,8 +91,10 @@ class Plan:
     lrs : ndarray, shape (T,)
         ``optimizer.lr_at(t)`` (schedule included; empty when ``per_run``).
     per_run : bool
-        Some hyperparameter holds one value per run: the numbers are then asked for
-        step by step, and each block gets its slice (:func:`_block_coefs`).
+        Some hyperparameter holds one value per run. The numbers then come from
+        ``reduced``, the optimizer over the u distinct settings of the per-run
+        hyperparameters other than lr, and ``codes`` ``(k,)`` says which setting each
+        run has (``None`` when only lr varies: then ``coefs`` are the shared rows).
     window : ndarray, shape (4,)
         ``xlo, xhi, ylo, yhi`` of the grown window (unused when ``has_window`` is 0).
     critical : ndarray, shape (c, 2)
@@ -118,6 +120,9 @@ class Plan:
     explode: float
     stop: int
     per_run: bool = False
+    reduced: Optimizer | None = None
+    codes: np.ndarray | None = None
+    coded_rows: list[tuple[Any, ...]] | None = None
 
 
 def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critical: np.ndarray | None,
@@ -128,12 +133,17 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     chain = optimizer if isinstance(optimizer, Chain) else None
     base = chain.base if chain is not None else optimizer
     per_run = base.runs is not None
-    # Per-run numbers would take (T, m, k) floats: they are made step by step instead.
-    coefs = [] if per_run else [base.kernel_coefs(t) for t in range(1, steps + 1)]
+    reduced, codes = _distinct_settings(base) if per_run else (base, None)
+    coefs = [] if codes is not None else [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
+    # The distinct settings' numbers, made once for both blocks unless T × u is large (then step by step).
+    coded_rows = None
+    if codes is not None and reduced.runs * steps <= 4_000_000:
+        coded_rows = [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
     width = len(coefs[0]) if coefs else 0
     clip = chain.clip if chain is not None else None
     return Plan(
-        problem=problem, optimizer=optimizer, base=base, per_run=per_run,
+        problem=problem, optimizer=optimizer, base=base, per_run=per_run, reduced=reduced, codes=codes,
+        coded_rows=coded_rows,
         sp=np.ascontiguousarray(problem.kernel_params(), dtype=np.float64),
         coefs=np.asarray(coefs, dtype=np.float64).reshape(len(coefs), width),
         lrs=np.array([] if per_run else [float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
@@ -147,6 +157,22 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
         grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol),
         explode=float(explode), stop=int(stop_on_converge),
     )
+
+
+def _distinct_settings(base: Optimizer) -> tuple[Optimizer, np.ndarray | None]:
+    """``base`` over the distinct settings of its per-run hyperparameters other than lr, and each run's code.
+
+    The kernel's numbers do not involve lr (the update applies it), so an lr sweep
+    needs only the shared rows, and a 64 × 64 (lr, β₁) grid only 64 settings' numbers.
+    """
+    names = [n for n in getattr(base, "_per_run_names", ()) if n != "lr"]
+    scalars = {n: v for n, v in base.hparams.items() if not isinstance(v, np.ndarray)}
+    if not names:
+        return type(base)(**scalars), None
+    cols = np.column_stack([base.hparams[n][:, 0] for n in names])
+    uniq, codes = np.unique(cols, axis=0, return_inverse=True)
+    arrays = {n: np.ascontiguousarray(uniq[:, j]) for j, n in enumerate(names)}
+    return type(base)(**scalars, **arrays), codes.reshape(-1).astype(np.int64)
 
 
 def _slack_square(tol: float) -> float:
@@ -212,21 +238,35 @@ def _compile(p: Plan) -> None:
 
 
 class _PerRunCoefs:
-    """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, laid out as the kernel walks them.
+    """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, as :func:`common.jit.at` reads them.
 
-    Shared numbers stay floats; per-run ``(k, 1)`` columns become ``(2n,)`` arrays,
-    one value per coordinate of each run (the x row, then the y row).
+    Shared numbers stay floats; a per-setting ``(u, 1)`` column becomes a ``(2n,)``
+    array, a value per coordinate of each run (the x row, then the y row). A column
+    that is the same object as at the previous step (a hyperparameter, not a
+    per-step number) is spread only once.
     """
 
-    def __init__(self, base: Optimizer, lo: int, hi: int) -> None:
-        self.base, self.lo, self.hi = base, lo, hi
+    def __init__(self, p: Plan, lo: int, hi: int) -> None:
+        self.p = p
+        self.codes = np.concatenate((p.codes[lo:hi], p.codes[lo:hi]))
+        self.last: list[Any] = []
+        self.spread: list[Any] = []
 
     def __getitem__(self, i: int) -> tuple[Any, ...]:
-        lo, hi = self.lo, self.hi
-        return tuple(
-            np.concatenate((c[lo:hi, 0], c[lo:hi, 0])) if isinstance(c, np.ndarray) else float(c)
-            for c in self.base.kernel_coefs(i + 1)
-        )
+        p = self.p
+        row = p.coded_rows[i] if p.coded_rows is not None else p.reduced.kernel_coefs(i + 1)
+        if len(self.last) != len(row):
+            self.last, self.spread = [None] * len(row), [None] * len(row)
+        out = []
+        for j, c in enumerate(row):
+            if not isinstance(c, np.ndarray):
+                out.append(float(c))
+                continue
+            if c is not self.last[j]:
+                self.last[j] = c
+                self.spread[j] = np.take(c.reshape(-1), self.codes)
+            out.append(self.spread[j])
+        return tuple(out)
 
 
 class _PerRunLrs:
@@ -234,10 +274,16 @@ class _PerRunLrs:
 
     def __init__(self, optimizer: Optimizer, lo: int, hi: int) -> None:
         self.optimizer, self.lo, self.hi = optimizer, lo, hi
+        self.last: Any = None
+        self.last_slice: Any = None
 
     def __getitem__(self, i: int) -> Any:
         lr = self.optimizer.lr_at(i + 1)
-        return np.ascontiguousarray(lr[self.lo:self.hi, 0]) if isinstance(lr, np.ndarray) else float(lr)
+        if lr is self.last:  # no schedule: the same per-run array every step
+            return self.last_slice
+        self.last = lr
+        self.last_slice = np.ascontiguousarray(lr[self.lo:self.hi, 0]) if isinstance(lr, np.ndarray) else float(lr)
+        return self.last_slice
 
 
 def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int) -> None:
@@ -277,7 +323,8 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     coef_rows = list(p.coefs)
     lrs = p.lrs.tolist()
     if p.per_run:
-        coef_rows = _PerRunCoefs(p.base, lo, hi)
+        if p.codes is not None:
+            coef_rows = _PerRunCoefs(p, lo, hi)
         lrs = _PerRunLrs(p.optimizer, lo, hi)
     flat = {id(a): a.reshape(-1) for a in (P, Pn, G, Gn, Gc)}
     vg(P, p.sp, f, G)
