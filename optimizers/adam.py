@@ -136,6 +136,8 @@ class Adam(Optimizer):
 
     def _bias(self, t: int) -> tuple[float, float]:
         """Bias corrections ``1 − β₁ᵗ`` and ``√(1 − β₂ᵗ)`` at step ``t``, shared by both paths."""
+        if not self._per_run_names:  # the plain run, as fast as one formula
+            return _bias1(self.hparams["beta1"], t), _bias2(self.hparams["beta2"], t)
         return self.per_value(_bias1, ("beta1",), t), self.per_value(_bias2, ("beta2",), t)
 
     def kernel_state(self, n: int) -> np.ndarray:

@@ -12,14 +12,14 @@ State is a plain ``dict`` of arrays and ints. Nothing is changed in place.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from common.jit import Kernel
+from common import jit
+from common.jit import Kernel, kernel
 from common.spec import Spec, resolve
 
 State = dict[str, Any]
@@ -126,22 +126,40 @@ class Optimizer:
 
         For per-step numbers such as Adam's ``1 − β₁ᵗ``: ``fn`` gets floats without per-run
         values, else ``(u,)`` arrays of the u distinct settings, and must round alike on
-        both (:func:`exact_pow`, :func:`exact_sqrt`). A ``fn`` returning a tuple gives a tuple.
+        both (:func:`exact_pow`, :func:`exact_sqrt`). With ``args == (t,)``, a step, ``fn``
+        must also take ``t`` as a ``(c, 1)`` column of steps: the numbers of the next steps
+        are then made in one call and kept. A ``fn`` returning a tuple gives a tuple.
         """
         h = self.hparams
-        if not getattr(self, "_per_run_names", ()) or not any(n in self._per_run_names for n in names):
+        per_run = getattr(self, "_per_run_names", ())
+        if not per_run or all(n not in per_run for n in names):
             return fn(*(h[n] for n in names), *args)
         cache = self.__dict__.setdefault("_per_value_groups", {})
         if names not in cache:
             k = self.runs
             cols = np.column_stack([np.broadcast_to(np.asarray(h[n], dtype=np.float64).reshape(-1), (k,)) for n in names])
-            uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
-            cache[names] = ([np.ascontiguousarray(c) for c in uniq.T], inverse.reshape(-1))
-        cols, inverse = cache[names]
+            uniq, inverse = unique_rows(cols)
+            # Already distinct and sorted (e.g. the fused backend's reduced settings): no spreading needed.
+            spread = None if np.array_equal(inverse, np.arange(k)) else inverse
+            cache[names] = ([np.ascontiguousarray(c) for c in uniq.T], spread)
+        cols, spread = cache[names]
+        if len(args) == 1 and isinstance(args[0], (int, np.integer)):
+            # A per-step number: made for the next _STEP_CHUNK steps at once (fn broadcasts over t), then read.
+            t = int(args[0])
+            memo = self.__dict__.setdefault("_per_value_steps", {})
+            t0, table = memo.get((fn, names), (0, None))
+            if table is None or not t0 <= t < t0 + _STEP_CHUNK:
+                t0 = t
+                out = fn(*cols, np.arange(t, t + _STEP_CHUNK, dtype=np.float64)[:, None])
+                table = tuple(np.asarray(c) for c in out) if isinstance(out, tuple) else np.asarray(out)
+                memo[(fn, names)] = (t0, table)
+            if isinstance(table, tuple):
+                return tuple(_column(c[t - t0], spread) for c in table)
+            return _column(table[t - t0], spread)
         out = fn(*cols, *args)
         if isinstance(out, tuple):
-            return tuple(np.asarray(col)[inverse][:, None] for col in out)
-        return np.asarray(out)[inverse][:, None]
+            return tuple(_column(col, spread) for col in out)
+        return _column(out, spread)
 
     # -- for subclasses ---------------------------------------------------
     def init_state(self, params: np.ndarray) -> State:
@@ -207,16 +225,64 @@ def require_below(owner: str, hparams: Mapping[str, Any], names: Sequence[str], 
             raise ValueError(f"{owner}: {name} must be below {bound:g} (in [0, {bound:g})), got {value!r}")
 
 
-def exact_pow(x: Any, t: float) -> Any:
-    """``x ** t`` through C's ``pow`` for a float or each entry of an array.
+#: Steps whose per-setting numbers :meth:`Optimizer.per_value` makes in one call.
+_STEP_CHUNK = 256
+
+
+def unique_rows(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``cols`` ``(k, c)`` (sorted) and each row's index among them ``(k,)``.
+
+    ``np.unique(axis=0)`` sorts a structured view and is about 20× slower; one column is the common case.
+    """
+    if cols.shape[1] == 1:
+        uniq, inverse = np.unique(cols[:, 0], return_inverse=True)
+        return uniq[:, None], inverse.reshape(-1)
+    uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
+def _column(values: Any, spread: np.ndarray | None) -> np.ndarray:
+    """``(u,)`` values per distinct setting as a ``(k, 1)`` column, one per run."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 2:  # (T, u): steps × settings, from a column of steps
+        return arr if spread is None else arr[:, spread]
+    return (arr if spread is None else arr[spread]).reshape(-1, 1)
+
+
+def exact_pow(x: Any, t: Any) -> Any:
+    """``x ** t`` through C's ``pow`` for floats, or each entry of ``x`` and ``t`` broadcast together.
 
     numpy's vectorized ``power`` may round differently from the C library's, so a
     per-run array gets the very bits a scalar run computes with ``x ** t``.
     """
-    if isinstance(x, np.ndarray):
-        return np.fromiter(map(math.pow, x.ravel().tolist(), itertools.repeat(float(t))), np.float64, x.size
-                           ).reshape(x.shape)
+    if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
+        xb, tb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
+        if xb.size >= 1024 and _scalar_libm_pow():
+            out = np.empty(xb.size)
+            _pow_kernel(np.ascontiguousarray(xb).reshape(-1), np.ascontiguousarray(tb).reshape(-1), out)
+            return out.reshape(xb.shape)
+        return np.fromiter(map(math.pow, xb.ravel().tolist(), tb.ravel().tolist()), np.float64, xb.size
+                           ).reshape(xb.shape)
     return x**t
+
+
+@kernel
+def _pow_kernel(x: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = pow(x[i], t[i])``: the C library's ``pow`` that Python's ``**`` calls, without Python per call."""
+    for i in range(x.shape[0]):
+        out[i] = math.pow(x[i], t[i])
+
+
+def _scalar_libm_pow() -> bool:
+    """Whether compiled code calls the C library's ``pow`` one value at a time, as Python does.
+
+    With Intel's SVML numba lets LLVM vectorize ``pow`` with SVML's own, which may round differently.
+    """
+    if not jit.available():
+        return False
+    import numba
+
+    return not numba.config.USING_SVML
 
 
 def exact_sqrt(x: Any) -> Any:

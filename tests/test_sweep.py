@@ -372,3 +372,35 @@ def test_sensitivity_and_race_figures_show_the_numbers():
     fig = tuning_figure.race_figure(race)
     assert list(fig.data[0].x) == [e.score for e in race.entries]
     assert all(f"lr {e.lr:.3g}" in text for e, text in zip(race.entries, fig.data[0].text, strict=True))
+
+
+def test_exact_pow_equals_pythons_pow():
+    """Two algorithms that must agree: per-setting bias terms (compiled or mapped C pow) equal Python's ``b ** t``
+    bit for bit, so a sweep cell's Adam equals a plain Adam run."""
+    from optimizers.base import exact_pow
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(0.0, 1.0, 3000), [0.0, 0.5, 0.9, 0.999, 0.9999]])
+    t = rng.integers(1, MAX_STEPS + 1, x.size).astype(np.float64)
+    want = np.array([b ** int(s) for b, s in zip(x.tolist(), t.tolist(), strict=True)])
+    np.testing.assert_array_equal(exact_pow(x, t), want)  # compiled when numba is there
+    np.testing.assert_array_equal(exact_pow(x[:100], t[:100]), want[:100])  # small: mapped in Python
+
+
+@pytest.mark.skipif(NO_JIT, reason="compiled kernels switched off by DESCENT_LAB_NO_JIT")
+def test_fused_python_step_loop_equals_compiled_loop(monkeypatch):
+    """Two algorithms that must agree: the fused backend's Python step loop (taken for huge per-setting tables)
+    and its compiled loop give the same per-run sweep, bit for bit, whole paths included."""
+    from optimizers import fused
+
+    f = landscapes.get("rosenbrock")
+    lrs, betas = np.geomspace(1e-3, 3.0, 5), np.array([0.0, 0.6, 0.9])
+    L, B = np.meshgrid(lrs, betas, indexing="ij")
+    starts = np.tile([[-1.5, 2.0], [0.3, 0.3]], (L.size, 1))
+    opt = Chain(optimizers.get("adam", lr=np.repeat(L.ravel(), 2), beta1=np.repeat(B.ravel(), 2)),
+                schedule=schedule("cosine", period=30))
+    compiled = optimizers.run(f, opt, starts, 50, backend="fused")
+    monkeypatch.setattr(fused, "_loop_inputs", lambda *a: None)
+    stepped = optimizers.run(f, opt, starts, 50, backend="fused")
+    np.testing.assert_array_equal(compiled.params, stepped.params)
+    assert list(compiled.status) == list(stepped.status)
