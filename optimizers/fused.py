@@ -39,6 +39,8 @@ RUNNING_C, CONVERGED_C, DIVERGED_C, LEFT_WINDOW_C = 0, 1, 2, 3
 MIN_WORK = 100_000
 #: Runs per thread below which another thread does not pay for itself.
 MIN_BLOCK = 2048
+#: Distinct per-run settings × steps up to which the kernel's numbers are made once, as tables.
+MAX_TABLE = 4_000_000
 
 
 def _owns(obj: Any, method: str) -> bool:
@@ -126,7 +128,7 @@ class Plan:
     #: ``None`` for a shared number, else ``(T or 1, u)`` per setting (:func:`_coef_tables`).
     tables: tuple[np.ndarray, list[np.ndarray | None]] | None = None
     #: With ``codes``, the runs sorted by setting (stable): blocks run in this order, so that each
-    #: setting's runs sit together and its numbers are spread by filling, not gathering.
+    #: setting's runs sit together and spreading its numbers reads the tables in order.
     order: np.ndarray | None = None
 
 
@@ -142,7 +144,7 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     coefs = [] if codes is not None else [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
     # The distinct settings' numbers, made once for both blocks unless T × u is large (then step by step).
     # Made once for every block, unless T × u is large (then step by step, in the Python loop).
-    tables = _coef_tables(reduced, steps) if codes is not None and reduced.runs * steps <= 4_000_000 else None
+    tables = _coef_tables(reduced, steps) if codes is not None and reduced.runs * steps <= MAX_TABLE else None
     width = len(coefs[0]) if coefs else 0
     clip = chain.clip if chain is not None else None
     return Plan(
@@ -283,56 +285,8 @@ def _compile(p: Plan) -> None:
     """Compile (or load) every kernel before threads start, so they never compile twice."""
     type(p.problem).kernel.compiled()
     type(p.base).kernel.compiled()
-    _register_coefs_at()
-    for kern in (_advance, _commit, _finite_start, _clip_norm, _clip_value, _loop):
+    for kern in (_advance, _commit, _finite_start, _clip_norm, _clip_value):
         kern.compiled()
-
-
-def _loop_inputs(p: Plan, lo: int, hi: int, steps: int) -> tuple[Any, ...] | None:
-    """What :func:`_loop` needs for runs ``lo:hi``, or ``None`` when the job stays in the Python loop.
-
-    Returns ``(shared (T, m), per, segments (3, s), lrs (T,), lr_runs (n,), factors (T,))``: ``per``
-    holds, per number of the kernel, ``None`` (it is ``shared[t - 1, j]``) or ``(table (T or 1, u),
-    buffer (2n,))`` for a per-setting number; ``segments`` are the (start, stop, setting) of the
-    elements' runs of equal setting (runs are sorted by :attr:`Plan.order`); ``lrs`` is empty when
-    lr is per run, and then each run's lr at step t is ``lr_runs[i] · factors[t − 1]``, as
-    :meth:`Chain.lr_at` multiplies it.
-    """
-    from optimizers.transforms import Chain
-
-    n = hi - lo
-    empty = np.zeros(0)
-    no_segments = np.zeros((3, 0), dtype=np.int64)
-    if not p.per_run:
-        m = p.coefs.shape[1]
-        return p.coefs, (None,) * m, no_segments, p.lrs, empty, empty
-    idx = _block_runs(p, lo, hi)
-    lr = p.base.hparams.get("lr")
-    lr_per_run = isinstance(lr, np.ndarray)
-    if lr_per_run and type(p.base).lr_at is not Optimizer.lr_at:
-        return None  # an lr rule of its own (Adagrad's decay) is not lr × schedule
-    chain = p.optimizer if isinstance(p.optimizer, Chain) else None
-    if lr_per_run:
-        sched = chain.schedule if chain is not None else None
-        factors = np.array([1.0 if sched is None else float(sched(t)) for t in range(1, steps + 1)])
-        lrs, lr_runs = empty, np.ascontiguousarray(lr[idx, 0])
-    else:
-        lrs = np.array([float(p.optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64)
-        factors, lr_runs = empty, empty
-    if p.codes is None:
-        m = p.coefs.shape[1]
-        return p.coefs, (None,) * m, no_segments, lrs, lr_runs, factors
-    if p.tables is None:
-        return None
-    shared, tables = p.tables
-    per = [None if tab is None else (tab, np.empty(2 * n)) for tab in tables]
-    codes = np.concatenate((p.codes[idx], p.codes[idx]))
-    # A segment ends where the setting changes, and where the x row ends and the y row begins.
-    cut = np.union1d(np.flatnonzero(np.diff(codes) != 0) + 1, [n])
-    starts = np.concatenate(([0], cut[cut < 2 * n]))
-    stops = np.concatenate((starts[1:], [2 * n]))
-    segments = np.ascontiguousarray(np.stack([starts, stops, codes[starts]]).astype(np.int64))
-    return shared, tuple(per), segments, lrs, lr_runs, factors
 
 
 def _block_runs(p: Plan, lo: int, hi: int) -> Any:
@@ -340,144 +294,19 @@ def _block_runs(p: Plan, lo: int, hi: int) -> Any:
     return slice(lo, hi) if p.order is None else p.order[lo:hi]
 
 
-def _coefs_at(shared: np.ndarray, per: tuple[Any, ...], segments: np.ndarray, t: int) -> Any:
-    """The direction kernel's numbers at step ``t``: ``shared`` ``(m,)`` with per-setting numbers spread in.
-
-    A per-setting number ``(table, buffer)`` is spread into ``buffer`` ``(2n,)``, each
-    segment ``(start, stop, setting)`` of elements filled with its setting's value: every
-    step if the table has a row per step, else once, at t = 1. Without per-setting numbers
-    it is ``shared`` itself, the row the kernel reads in a plain run. (The compiled form,
-    registered by :func:`_register_coefs_at`, is generated for each pattern.)
-    """
-    if all(slot is None for slot in per):
-        return shared
-    out: list[Any] = list(shared)
-    for j, slot in enumerate(per):
-        if slot is not None:
-            table, buf = slot
-            if table.shape[0] > 1 or t == 1:
-                row = table[min(t - 1, table.shape[0] - 1)]
-                for a, b, code in segments.T.tolist():
-                    buf[a:b] = row[code]
-            out[j] = buf
-    return tuple(out)
-
-
-_COEFS_REGISTERED = False
-
-
-def _register_coefs_at() -> None:
-    """Teach numba :func:`_coefs_at`: the pattern of shared and per-setting numbers is in ``per``'s type."""
-    global _COEFS_REGISTERED
-    if _COEFS_REGISTERED or not jit.available():
-        return
-    from numba.core import types
-    from numba.extending import overload
-
-    @overload(_coefs_at)
-    def _ol(shared: Any, per: Any, segments: Any, t: Any) -> Any:
-        slots = list(per.types) if isinstance(per, types.BaseTuple) else []
-        if all(isinstance(s, types.NoneType) for s in slots):
-            def same(shared: Any, per: Any, segments: Any, t: Any) -> Any:
-                return shared
-            return same
-        # numba wants the implementation's parameters, annotations included, to match ``_ol``'s.
-        lines = ["from __future__ import annotations", "def impl(shared: Any, per: Any, segments: Any, t: Any) -> Any:"]
-        outs = []
-        for j, slot in enumerate(slots):
-            if isinstance(slot, types.NoneType):
-                outs.append(f"shared[{j}]")
-                continue
-            lines += [f"    tab{j}, buf{j} = per[{j}]",
-                      f"    if tab{j}.shape[0] > 1 or t == 1:",
-                      f"        r{j} = min(t - 1, tab{j}.shape[0] - 1)",
-                      "        for s in range(segments.shape[1]):",
-                      f"            v = tab{j}[r{j}, segments[2, s]]",
-                      "            for i in range(segments[0, s], segments[1, s]):",
-                      f"                buf{j}[i] = v"]
-            outs.append(f"buf{j}")
-        lines.append(f"    return ({', '.join(outs)},)")
-        scope: dict[str, Any] = {}
-        exec("\n".join(lines), scope)  # the source is built above from the slot pattern alone
-        return scope["impl"]
-
-    _COEFS_REGISTERED = True
-
-
-@jit.kernel
-def _loop(vg: Any, direction: Any, advance: Any, commit: Any, clip: Any, P: np.ndarray, Pn: np.ndarray,
-          f: np.ndarray, fn: np.ndarray, G: np.ndarray, Gn: np.ndarray, Gc: np.ndarray, D: np.ndarray,
-          S: np.ndarray, sp: np.ndarray, shared: np.ndarray, per: Any, segments: np.ndarray, lrs: np.ndarray,
-          lr_runs: np.ndarray, factors: np.ndarray, lr_buf: np.ndarray, clip_mode: int, clip_threshold: float,
-          decay: float, active: np.ndarray, status: np.ndarray, status_step: np.ndarray, escape: np.ndarray,
-          bad_value: np.ndarray, explode: float, window: np.ndarray, has_window: int, grad_tol: float,
-          g_thr: float, critical: np.ndarray, x_tol: float, near2: float, stop: int, attention: np.ndarray,
-          rec_index: np.ndarray, out_p: np.ndarray, out_v: np.ndarray, out_g: np.ndarray, steps: int,
-          n_active: int) -> int:
-    """Steps 1 … ``steps`` of one block in one compiled call: the Python loop of :func:`_run_block`, step
-    for step the same kernels in the same order, without paying Python's overhead at every step.
-
-    The kernels come in as arguments (numba specializes on each). ``lr_runs`` empty: step t uses
-    ``lrs[t − 1]``; else run i uses ``lr_runs[i] · factors[t − 1]``. Records go to ``out_p``
-    ``(R, n, 2)``, ``out_v`` and ``out_g`` ``(R, n)`` at the steps where ``rec_index >= 0``. Returns
-    the last step taken.
-    """
-    done_t = 0
-    Df = D.reshape(-1)
-    for t in range(1, steps + 1):
-        if n_active == 0:
-            break
-        g_used = G
-        if clip_mode != 0:
-            clip(G, clip_threshold, Gc)
-            g_used = Gc
-        direction(g_used.reshape(-1), P.reshape(-1), S, _coefs_at(shared[t - 1], per, segments, t), Df)
-        if lr_runs.shape[0] == 0:
-            advance(P, D, active, lrs[t - 1], decay, Pn)
-        else:
-            fac = factors[t - 1]
-            for i in range(lr_runs.shape[0]):
-                lr_buf[i] = lr_runs[i] * fac
-            advance(P, D, active, lr_buf, decay, Pn)
-        vg(Pn, sp, fn, Gn)
-        n_active = commit(P, Pn, f, fn, G, Gn, active, status, status_step, escape, bad_value, t, explode, window,
-                          has_window, grad_tol, g_thr, critical, x_tol, near2, stop, attention)
-        P, Pn = Pn, P
-        f, fn = fn, f
-        G, Gn = Gn, G
-        r = rec_index[t]
-        if r >= 0:
-            for i in range(f.shape[0]):
-                out_p[r, i, 0] = P[0, i]
-                out_p[r, i, 1] = P[1, i]
-                out_v[r, i] = f[i]
-                out_g[r, i] = math.sqrt(G[0, i] * G[0, i] + G[1, i] * G[1, i])
-        done_t = t
-    # Records after every run stopped repeat the final state.
-    for s in range(done_t + 1, steps + 1):
-        r = rec_index[s]
-        if r >= 0:
-            for i in range(f.shape[0]):
-                out_p[r, i, 0] = P[0, i]
-                out_p[r, i, 1] = P[1, i]
-                out_v[r, i] = f[i]
-                out_g[r, i] = math.sqrt(G[0, i] * G[0, i] + G[1, i] * G[1, i])
-    return done_t
-
-
 class _PerRunCoefs:
     """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, as :func:`common.jit.at` reads them.
 
-    Shared numbers stay floats; a per-setting ``(u, 1)`` column becomes a ``(2n,)``
-    array, a value per coordinate of each run (the x row, then the y row). A column
-    that is the same object as at the previous step (a hyperparameter, not a
-    per-step number) is spread only once.
+    Shared numbers stay floats; a per-setting number becomes a ``(2n,)`` array, a value per
+    coordinate of each run (the x row, then the y row), spread from the distinct settings'
+    values once if it does not change with t (a hyperparameter), else at every step.
     """
 
     def __init__(self, p: Plan, lo: int, hi: int) -> None:
         self.p = p
         idx = _block_runs(p, lo, hi)
         self.codes = np.concatenate((p.codes[idx], p.codes[idx]))
+        self.fixed: dict[int, np.ndarray] = {}
         self.last: list[Any] = []
         self.spread: list[Any] = []
 
@@ -485,10 +314,18 @@ class _PerRunCoefs:
         p = self.p
         if p.tables is not None:
             shared, tables = p.tables
-            row = tuple(float(shared[i, j]) if tab is None else tab[min(i, tab.shape[0] - 1)][:, None]
-                        for j, tab in enumerate(tables))
-        else:
-            row = p.reduced.kernel_coefs(i + 1)
+            out: list[Any] = []
+            for j, tab in enumerate(tables):
+                if tab is None:
+                    out.append(float(shared[i, j]))
+                elif tab.shape[0] == 1:
+                    if j not in self.fixed:
+                        self.fixed[j] = np.take(tab[0], self.codes)
+                    out.append(self.fixed[j])
+                else:
+                    out.append(np.take(tab[i], self.codes))
+            return tuple(out)
+        row = p.reduced.kernel_coefs(i + 1)
         if len(self.last) != len(row):
             self.last, self.spread = [None] * len(row), [None] * len(row)
         out = []
@@ -567,20 +404,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     n_active = commit(P, P, f, f, G, G, active, status, status_step, escape, bad_value, 0, p.explode, p.window,
                       p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)
     record(rec_at[0])
-    loop_args = _loop_inputs(p, lo, hi, steps)
-    if loop_args is not None:
-        shared, per, segments, lrs_arr, lr_runs, factors = loop_args
-        rec_index = np.full(steps + 1, -1, dtype=np.int64)
-        rec_index[list(rec_at)] = list(rec_at.values())
-        clip_k = _clip_norm.compiled() if p.clip_mode == 1 else _clip_value.compiled()
-        _loop.compiled()(
-            vg, direction, advance, commit, clip_k, P, Pn, f, fn, G, Gn, Gc, D, S, p.sp, shared, per, segments, lrs_arr,
-            lr_runs, factors, np.empty(n), p.clip_mode, p.clip_threshold, p.decay, active, status, status_step,
-            escape, bad_value, p.explode, p.window, p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2,
-            p.stop, attention, rec_index, out.params[:, lo:hi], out.values[:, lo:hi], out.grad_norms[:, lo:hi],
-            steps, n_active)
-        steps = 0  # every step ran (and was recorded) in the compiled loop; what follows stores the statuses
-    done_t = 0 if steps else record_steps[-1]
+    done_t = 0
     Df = D.reshape(-1)
     for t in range(1, steps + 1):
         if n_active == 0:
