@@ -23,6 +23,7 @@ SUITES = {
     "nets": "benchmarks.bench_nets",
     "sgd": "benchmarks.bench_sgd",
     "xray": "benchmarks.bench_xray",
+    "sweep": "benchmarks.bench_sweep",
     "app": "benchmarks.bench_app",
     "browser": "benchmarks.bench_browser",
     "hall": "benchmarks.bench_hall",

@@ -62,6 +62,8 @@ class Kernel:
                 if self._compiled is None:
                     import numba
 
+                    _register_helpers()
+
                     # error_model="numpy": x/0 gives inf or NaN, as numpy does, instead of raising.
                     self._compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(self.py_func)
         return self._compiled
@@ -71,6 +73,43 @@ class Kernel:
 
     def __repr__(self) -> str:
         return f"Kernel({self.py_func.__module__}.{self.py_func.__qualname__})"
+
+
+def at(x: Any, i: int) -> Any:
+    """``x[i]`` when ``x`` is an array of per-element values, ``x`` itself when it is one shared number.
+
+    A kernel reads its coefficients through this, so one kernel serves both a
+    batch with shared hyperparameters (numba compiles that case exactly as if
+    the number were written alone) and a batch with one setting per run. (A
+    gather ``values[codes[i]]`` was tried instead of per-element arrays: it stops
+    LLVM from vectorizing the loop and made Adam's kernel 8× slower.)
+    """
+    return x[i] if hasattr(x, "__getitem__") else x
+
+
+_HELPERS_REGISTERED = False
+
+
+def _register_helpers() -> None:
+    """Teach numba :func:`at`, choosing the form by the argument's type at compile time (called under the lock)."""
+    global _HELPERS_REGISTERED
+    if _HELPERS_REGISTERED:
+        return
+    from numba.core import types
+    from numba.extending import overload
+
+    # numba wants the implementations' parameters, annotations included, to match ``at``'s.
+    def element(x: Any, i: int) -> Any:
+        return x[i]
+
+    def shared(x: Any, i: int) -> Any:
+        return x
+
+    @overload(at, inline="always")
+    def _at(x: Any, i: int) -> Any:
+        return element if isinstance(x, types.Array) else shared
+
+    _HELPERS_REGISTERED = True
 
 
 def kernel(fn: Callable[..., Any]) -> Kernel:

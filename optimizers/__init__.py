@@ -29,6 +29,7 @@ from optimizers.rmsprop import RMSprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
+from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
 REGISTRY: dict[str, type[Optimizer]] = {
@@ -67,4 +68,5 @@ def get(name: str, **hparams: Any) -> Optimizer:
     return REGISTRY[name](**hparams)
 
 
-__all__ = ["REGISTRY", "SCIPY_METHODS", "Chain", "Clip", "Noise", "Optimizer", "Trajectory", "get", "names", "reference_path", "run", "schedule"]
+__all__ = ["REGISTRY", "SCIPY_METHODS", "Chain", "Clip", "Noise", "Optimizer", "Race", "Sensitivity", "Sweep", "Trajectory",
+           "get", "lr_sensitivity", "names", "reference_path", "run", "schedule", "sweep", "tune_lr"]

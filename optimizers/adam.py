@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from common.jit import kernel
+from common.jit import at, kernel
 from common.spec import Spec
 from optimizers.base import (
     Optimizer,
@@ -15,6 +15,8 @@ from optimizers.base import (
     StateField,
     StepView,
     coupled_decay,
+    exact_pow,
+    exact_sqrt,
     lr_spec,
     per_run,
     require_below,
@@ -46,25 +48,28 @@ def _scale(opt: Adam, s: StepView) -> np.ndarray:
 
 @kernel
 def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Adam.direction`; ``S = (m, v[, v_max])``, ``c`` from :meth:`Adam.kernel_coefs`."""
+    """Compiled twin of :meth:`Adam.direction`; ``S = (m, v[, v_max])``, ``c`` from :meth:`Adam.kernel_coefs`.
+
+    β₁, β₂, ε and the bias corrections may be per-element arrays (:attr:`Adam.per_run`).
+    """
     b1, b2, eps, wd, decoupled, amsgrad, bias1, bias2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
     m_, v_ = S[0], S[1]
     if amsgrad == 0.0 and wd == 0.0:
         # The common case, kept free of branches so that it vectorizes.
         for i in range(g.shape[0]):
             gi = g[i]
-            m = b1 * m_[i] + (1.0 - b1) * gi
-            v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+            m = at(b1, i) * m_[i] + (1.0 - at(b1, i)) * gi
+            v = at(b2, i) * v_[i] + (1.0 - at(b2, i)) * (gi * gi)
             m_[i] = m
             v_[i] = v
-            d[i] = m / (bias1 * (math.sqrt(v) / bias2 + eps))
+            d[i] = m / (at(bias1, i) * (math.sqrt(v) / at(bias2, i) + at(eps, i)))
         return
     for i in range(g.shape[0]):
         gi = g[i]
         if decoupled == 0.0 and wd != 0.0:
             gi = gi + wd * p[i]
-        m = b1 * m_[i] + (1.0 - b1) * gi
-        v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
+        m = at(b1, i) * m_[i] + (1.0 - at(b1, i)) * gi
+        v = at(b2, i) * v_[i] + (1.0 - at(b2, i)) * (gi * gi)
         m_[i] = m
         v_[i] = v
         if amsgrad != 0.0:
@@ -72,10 +77,20 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
             if v == v and (vm > v or vm != vm):  # np.maximum: NaN wins, either side
                 v = vm
             S[2, i] = v
-        di = m / (bias1 * (math.sqrt(v) / bias2 + eps))
+        di = m / (at(bias1, i) * (math.sqrt(v) / at(bias2, i) + at(eps, i)))
         if decoupled != 0.0 and wd != 0.0:
             di = di + wd * p[i]
         d[i] = di
+
+
+def _bias1(b1: Any, t: int) -> Any:
+    """``1 − β₁ᵗ`` for a float or per-setting array (see :meth:`Optimizer.per_value`)."""
+    return 1.0 - exact_pow(b1, t)
+
+
+def _bias2(b2: Any, t: int) -> Any:
+    """``√(1 − β₂ᵗ)`` likewise."""
+    return exact_sqrt(1.0 - exact_pow(b2, t))
 
 
 class Adam(Optimizer):
@@ -109,6 +124,7 @@ class Adam(Optimizer):
     kernel = _direction_kernel
     state_fields = (M_FIELD, V_FIELD, StateField("v_max", "max v (AMSGrad)", "Largest v so far; the denominator uses it."),
                     BIAS1_FIELD, BIAS2_FIELD, StateField("scale", "η/(√v̂+ε)", SCALE_DOC, role="scale", derive=_scale))
+    per_run = ("lr", "beta1", "beta2", "eps")
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -142,8 +158,9 @@ class Adam(Optimizer):
 
     def _bias(self, t: int) -> tuple[float, float]:
         """Bias corrections ``1 − β₁ᵗ`` and ``√(1 − β₂ᵗ)`` at step ``t``, shared by both paths."""
-        h = self.hparams
-        return 1.0 - h["beta1"] ** t, math.sqrt(1.0 - h["beta2"] ** t)
+        if not self._per_run_names:  # the plain run, as fast as one formula
+            return _bias1(self.hparams["beta1"], t), _bias2(self.hparams["beta2"], t)
+        return self.per_value(_bias1, ("beta1",), t), self.per_value(_bias2, ("beta2",), t)
 
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((3 if self.amsgrad else 2, n))

@@ -12,13 +12,15 @@ State is a plain ``dict`` of arrays and ints. Nothing is changed in place.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from common.jit import Kernel
+from common import jit
+from common.jit import Kernel, kernel
 from common.spec import Spec, resolve
 
 State = dict[str, Any]
@@ -152,9 +154,16 @@ class Optimizer:
     kernel: ClassVar[Kernel | None] = None
     #: What the state holds and what it means, for the X-ray (:meth:`xray`); see :class:`StateField`.
     state_fields: ClassVar[tuple[StateField, ...]] = ()
+    #: Hyperparameters that may be given as an array of shape ``(k,)``, one value per run, so that a grid of
+    #: settings runs as one batch. ``direction`` and ``kernel`` must read them elementwise (the kernel through
+    #: :func:`common.jit.at`). lr is applied outside the direction, so every optimizer takes it per run.
+    per_run: ClassVar[tuple[str, ...]] = ("lr",)
 
     def __init__(self, **hparams: Any) -> None:
+        arrays = split_per_run(self, hparams)
         self.hparams = resolve(self.specs, hparams, self.name)
+        self.hparams.update(arrays)
+        self._per_run_names = tuple(arrays)
         self.check()
 
     def check(self) -> None:
@@ -184,8 +193,54 @@ class Optimizer:
         return params - self.lr_at(t) * direction, {"t": t, **inner}
 
     def lr_at(self, t: int) -> float:
-        """Learning rate at step ``t`` (1-based)."""
-        return float(self.hparams.get("lr", 1.0))
+        """Learning rate at step ``t`` (1-based); a ``(k, 1)`` column when lr is given per run."""
+        lr = self.hparams.get("lr", 1.0)
+        return lr if isinstance(lr, np.ndarray) else float(lr)
+
+    @property
+    def runs(self) -> int | None:
+        """k when some hyperparameter is given per run, else ``None``."""
+        return next((len(v) for v in self.hparams.values() if isinstance(v, np.ndarray)), None)
+
+    def per_value(self, fn: Any, names: tuple[str, ...], *args: Any) -> Any:
+        """``fn(*hparams[names], *args)`` once over the distinct per-run settings, spread back to ``(k, 1)`` columns.
+
+        For per-step numbers such as Adam's ``1 − β₁ᵗ``: ``fn`` gets floats without per-run
+        values, else ``(u,)`` arrays of the u distinct settings, and must round alike on
+        both (:func:`exact_pow`, :func:`exact_sqrt`). With ``args == (t,)``, a step, ``fn``
+        must also take ``t`` as a ``(c, 1)`` column of steps: the numbers of the next steps
+        are then made in one call and kept. A ``fn`` returning a tuple gives a tuple.
+        """
+        h = self.hparams
+        per_run = getattr(self, "_per_run_names", ())
+        if not per_run or all(n not in per_run for n in names):
+            return fn(*(h[n] for n in names), *args)
+        cache = self.__dict__.setdefault("_per_value_groups", {})
+        if names not in cache:
+            k = self.runs
+            cols = np.column_stack([np.broadcast_to(np.asarray(h[n], dtype=np.float64).reshape(-1), (k,)) for n in names])
+            uniq, inverse = unique_rows(cols)
+            # Already distinct and sorted (e.g. the fused backend's reduced settings): no spreading needed.
+            spread = None if np.array_equal(inverse, np.arange(k)) else inverse
+            cache[names] = ([np.ascontiguousarray(c) for c in uniq.T], spread)
+        cols, spread = cache[names]
+        if len(args) == 1 and isinstance(args[0], (int, np.integer)):
+            # A per-step number: made for the next _STEP_CHUNK steps at once (fn broadcasts over t), then read.
+            t = int(args[0])
+            memo = self.__dict__.setdefault("_per_value_steps", {})
+            t0, table = memo.get((fn, names), (0, None))
+            if table is None or not t0 <= t < t0 + _STEP_CHUNK:
+                t0 = t
+                out = fn(*cols, np.arange(t, t + _STEP_CHUNK, dtype=np.float64)[:, None])
+                table = tuple(np.asarray(c) for c in out) if isinstance(out, tuple) else np.asarray(out)
+                memo[(fn, names)] = (t0, table)
+            if isinstance(table, tuple):
+                return tuple(_column(c[t - t0], spread) for c in table)
+            return _column(table[t - t0], spread)
+        out = fn(*cols, *args)
+        if isinstance(out, tuple):
+            return tuple(_column(col, spread) for col in out)
+        return _column(out, spread)
 
     # -- for subclasses ---------------------------------------------------
     def init_state(self, params: np.ndarray) -> State:
@@ -312,8 +367,105 @@ def require_below(owner: str, hparams: Mapping[str, Any], names: Sequence[str], 
     """
     for name in names:
         value = hparams[name]
-        if value >= bound:
+        if np.any(np.asarray(value) >= bound):
             raise ValueError(f"{owner}: {name} must be below {bound:g} (in [0, {bound:g})), got {value!r}")
+
+
+#: Steps whose per-setting numbers :meth:`Optimizer.per_value` makes in one call.
+_STEP_CHUNK = 256
+
+
+def unique_rows(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``cols`` ``(k, c)`` (sorted) and each row's index among them ``(k,)``.
+
+    ``np.unique(axis=0)`` sorts a structured view and is about 20× slower; one column is the common case.
+    """
+    if cols.shape[1] == 1:
+        uniq, inverse = np.unique(cols[:, 0], return_inverse=True)
+        return uniq[:, None], inverse.reshape(-1)
+    uniq, inverse = np.unique(cols, axis=0, return_inverse=True)
+    return uniq, inverse.reshape(-1)
+
+
+def _column(values: Any, spread: np.ndarray | None) -> np.ndarray:
+    """``(u,)`` values per distinct setting as a ``(k, 1)`` column, one per run."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 2:  # (T, u): steps × settings, from a column of steps
+        return arr if spread is None else arr[:, spread]
+    return (arr if spread is None else arr[spread]).reshape(-1, 1)
+
+
+def exact_pow(x: Any, t: Any) -> Any:
+    """``x ** t`` through C's ``pow`` for floats, or each entry of ``x`` and ``t`` broadcast together.
+
+    numpy's vectorized ``power`` may round differently from the C library's, so a
+    per-run array gets the very bits a scalar run computes with ``x ** t``.
+    """
+    if isinstance(x, np.ndarray) or isinstance(t, np.ndarray):
+        xb, tb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
+        if xb.size >= 1024 and _scalar_libm_pow():
+            out = np.empty(xb.size)
+            _pow_kernel(np.ascontiguousarray(xb).reshape(-1), np.ascontiguousarray(tb).reshape(-1), out)
+            return out.reshape(xb.shape)
+        return np.fromiter(map(math.pow, xb.ravel().tolist(), tb.ravel().tolist()), np.float64, xb.size
+                           ).reshape(xb.shape)
+    return x**t
+
+
+@kernel
+def _pow_kernel(x: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = pow(x[i], t[i])``: the C library's ``pow`` that Python's ``**`` calls, without Python per call."""
+    for i in range(x.shape[0]):
+        out[i] = math.pow(x[i], t[i])
+
+
+def _scalar_libm_pow() -> bool:
+    """Whether compiled code calls the C library's ``pow`` one value at a time, as Python does.
+
+    With Intel's SVML numba lets LLVM vectorize ``pow`` with SVML's own, which may round differently.
+    """
+    if not jit.available():
+        return False
+    import numba
+
+    return not numba.config.USING_SVML
+
+
+def exact_sqrt(x: Any) -> Any:
+    """``math.sqrt`` for a float, ``np.sqrt`` for an array (both correctly rounded)."""
+    return np.sqrt(x) if isinstance(x, np.ndarray) else math.sqrt(x)
+
+
+def split_per_run(owner: Optimizer, hparams: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Take the per-run arrays out of ``hparams`` (in place), each checked against its spec.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (k, 1)
+        A column per hyperparameter, so it broadcasts over the ``(k, d)`` parameters.
+
+    Raises
+    ------
+    ValueError
+        For an array on a hyperparameter not in ``per_run``, an array that is not
+        1-D and non-empty, arrays of different lengths, or any value outside its spec.
+    """
+    specs = {s.name: s for s in owner.specs}
+    out: dict[str, np.ndarray] = {}
+    for name in [n for n, v in hparams.items() if isinstance(v, np.ndarray)]:
+        arr = hparams.pop(name)
+        if name not in specs or name not in owner.per_run:
+            raise ValueError(f"{owner.name}: {name} cannot take one value per run; "
+                             f"per-run values are accepted for {', '.join(owner.per_run)}")
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{owner.name}: per-run {name} must have shape (k,) with k >= 1, got {arr.shape}")
+        for value in np.unique(arr).tolist():
+            specs[name].validate(value, owner.name)
+        out[name] = np.asarray(arr, dtype=np.float64).reshape(-1, 1).copy()
+    if len({len(v) for v in out.values()}) > 1:
+        raise ValueError(f"{owner.name}: per-run hyperparameters must all have the same length, got "
+                         + ", ".join(f"{n}: {len(v)}" for n, v in out.items()))
+    return out
 
 
 def specs_union(*groups: Sequence[Spec]) -> tuple[Spec, ...]:

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from common import jit
-from optimizers.base import Optimizer
+from common.jit import at
+from optimizers.base import Optimizer, unique_rows
 
 # Status codes inside the kernels.
 RUNNING_C, CONVERGED_C, DIVERGED_C, LEFT_WINDOW_C = 0, 1, 2, 3
@@ -38,6 +39,8 @@ RUNNING_C, CONVERGED_C, DIVERGED_C, LEFT_WINDOW_C = 0, 1, 2, 3
 MIN_WORK = 100_000
 #: Runs per thread below which another thread does not pay for itself.
 MIN_BLOCK = 2048
+#: Distinct per-run settings × steps up to which the kernel's numbers are made once, as tables.
+MAX_TABLE = 4_000_000
 
 
 def _owns(obj: Any, method: str) -> bool:
@@ -86,9 +89,14 @@ class Plan:
     Attributes
     ----------
     coefs : ndarray, shape (T, m)
-        The optimizer's numbers for each step.
+        The optimizer's numbers for each step (``(0, m)`` when ``per_run``).
     lrs : ndarray, shape (T,)
-        ``optimizer.lr_at(t)`` (schedule included).
+        ``optimizer.lr_at(t)`` (schedule included; empty when ``per_run``).
+    per_run : bool
+        Some hyperparameter holds one value per run. The numbers then come from
+        ``reduced``, the optimizer over the u distinct settings of the per-run
+        hyperparameters other than lr, and ``codes`` ``(k,)`` says which setting each
+        run has (``None`` when only lr varies: then ``coefs`` are the shared rows).
     window : ndarray, shape (4,)
         ``xlo, xhi, ylo, yhi`` of the grown window (unused when ``has_window`` is 0).
     critical : ndarray, shape (c, 2)
@@ -113,6 +121,15 @@ class Plan:
     near2: float
     explode: float
     stop: int
+    per_run: bool = False
+    reduced: Optimizer | None = None
+    codes: np.ndarray | None = None
+    #: With ``codes``: ``(shared (T, m), tables)``, the kernel's numbers at every step, ``tables[j]``
+    #: ``None`` for a shared number, else ``(T or 1, u)`` per setting (:func:`_coef_tables`).
+    tables: tuple[np.ndarray, list[np.ndarray | None]] | None = None
+    #: With ``codes``, the runs sorted by setting (stable): blocks run in this order, so that each
+    #: setting's runs sit together and spreading its numbers reads the tables in order.
+    order: np.ndarray | None = None
 
 
 def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critical: np.ndarray | None,
@@ -122,14 +139,20 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
 
     chain = optimizer if isinstance(optimizer, Chain) else None
     base = chain.base if chain is not None else optimizer
-    coefs = [base.kernel_coefs(t) for t in range(1, steps + 1)]
+    per_run = base.runs is not None
+    reduced, codes = _distinct_settings(base) if per_run else (base, None)
+    coefs = [] if codes is not None else [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
+    # The distinct settings' numbers, made once for both blocks unless T × u is large (then step by step).
+    # Made once for every block, unless T × u is large (then step by step, in the Python loop).
+    tables = _coef_tables(reduced, steps) if codes is not None and reduced.runs * steps <= MAX_TABLE else None
     width = len(coefs[0]) if coefs else 0
     clip = chain.clip if chain is not None else None
     return Plan(
-        problem=problem, optimizer=optimizer, base=base,
+        problem=problem, optimizer=optimizer, base=base, per_run=per_run, reduced=reduced, codes=codes,
+        tables=tables, order=None if codes is None else np.argsort(codes, kind="stable"),
         sp=np.ascontiguousarray(problem.kernel_params(), dtype=np.float64),
-        coefs=np.asarray(coefs, dtype=np.float64).reshape(steps, width),
-        lrs=np.array([float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
+        coefs=np.asarray(coefs, dtype=np.float64).reshape(len(coefs), width),
+        lrs=np.array([] if per_run else [float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
         clip_mode=0 if clip is None else (1 if clip.mode == "norm" else 2),
         clip_threshold=0.0 if clip is None else float(clip.threshold),
         decay=chain.decoupled_weight_decay if chain is not None else 0.0,
@@ -140,6 +163,61 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
         grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol),
         explode=float(explode), stop=int(stop_on_converge),
     )
+
+
+def _coef_tables(reduced: Optimizer, steps: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The kernel's numbers for steps 1 … T of ``reduced`` (u settings): ``shared (T, m)`` and per-setting tables.
+
+    ``kernel_coefs`` is first asked once with ``t`` a ``(T, 1)`` column of steps (Adam's bias
+    terms are then made in one pass); an optimizer whose numbers need a plain int is asked
+    step by step. A per-setting number that does not change with t gets a ``(1, u)`` table.
+    """
+    u = reduced.runs
+    n_t = steps + 1 if steps == u else steps  # a (T, 1) column must not look like a (u, 1) one
+    entries: list[Any]
+    try:
+        entries = list(reduced.kernel_coefs(np.arange(1, n_t + 1, dtype=np.float64)[:, None]))
+    except (TypeError, ValueError):
+        rows = [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
+        entries = []
+        for j in range(len(rows[0]) if rows else 0):
+            col = [r[j] for r in rows]
+            if not isinstance(col[0], np.ndarray):
+                entries.append(np.array([float(c) for c in col])[:, None])
+            elif all(c is col[0] for c in col):
+                entries.append(col[0])
+            else:
+                entries.append(np.stack([c.reshape(-1) for c in col]))
+    shared = np.zeros((steps, len(entries)))
+    tables: list[np.ndarray | None] = []
+    for j, e in enumerate(entries):
+        arr = np.asarray(e, dtype=np.float64)
+        if arr.ndim == 0:
+            shared[:, j] = arr
+            tables.append(None)
+        elif arr.shape == (u, 1):
+            tables.append(np.ascontiguousarray(arr.reshape(1, u)))
+        elif arr.shape[1] == 1:
+            shared[:, j] = arr[:steps, 0]
+            tables.append(None)
+        else:
+            tables.append(np.ascontiguousarray(arr[:steps]))
+    return shared, tables
+
+
+def _distinct_settings(base: Optimizer) -> tuple[Optimizer, np.ndarray | None]:
+    """``base`` over the distinct settings of its per-run hyperparameters other than lr, and each run's code.
+
+    The kernel's numbers do not involve lr (the update applies it), so an lr sweep
+    needs only the shared rows, and a 64 × 64 (lr, β₁) grid only 64 settings' numbers.
+    """
+    names = [n for n in getattr(base, "_per_run_names", ()) if n != "lr"]
+    scalars = {n: v for n, v in base.hparams.items() if not isinstance(v, np.ndarray)}
+    if not names:
+        return type(base)(**scalars), None
+    uniq, codes = unique_rows(np.column_stack([base.hparams[n][:, 0] for n in names]))
+    arrays = {n: np.ascontiguousarray(uniq[:, j]) for j, n in enumerate(names)}
+    return type(base)(**scalars, **arrays), codes.reshape(-1).astype(np.int64)
 
 
 def _slack_square(tol: float) -> float:
@@ -196,12 +274,19 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
     edges = np.linspace(0, k, n_threads + 1).astype(int)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
     _compile(p)
+    if p.order is not None:
+        starts = starts[p.order]
     if len(blocks) == 1:
         _run_block(p, starts, steps, record_steps, out, *blocks[0])
     else:
         with ThreadPoolExecutor(len(blocks)) as pool:
             for fut in [pool.submit(_run_block, p, starts, steps, record_steps, out, a, b) for a, b in blocks]:
                 fut.result()
+    if p.order is not None:
+        back = np.argsort(p.order)
+        out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
+                     status=out.status[back], status_step=out.status_step[back], escape=out.escape[back],
+                     bad_value=out.bad_value[back])
     return out
 
 
@@ -211,6 +296,74 @@ def _compile(p: Plan) -> None:
     type(p.base).kernel.compiled()
     for kern in (_advance, _commit, _finite_start, _clip_norm, _clip_value):
         kern.compiled()
+
+
+def _block_runs(p: Plan, lo: int, hi: int) -> Any:
+    """Indices (into the caller's runs) of block ``lo:hi``: a slice, or the sorted order's part."""
+    return slice(lo, hi) if p.order is None else p.order[lo:hi]
+
+
+class _PerRunCoefs:
+    """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, as :func:`common.jit.at` reads them.
+
+    Shared numbers stay floats; a per-setting number becomes a ``(2n,)`` array, a value per
+    coordinate of each run (the x row, then the y row), spread from the distinct settings'
+    values once if it does not change with t (a hyperparameter), else at every step.
+    """
+
+    def __init__(self, p: Plan, lo: int, hi: int) -> None:
+        self.p = p
+        idx = _block_runs(p, lo, hi)
+        self.codes = np.concatenate((p.codes[idx], p.codes[idx]))
+        self.fixed: dict[int, np.ndarray] = {}
+        self.last: list[Any] = []
+        self.spread: list[Any] = []
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        p = self.p
+        if p.tables is not None:
+            shared, tables = p.tables
+            out: list[Any] = []
+            for j, tab in enumerate(tables):
+                if tab is None:
+                    out.append(float(shared[i, j]))
+                elif tab.shape[0] == 1:
+                    if j not in self.fixed:
+                        self.fixed[j] = np.take(tab[0], self.codes)
+                    out.append(self.fixed[j])
+                else:
+                    out.append(np.take(tab[i], self.codes))
+            return tuple(out)
+        row = p.reduced.kernel_coefs(i + 1)
+        if len(self.last) != len(row):
+            self.last, self.spread = [None] * len(row), [None] * len(row)
+        out = []
+        for j, c in enumerate(row):
+            if not isinstance(c, np.ndarray):
+                out.append(float(c))
+                continue
+            if c is not self.last[j]:
+                self.last[j] = c
+                self.spread[j] = np.take(c.reshape(-1), self.codes)
+            out.append(self.spread[j])
+        return tuple(out)
+
+
+class _PerRunLrs:
+    """``lrs[t - 1]``: the learning rate at step ``t`` (schedule included), a float or a ``(n,)`` array for runs ``lo:hi``."""
+
+    def __init__(self, optimizer: Optimizer, idx: Any) -> None:
+        self.optimizer, self.idx = optimizer, idx
+        self.last: Any = None
+        self.last_slice: Any = None
+
+    def __getitem__(self, i: int) -> Any:
+        lr = self.optimizer.lr_at(i + 1)
+        if lr is self.last:  # no schedule: the same per-run array every step
+            return self.last_slice
+        self.last = lr
+        self.last_slice = np.ascontiguousarray(lr[self.idx, 0]) if isinstance(lr, np.ndarray) else float(lr)
+        return self.last_slice
 
 
 def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int) -> None:
@@ -249,6 +402,10 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     # below runs in Python and its overhead is paid 500 times per run.
     coef_rows = list(p.coefs)
     lrs = p.lrs.tolist()
+    if p.per_run:
+        if p.codes is not None:
+            coef_rows = _PerRunCoefs(p, lo, hi)
+        lrs = _PerRunLrs(p.optimizer, _block_runs(p, lo, hi))
     flat = {id(a): a.reshape(-1) for a in (P, Pn, G, Gn, Gc)}
     vg(P, p.sp, f, G)
     if not finite_start(f, G):
@@ -297,17 +454,17 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
 @jit.kernel
 def _advance(P: np.ndarray, D: np.ndarray, active: np.ndarray, lr: float, decay: float, out: np.ndarray) -> None:
     """``out = P − lr·(D + λP)`` for active runs, as :meth:`Optimizer.step` and :class:`Chain` compute it;
-    frozen runs keep ``P``. ``P``, ``D``, ``out`` are ``(2, n)``, ``active`` ``(n,)``."""
+    frozen runs keep ``P``. ``P``, ``D``, ``out`` are ``(2, n)``, ``active`` ``(n,)``, ``lr`` a float or ``(n,)``."""
     for j in range(P.shape[0]):
         if decay != 0.0:
             for i in range(P.shape[1]):
                 q = P[j, i]
-                moved = q - lr * (D[j, i] + decay * q)
+                moved = q - at(lr, i) * (D[j, i] + decay * q)
                 out[j, i] = moved if active[i] != 0 else q
         else:
             for i in range(P.shape[1]):
                 q = P[j, i]
-                moved = q - lr * D[j, i]
+                moved = q - at(lr, i) * D[j, i]
                 out[j, i] = moved if active[i] != 0 else q
 
 

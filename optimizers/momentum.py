@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.jit import kernel
+from common.jit import at, kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, coupled_decay, lr_spec, weight_decay_spec
 
@@ -34,7 +34,7 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
     """Compiled twin of :meth:`Momentum.direction`; ``S = (v,)``, ``c`` from :meth:`Momentum.kernel_coefs`.
 
     ``c = (μ, w, λ, first)``: ``v = μ v + w g`` with ``w = 1 − τ`` (torch) or ``1 − μ`` (ema),
-    and ``v = g`` when ``first`` (torch's first step).
+    and ``v = g`` when ``first`` (torch's first step). μ and w may be per-element arrays.
     """
     mu, w, wd, first = c[0], c[1], c[2], c[3]
     buf = S[0]
@@ -47,13 +47,13 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
     if wd == 0.0:
         # The common case, free of branches so that it vectorizes.
         for i in range(g.shape[0]):
-            v = mu * buf[i] + w * g[i]
+            v = at(mu, i) * buf[i] + at(w, i) * g[i]
             buf[i] = v
             d[i] = v
         return
     for i in range(g.shape[0]):
         gi = g[i] + wd * p[i]
-        v = mu * buf[i] + w * gi
+        v = at(mu, i) * buf[i] + at(w, i) * gi
         buf[i] = v
         d[i] = v
 
@@ -100,9 +100,10 @@ class Momentum(Optimizer):
     )
     kernel = _direction_kernel
     state_fields = (VELOCITY_FIELD,)
+    per_run = ("lr", "momentum", "dampening")
 
     def check(self) -> None:
-        if self.hparams["form"] == "ema" and self.hparams["dampening"] != 0:
+        if self.hparams["form"] == "ema" and np.any(self.hparams["dampening"] != 0):
             raise ValueError(
                 f"momentum: dampening only applies to form='torch' (the ema form already weights g by 1 − momentum); "
                 f"set dampening to 0, got {self.hparams['dampening']!r}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.jit import kernel
+from common.jit import at, kernel
 from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
 from optimizers.momentum import DAMPENING, MOMENTUM, VELOCITY_FIELD, velocity
 
@@ -18,21 +18,21 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         for i in range(g.shape[0]):
             gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
             buf[i] = gi
-            d[i] = gi + mu * gi
+            d[i] = gi + at(mu, i) * gi
         return
     if wd == 0.0:
         # The common case, free of branches so that it vectorizes.
         for i in range(g.shape[0]):
             gi = g[i]
-            v = mu * buf[i] + w * gi
+            v = at(mu, i) * buf[i] + at(w, i) * gi
             buf[i] = v
-            d[i] = gi + mu * v
+            d[i] = gi + at(mu, i) * v
         return
     for i in range(g.shape[0]):
         gi = g[i] + wd * p[i]
-        v = mu * buf[i] + w * gi
+        v = at(mu, i) * buf[i] + at(w, i) * gi
         buf[i] = v
-        d[i] = gi + mu * v
+        d[i] = gi + at(mu, i) * v
 
 
 class Nesterov(Optimizer):
@@ -54,10 +54,11 @@ class Nesterov(Optimizer):
     specs = (lr_spec(1e-3), MOMENTUM, DAMPENING, weight_decay_spec())
     kernel = _direction_kernel
     state_fields = (VELOCITY_FIELD,)
+    per_run = ("lr", "momentum")
 
     def check(self) -> None:
         h = self.hparams
-        if h["momentum"] <= 0 or h["dampening"] != 0:
+        if np.any(h["momentum"] <= 0) or h["dampening"] != 0:
             raise ValueError(
                 "nesterov: Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD requires); "
                 f"got momentum={h['momentum']!r}, dampening={h['dampening']!r}"

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from common.jit import kernel
+from common.jit import at, kernel
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
 
@@ -20,21 +20,21 @@ def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray
         # The default, free of branches so that it vectorizes.
         for i in range(g.shape[0]):
             gi = g[i]
-            v = a * v_[i] + (1.0 - a) * (gi * gi)
+            v = at(a, i) * v_[i] + (1.0 - at(a, i)) * (gi * gi)
             v_[i] = v
-            d[i] = gi / (math.sqrt(v) + eps)
+            d[i] = gi / (math.sqrt(v) + at(eps, i))
         return
     for i in range(g.shape[0]):
         gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
-        v = a * v_[i] + (1.0 - a) * (gi * gi)
+        v = at(a, i) * v_[i] + (1.0 - at(a, i)) * (gi * gi)
         v_[i] = v
         if centered != 0.0:
-            ga = a * ga_[i] + (1.0 - a) * gi
+            ga = at(a, i) * ga_[i] + (1.0 - at(a, i)) * gi
             ga_[i] = ga
             v = v - ga * ga
             if not (v >= 0.0 or v != v):  # np.maximum(v, 0): NaN stays NaN
                 v = 0.0
-        di = gi / (math.sqrt(v) + eps)
+        di = gi / (math.sqrt(v) + at(eps, i))
         if mom > 0.0:
             di = mom * buf[i] + di
             buf[i] = di
@@ -91,6 +91,7 @@ class RMSprop(Optimizer):
         StateField("buf", "b (momentum buffer)", "Momentum on the scaled step (momentum > 0 only).", role="momentum"),
         StateField("scale", "η/(√v+ε)", "Effective step per coordinate, η_t / (√ṽ + ε).", role="scale", derive=_scale),
     )
+    per_run = ("lr", "alpha", "eps")
 
     def init_state(self, params: np.ndarray) -> State:
         h = self.hparams

@@ -186,6 +186,8 @@ def run(
             f"recording {k} run(s) of {d} parameter(s) over {steps} steps would keep {n_recorded:,} numbers, more than "
             f"{MAX_RECORDED_FLOATS:,}; record less often (record_every), or use fewer runs or steps"
         )
+    if getattr(optimizer, "runs", None) not in (None, k):
+        raise ValueError(f"the optimizer has per-run hyperparameters for {optimizer.runs} runs but {k} starts were given")
     record_steps = _record_steps(steps, record_every, record_end_only)
     rec_index = {s: i for i, s in enumerate(record_steps)}
     # A list lookup per step is cheaper than hashing into the dict.
