@@ -45,7 +45,7 @@ _CONTOUR_LINE = "rgba(40, 40, 40, 0.42)"
 # under the page's header, so the figure with its buttons and slider fits in FIGURE_HEIGHT; top: title + legend,
 # bottom: x tick labels and title, then the buttons, then (with the frame player) the slider on its own row.
 FIGURE_HEIGHT = 560
-_MARGIN = dict(l=58, r=72, t=74, b=128)
+_MARGIN = dict(l=66, r=72, t=74, b=128)
 _MENU_PAD_T = 50  # px from the plot area's bottom edge to the top of the buttons
 _X_TITLE_STANDOFF = 4  # px between x tick labels and the x axis title
 _Y_TITLE_STANDOFF = 8  # px between y tick labels and the y axis title
