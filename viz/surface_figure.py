@@ -1012,7 +1012,7 @@ MAX_STEP_DECADES = 0.3  # a log surface may rise by at most this many decades be
 _PATH_LIFT = 0.012  # paths float this fraction of the surface's height range above it
 _MARKER_LIFT = 0.03  # current markers a little higher, so their spheres are not half sunk into the surface
 _TAIL_DOTS_3D = 8
-_CAMERA_DISTANCE = 1.85  # scene units from the box's centre (plotly's default eye is 2.17 away)
+_CAMERA_DISTANCE = 1.6  # scene units from the box's centre (plotly's default eye is 2.17 away)
 _CAMERA_SEES = 0.9  # share of the surface's low ground the default camera must see
 _SCENE_RIGHT, _SCENE_LOSS_LEFT = 0.62, 0.70
 _SCENE_AXIS = dict(nticks=5, tickfont=dict(size=11), backgroundcolor="#FAFAF7", gridcolor="#DDDDDD",
@@ -1239,7 +1239,7 @@ def default_camera(grid: SurfaceGrid, zrange: Sequence[float], aspect: dict[str,
     """
     z = grid.z
     ok = np.isfinite(z)
-    up, center = dict(x=0, y=0, z=1), dict(x=0, y=0, z=-0.1)
+    up, center = dict(x=0, y=0, z=1), dict(x=0, y=0, z=-0.12)
     if not ok.any():
         return dict(eye=dict(x=1.25, y=1.25, z=1.25), center=center, up=up)
     low = ok & (z <= np.quantile(z[ok], 0.10))
@@ -1399,8 +1399,9 @@ def surface_3d_figure(
             domain=dict(x=[0.0, _SCENE_RIGHT], y=[0.0, 1.0]),
             xaxis=dict(title=dict(text="x", font=dict(size=13)), range=[x0, x1], autorange=False, **_SCENE_AXIS),
             yaxis=dict(title=dict(text="y", font=dict(size=13)), range=[y0, y1], autorange=False, **_SCENE_AXIS),
-            zaxis=dict(title=dict(text=_height_label(landscape, grid, short=True), font=dict(size=13)), range=zrange, autorange=False,
-                       **_SCENE_AXIS),
+            # The height's formula is long for an axis title that turns with the camera; it is written flat
+            # in the corner instead (annotation below).
+            zaxis=dict(title=dict(text=""), range=zrange, autorange=False, **_SCENE_AXIS),
             aspectmode="manual", aspectratio=aspect, camera=default_camera(grid, zrange, aspect),
             uirevision=repr(landscape),
         ),
@@ -1409,6 +1410,9 @@ def surface_3d_figure(
                               range=[0, max(int(steps_f[-1]), 1)], autorange=False),
         _layout_key(ly): _loss_yaxis(lx, landscape, log, any_nonpos, _loss_range(loss_lo, loss_hi, log)),
     }
+    lay["annotations"] = [dict(
+        text=f"height: {_height_label(landscape, grid)}", xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",
+        yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))]
     lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=True))
     lay.update(_frame_layout(landscape, height, suffix=" · 3-D"))
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
@@ -1463,7 +1467,7 @@ def _marker_trace_3d(members: Sequence[_Prepared], grid: SurfaceGrid,
     pos, cd = np.concatenate(xyz, axis=1), np.concatenate(custom, axis=1)
     ups = [dict(x=pos[j, :, 0], y=pos[j, :, 1], z=pos[j, :, 2], customdata=cd[j]) for j in range(len(pos))]
     trace = dict(type="scatter3d", mode="markers", showlegend=False, text=text,
-                 marker=dict(size=7, color=colors, line=dict(width=1.5, color="#1A1A1A")),
+                 marker=dict(size=9, color=colors, line=dict(width=1.5, color="#1A1A1A")),
                  hovertemplate=("<b>%{text}</b><br>step %{customdata[0]}<br>x = %{x:.4g}, y = %{y:.4g}<br>"
                                 "f = %{customdata[1]:.4g}<br>|∇f| = %{customdata[2]:.3g}<extra></extra>"),
                  meta={"role": "marker", "series": who})
