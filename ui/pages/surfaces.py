@@ -184,10 +184,9 @@ def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scal
     from viz.player import use_player
 
     if layout == "3d":
-        fig = surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale)
-    else:
-        fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
-                                             frame_ms=max(10, round(1000 / fps)))
+        return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series))
+    fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
+                                         frame_ms=max(10, round(1000 / fps)))
     shown = PrecomputedFigure(fig)
     spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
     spec["layout"] = use_player(spec["layout"])
@@ -365,7 +364,7 @@ def main() -> None:
     else:
         st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
                         width="stretch")
-    frame_player(key=f"{P}.player")
+        frame_player(key=f"{P}.player")
     timing["chart"] = time.perf_counter() - t0
 
     st.subheader("Summary")
