@@ -1007,7 +1007,7 @@ def _loss_range(lo: float, hi: float, log: bool) -> list[float]:
 # --------------------------------------------------------------------------------------------------------------
 # 3-D view
 # --------------------------------------------------------------------------------------------------------------
-SURFACE_RESOLUTION = 240  # grid points per axis of the 3-D surface (a float32 grid of ~230 KB)
+SURFACE_RESOLUTION = 150  # grid points per axis: each 3-D frame re-plots the whole surface (redraw: true)
 MAX_STEP_DECADES = 0.3  # a log surface may rise by at most this many decades between neighbouring grid points
 _PATH_LIFT = 0.012  # paths float this fraction of the surface's height range above it
 _MARKER_LIFT = 0.03  # current markers a little higher, so their spheres are not half sunk into the surface
@@ -1287,8 +1287,10 @@ def surface_3d_figure(
     The surface is :func:`surface_grid` (``log10(f − f* + ε)`` for log-scale landscapes). Paths and markers
     are drawn :data:`_PATH_LIFT` of the height range above the drawn mesh, and the camera comes from
     :func:`default_camera`. Frames move only the current markers, their short tails (3-D) and the loss
-    markers, so the payload grows linearly with the number of frames. The controls are the 2-D figure's
-    (:func:`viz.player.use_player` applies to both); 3-D frames need ``redraw: true``.
+    markers, so the payload grows linearly with the number of frames. The controls are the 2-D figure's and
+    :func:`viz.player.use_player` accepts the layout, but 3-D frames need ``redraw: true`` (plotly.js replots
+    only "animatable" traces otherwise, and scatter3d is not): the frame player must pass the Play button's
+    ``redraw`` to ``Plotly.animate`` before the page can give this figure its buttons.
 
     Parameters
     ----------
