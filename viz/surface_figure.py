@@ -1413,8 +1413,8 @@ def surface_3d_figure(
         _layout_key(ly): _loss_yaxis(lx, landscape, log, any_nonpos, _loss_range(loss_lo, loss_hi, log)),
     }
     lay["annotations"] = [dict(
-        text=f"height: {_height_label(landscape, grid)}", xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left",
-        yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))]
+        text=f"height: {_height_label(landscape, grid)}", xref="paper", yref="paper", x=_SCENE_RIGHT, y=1.0,
+        xanchor="right", yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))]
     lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=True))
     lay.update(_frame_layout(landscape, height, suffix=" · 3-D"))
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
