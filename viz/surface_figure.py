@@ -41,6 +41,16 @@ _TAIL_CAP = 4  # a tail holds at most this many points per tail frame, so long r
 _TAIL_DOTS = 24  # dots per run in the comet tail drawn by the plotly figure
 _CONTOUR_LINE = "rgba(40, 40, 40, 0.42)"
 
+# Page geometry. At 1280×720 (a projector) Streamlit's wide layout with the sidebar open leaves about 980 × 580 px
+# under the page's header, so the figure with its buttons and slider fits in FIGURE_HEIGHT; top: title + legend,
+# bottom: x tick labels and title, then the buttons, then (with the frame player) the slider on its own row.
+FIGURE_HEIGHT = 560
+_MARGIN = dict(l=66, r=72, t=74, b=128)
+_MENU_PAD_T = 50  # px from the plot area's bottom edge to the top of the buttons
+_X_TITLE_STANDOFF = 4  # px between x tick labels and the x axis title
+_Y_TITLE_STANDOFF = 8  # px between y tick labels and the y axis title
+_MAP_RIGHT, _LOSS_LEFT = 0.52, 0.60  # one map panel | the loss panel (its axis is on its right, in the margin)
+
 
 @dataclass(frozen=True)
 class Series:
@@ -328,7 +338,7 @@ def animated_figure(
     tail: int = 25,
     frame_ms: int = 40,
     click_grid: int = 30,
-    height: int = 640,
+    height: int = FIGURE_HEIGHT,
 ) -> go.Figure:
     """Contour map with every optimizer's path and the loss curves, animated together under one slider.
 
@@ -366,15 +376,7 @@ def animated_figure(
     """
     if layout not in ("overlay", "small_multiples"):
         raise ValueError(f"layout must be 'overlay' or 'small_multiples', got {layout!r}")
-    if loss_scale not in ("log", "linear"):
-        raise ValueError(f"loss_scale must be 'log' or 'linear', got {loss_scale!r}")
-    if not series:
-        raise ValueError("nothing to draw: add at least one optimizer")
-    for s in series:
-        if s.trajectory.params.ndim != 3 or s.trajectory.params.shape[2] != 2:
-            raise ValueError(f"{s.label}: a surface path needs params of shape (R, k, 2), got {s.trajectory.params.shape}")
-    if tail < 1:
-        raise ValueError(f"tail must be >= 1, got {tail}")
+    _check_series(series, loss_scale, tail)
 
     log = loss_scale == "log"
     f_min = landscape.f_min
@@ -446,10 +448,9 @@ def animated_figure(
               for j in range(n_frames)]
 
     # ---- axes, controls, text ---------------------------------------------------------------------------------
-    lay[_layout_key(lx)].update(title=dict(text="step"), range=[0, max(max_step, 1)], autorange=False)
-    lay[_layout_key(ly)].update(title=dict(text=_loss_label(landscape, log, any_nonpos)),
-                                type="log" if log else "linear", range=list(loss_range), autorange=False,
-                                exponentformat="power")
+    lay[_layout_key(lx)].update(title=dict(text="step", standoff=_X_TITLE_STANDOFF), range=[0, max(max_step, 1)],
+                                autorange=False)
+    lay[_layout_key(ly)] = _loss_yaxis(lx, landscape, log, any_nonpos, loss_range)
     if small:
         ann = lay.setdefault("annotations", [])
         for i, s in enumerate(series):
@@ -467,42 +468,78 @@ def animated_figure(
                             ayref=ya, text="", showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=2.2,
                             arrowcolor=series[i].color, opacity=0.9))
 
-    play = dict(frame=dict(duration=frame_ms, redraw=False), fromcurrent=True, transition=dict(duration=0),
+    lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=False))
+    lay.update(_frame_layout(landscape, height))
+    lay["dragmode"] = "zoom"
+    return AnimatedFigure(data, palette.merge_theme(lay), frames)
+
+
+def _check_series(series: Sequence[Series], loss_scale: str, tail: int) -> None:
+    if loss_scale not in ("log", "linear"):
+        raise ValueError(f"loss_scale must be 'log' or 'linear', got {loss_scale!r}")
+    if not series:
+        raise ValueError("nothing to draw: add at least one optimizer")
+    for s in series:
+        if s.trajectory.params.ndim != 3 or s.trajectory.params.shape[2] != 2:
+            raise ValueError(f"{s.label}: a surface path needs params of shape (R, k, 2), got {s.trajectory.params.shape}")
+    if tail < 1:
+        raise ValueError(f"tail must be >= 1, got {tail}")
+
+
+def _loss_yaxis(lx: str, landscape: Landscape, log: bool, any_nonpos: bool, loss_range: list[float]) -> dict[str, Any]:
+    """The loss axis, ticks and title on the panel's right: on its left they would reach into the map."""
+    axis = dict(domain=[0.0, 1.0], anchor=lx, side="right", showgrid=True, zeroline=False,
+                title=dict(text=_loss_label(landscape, log, any_nonpos), standoff=_Y_TITLE_STANDOFF),
+                type="log" if log else "linear", range=list(loss_range), autorange=False, exponentformat="power")
+    decades = loss_range[1] - loss_range[0]
+    if log:  # plotly labels every digit of a decade on a tall axis; a decade each (or 2 and 5 in short ranges)
+        axis["dtick"] = max(1, math.ceil(decades / 12)) if decades >= 2.5 else "D2"
+    return axis
+
+
+def _controls(names: Sequence[str], frame_ms: int, *, redraw: bool) -> dict[str, Any]:
+    """``updatemenus`` and ``sliders`` of an animated figure whose frames are named ``names``.
+
+    plotly buttons hold fixed arguments, so "one frame back/forward" is not expressible here; these jump to the
+    ends (the HTML export adds ←/→ keys). In the app, viz.player.use_player swaps this menu for the frame
+    player's buttons, one-frame steps included, and gives the slider its own row.
+    """
+    play = dict(frame=dict(duration=frame_ms, redraw=redraw), fromcurrent=True, transition=dict(duration=0),
                 mode="immediate")
-    jump = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
-    names = [f["name"] for f in frames]
-    lay["updatemenus"] = [dict(
+    jump = dict(frame=dict(duration=0, redraw=redraw), transition=dict(duration=0), mode="immediate")
+    menu = dict(
         type="buttons", direction="left", showactive=False, x=0.0, xanchor="left", y=0.0, yanchor="top",
-        pad=dict(t=58, r=6), bgcolor="#F2F2F2", bordercolor="#CCCCCC", font=dict(size=15),
+        pad=dict(t=_MENU_PAD_T, r=6), bgcolor="#F2F2F2", bordercolor="#CCCCCC", font=dict(size=15),
         buttons=[
-            # plotly buttons hold fixed arguments, so "one frame back/forward" is not expressible here; these
-            # jump to the ends (the HTML export adds ←/→ keys). In the app, viz.player.use_player swaps this
-            # menu for the frame player's buttons, one-frame steps included.
             dict(label="|◀", method="animate", args=[[names[0]], jump]),
             dict(label="▶ Play", method="animate", args=[None, play]),
             dict(label="❚❚ Pause", method="animate", args=[[None], jump]),
             dict(label="▶|", method="animate", args=[[names[-1]], jump]),
         ],
-    )]
-    lay["sliders"] = [dict(
-        active=0, x=0.27, len=0.73, xanchor="left", y=0.0, yanchor="top", pad=dict(t=50, b=0),
+    )
+    slider = dict(
+        active=0, x=0.27, len=0.73, xanchor="left", y=0.0, yanchor="top", pad=dict(t=_MENU_PAD_T - 8, b=0),
         currentvalue=dict(prefix="step ", visible=True, xanchor="right", font=dict(size=15, color=palette.TEXT_COLOR)),
         font=dict(color="rgba(0,0,0,0)", size=8),  # 300 tick labels would overlap; the current value shows the step
         ticklen=0, minorticklen=0, tickcolor="rgba(0,0,0,0)", bgcolor="#E8E8E8", bordercolor="#CCCCCC",
         activebgcolor="#999999", transition=dict(duration=0),
         steps=[dict(label=nm, method="animate", args=[[nm], jump]) for nm in names],
-    )]
+    )
+    return dict(updatemenus=[menu], sliders=[slider])
+
+
+def _frame_layout(landscape: Landscape, height: int, suffix: str = "") -> dict[str, Any]:
+    """Title, size, margins and legend shared by the 2-D and 3-D figures."""
     title = landscape.title or landscape.name
-    lay.update(
-        title=dict(text=f"<b>{_esc(title)}</b>", x=0.01, xanchor="left", y=0.98, yanchor="top"),
-        height=height, margin=dict(l=60, r=20, t=96, b=130), hovermode="closest", dragmode="zoom",
+    return dict(
+        title=dict(text=f"<b>{_esc(title)}</b>{suffix}", x=0.01, xanchor="left", y=0.985, yanchor="top"),
+        height=height, margin=dict(_MARGIN), hovermode="closest",
         # Markers and tails of all series share traces (for frame rate), so a legend click could hide a path but
         # not its marker; the legend is a key only. Small multiples separate crowded paths instead.
-        legend=dict(orientation="h", x=0.0, xanchor="left", y=1.015, yanchor="bottom", itemsizing="constant",
+        legend=dict(orientation="h", x=0.0, xanchor="left", y=1.01, yanchor="bottom", itemsizing="constant",
                     itemclick=False, itemdoubleclick=False),
         uirevision=repr(landscape),  # a new landscape resets zoom; a new optimizer keeps it
     )
-    return AnimatedFigure(data, palette.merge_theme(lay), frames)
 
 
 class AnimatedFigure(go.Figure):
@@ -613,8 +650,8 @@ def _esc(text: str) -> str:
 
 def _axes_layout(lay: dict[str, Any], n_panels: int, xr: tuple[float, float], yr: tuple[float, float]):
     """Set axis domains; returns the map axis pairs and the loss axis pair."""
-    map_right = 0.50 if n_panels == 1 else 0.60
-    loss_left = 0.58 if n_panels == 1 else 0.68
+    map_right = _MAP_RIGHT if n_panels == 1 else 0.62
+    loss_left = _LOSS_LEFT if n_panels == 1 else 0.70
     cols = 1 if n_panels == 1 else math.ceil(math.sqrt(n_panels))
     rows = math.ceil(n_panels / cols)
     gx, gy = 0.035, 0.07
@@ -631,11 +668,12 @@ def _axes_layout(lay: dict[str, Any], n_panels: int, xr: tuple[float, float], yr
         y_dom = [1.0 - (r + 1) * h - r * gy, 1.0 - r * h - r * gy]
         lay[_layout_key(xa)] = dict(domain=x_dom, anchor=ya, range=list(xr), autorange=False, showgrid=False,
                                     zeroline=False, constrain="domain", mirror=True, showline=True,
-                                    title=dict(text="x") if r == rows - 1 else None,
+                                    title=dict(text="x", standoff=_X_TITLE_STANDOFF) if r == rows - 1 else None,
                                     showticklabels=r == rows - 1 or n_panels == 1)
         lay[_layout_key(ya)] = dict(domain=y_dom, anchor=xa, range=list(yr), autorange=False, showgrid=False,
                                     zeroline=False, constrain="domain", mirror=True, showline=True,
-                                    title=dict(text="y") if c == 0 else None, showticklabels=c == 0)
+                                    title=dict(text="y", standoff=_Y_TITLE_STANDOFF) if c == 0 else None,
+                                    showticklabels=c == 0)
         if equal:
             lay[_layout_key(ya)].update(scaleanchor=xa, scaleratio=1)
         map_axes.append((xa, ya))
@@ -701,7 +739,7 @@ def _series_static_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str,
     k = tr.k
     label = _esc(s.label)
     dash = "dash" if s.dashed else "solid"
-    path_chunks, loss_chunks = [], []
+    path_chunks = []
     hover_ok = tr.params.shape[0] * k <= 40_000  # hover data on huge basin maps would dominate the payload
     for r in range(k):
         m = last[r] + 1
@@ -709,9 +747,7 @@ def _series_static_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str,
         if hover_ok:
             cols += [tr.steps[:m].astype(np.float64), tr.values[:m, r], tr.grad_norms[:m, r], np.full(m, float(r))]
         path_chunks.append(np.stack(cols, axis=1))
-        loss_chunks.append(np.stack([tr.steps[:m].astype(np.float64), loss_all[:m, r], tr.values[:m, r]], axis=1))
     path = _join_runs(path_chunks)
-    loss = _join_runs(loss_chunks)
     run_txt = " · run %{customdata[3]}" if k > 1 else ""
     out: list[dict[str, Any]] = [dict(
         type="scatter", x=path[:, 0], y=path[:, 1], mode="lines", xaxis=xa, yaxis=ya, name=s.label,
@@ -726,14 +762,24 @@ def _series_static_traces(i: int, s: Series, xa: str, ya: str, lx: str, ly: str,
                                      "|∇f| = %{customdata[2]:.3g}<extra></extra>"))
     else:
         out[0]["hoverinfo"] = "skip"
-    out.append(dict(
-        type="scatter", x=loss[:, 0], y=loss[:, 1], customdata=loss[:, 2:], mode="lines", xaxis=lx, yaxis=ly,
-        name=s.label, legendgroup=f"s{i}", showlegend=True, legendrank=1000 + i,
-        line=dict(color=s.color, width=2.2, dash=dash),
-        hovertemplate=f"<b>{label}</b><br>step %{{x}}<br>f = %{{customdata[0]:.6g}}<extra></extra>",
-        meta={"role": "loss", "series": i},
-    ))
+    out.append(_loss_trace(i, s, lx, ly, last, loss_all))
     return out
+
+
+def _loss_trace(i: int, s: Series, lx: str, ly: str, last: np.ndarray, loss_all: np.ndarray,
+                legend: bool = True) -> dict[str, Any]:
+    """Series ``i``'s loss curves (one per run, split by gaps), each up to its status step."""
+    tr = s.trajectory
+    chunks = [np.stack([tr.steps[: last[r] + 1].astype(np.float64), loss_all[: last[r] + 1, r],
+                        tr.values[: last[r] + 1, r]], axis=1) for r in range(tr.k)]
+    loss = _join_runs(chunks)
+    return dict(
+        type="scatter", x=loss[:, 0], y=loss[:, 1], customdata=loss[:, 2:], mode="lines", xaxis=lx, yaxis=ly,
+        name=s.label, legendgroup=f"s{i}", showlegend=legend, legendrank=1000 + i,
+        line=dict(color=s.color, width=2.2, dash="dash" if s.dashed else "solid"),
+        hovertemplate=f"<b>{_esc(s.label)}</b><br>step %{{x}}<br>f = %{{customdata[0]:.6g}}<extra></extra>",
+        meta={"role": "loss", "series": i},
+    )
 
 
 def series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: np.ndarray,
@@ -961,92 +1007,473 @@ def _loss_range(lo: float, hi: float, log: bool) -> list[float]:
 # --------------------------------------------------------------------------------------------------------------
 # 3-D view
 # --------------------------------------------------------------------------------------------------------------
-def surface_3d_figure(landscape: Landscape, series: Sequence[Series], *, max_frames: int = 60) -> go.Figure:
-    """3-D surface with the paths on it; the markers animate (``redraw: true``, hence few frames).
+SURFACE_RESOLUTION = 150  # grid points per axis: each 3-D frame re-plots the whole surface (redraw: true)
+MAX_STEP_DECADES = 0.3  # a log surface may rise by at most this many decades between neighbouring grid points
+_PATH_LIFT = 0.012  # paths float this fraction of the surface's height range above it
+_MARKER_LIFT = 0.03  # current markers a little higher, so their spheres are not half sunk into the surface
+_TAIL_DOTS_3D = 8
+_CAMERA_DISTANCE = 1.6  # scene units from the box's centre (plotly's default eye is 2.17 away)
+_CAMERA_SEES = 0.9  # share of the surface's low ground the default camera must see
+_SCENE_RIGHT, _SCENE_LOSS_LEFT = 0.62, 0.70
+_SCENE_AXIS = dict(nticks=5, tickfont=dict(size=11), backgroundcolor="#FAFAF7", gridcolor="#DDDDDD",
+                   showbackground=True)
 
-    For ``log_scale`` landscapes the height is ``log10(f - f* + eps)``, so valleys stay visible.
+
+def surface_height(values: np.ndarray, base: float, eps: float, log: bool) -> np.ndarray:
+    """Height of the 3-D surface for function values: ``log10(max(f − base, 0) + eps)`` when ``log``, else ``f``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (...)
+    base : float
+        ``f*`` (or the lowest grid value when the minimum is unknown).
+    eps : float
+        > 0; rounds the log's plunge at the minimum (see :func:`smooth_eps`).
+    log : bool
+
+    Returns
+    -------
+    ndarray, same shape (NaN where ``values`` is not finite)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if not log:
+        return np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(all="ignore"):
+        out = np.log10(np.maximum(values - base, 0.0) + eps)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _largest_step(z: np.ndarray) -> float:
+    """Largest change between grid neighbours along either axis, NaN ignored (0 when none is finite)."""
+    steps = [np.abs(np.diff(z, axis=a)) for a in (0, 1)]
+    finite = [s[np.isfinite(s)] for s in steps]
+    return max((float(s.max()) for s in finite if s.size), default=0.0)
+
+
+def smooth_eps(gap: np.ndarray, max_step: float = MAX_STEP_DECADES) -> float:
+    """The ε of ``log10(gap + ε)`` for a surface that the grid resolves.
+
+    Why: near a minimum ``f − f* ≈ κd²/2`` and the log plunges into a crease of width ``sqrt(2ε/κ)``. With ε
+    far below ``κh²`` (h the grid step) the crease falls between grid points, each row of the grid samples its
+    floor at a different depth, and the surface is drawn as a sawtooth along the valley (the old figure's
+    neighbours differed by 2.5 decades on Rosenbrock). The largest step between neighbours,
+    ``h·sqrt(κ/2ε)/ln 10``, falls as ε grows, so the smallest ε on a ladder of eighth-decades from the top of
+    the surface's range (``max gap``) down to ``1e-5`` of it whose steps stay within ``max_step`` decades is
+    the one that keeps most of the surface's depth without teeth.
+
+    Parameters
+    ----------
+    gap : ndarray, shape (g, g)
+        ``f − f*`` on the grid (>= 0; NaN where undefined).
+    max_step : float
+        Decades.
+
+    Returns
+    -------
+    float
+        > 0. The top of the range itself when no ε on the ladder resolves the grid (a cliff sharper than it).
+    """
+    finite = gap[np.isfinite(gap)]
+    top = float(finite.max()) if finite.size else 0.0
+    if not top > 0:
+        return 1.0
+    ladder = top * 10.0 ** (-np.arange(41) / 8.0)  # top .. 1e-5·top
+
+    def ok(k: int) -> bool:
+        with np.errstate(all="ignore"):
+            return _largest_step(np.log10(gap + ladder[k])) <= max_step
+
+    if not ok(0):
+        return top
+    lo, hi = 0, len(ladder) - 1  # ok(lo) holds; the steps only grow as ε shrinks, so bisect for the last ok
+    if ok(hi):
+        return float(ladder[hi])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return float(ladder[lo])
+
+
+@dataclass(frozen=True)
+class SurfaceGrid:
+    """The 3-D surface as drawn.
+
+    Attributes
+    ----------
+    x, y : ndarray, shape (g,)
+        Grid axes over the landscape's bounds.
+    f : ndarray, shape (g, g)
+        ``value`` on the grid (``f[i, j]`` at ``(x[j], y[i])``), NaN where not finite.
+    z : ndarray, shape (g, g)
+        Drawn height: ``surface_height(f, base, eps, log)``.
+    base, eps : float
+        Of :func:`surface_height`.
+    log : bool
+        The landscape's ``log_scale``.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    f: np.ndarray
+    z: np.ndarray
+    base: float
+    eps: float
+    log: bool
+
+    def height(self, values: np.ndarray) -> np.ndarray:
+        """Drawn height of function values, same shape."""
+        return surface_height(values, self.base, self.eps, self.log)
+
+    def mesh_height(self, xy: np.ndarray) -> np.ndarray:
+        """Height of the drawn mesh at points ``xy (..., 2)``: the higher of the two ways a cell can be split
+        into triangles (plotly.js picks one), so a point above both is above the surface whichever is drawn.
+        Points outside the grid take the nearest edge cell."""
+        xy = np.asarray(xy, dtype=np.float64)
+        g = len(self.x)
+        fx = (xy[..., 0] - self.x[0]) / (self.x[-1] - self.x[0]) * (g - 1)
+        fy = (xy[..., 1] - self.y[0]) / (self.y[-1] - self.y[0]) * (len(self.y) - 1)
+        with np.errstate(invalid="ignore"):
+            i = np.clip(np.floor(np.nan_to_num(fx)), 0, g - 2).astype(int)
+            j = np.clip(np.floor(np.nan_to_num(fy)), 0, len(self.y) - 2).astype(int)
+        u, v = np.clip(fx - i, 0.0, 1.0), np.clip(fy - j, 0.0, 1.0)
+        z = self.z
+        z00, z10, z01, z11 = z[j, i], z[j, i + 1], z[j + 1, i], z[j + 1, i + 1]
+        main = np.where(u >= v, z00 + u * (z10 - z00) + v * (z11 - z10), z00 + v * (z01 - z00) + u * (z11 - z01))
+        anti = np.where(u + v <= 1, z00 + u * (z10 - z00) + v * (z01 - z00),
+                        z11 + (1 - u) * (z01 - z11) + (1 - v) * (z10 - z11))
+        return np.fmax(main, anti)
+
+
+_SURFACE_CACHE: dict[tuple[str, int, float], SurfaceGrid] = {}
+
+
+def surface_grid(landscape: Landscape, resolution: int = SURFACE_RESOLUTION,
+                 max_step: float = MAX_STEP_DECADES) -> SurfaceGrid:
+    """The landscape sampled for the 3-D view; cached on ``repr(landscape)``.
+
+    Log-scale landscapes are drawn as ``log10(f − f* + ε)`` with ε from :func:`smooth_eps`; others as ``f``.
+
+    Parameters
+    ----------
+    landscape : Landscape
+    resolution : int
+        Grid points per axis.
+    max_step : float
+        Largest step between neighbours of a log surface, in decades.
+
+    Returns
+    -------
+    SurfaceGrid
+    """
+    key = (repr(landscape), resolution, max_step)
+    hit = _SURFACE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    (x0, x1), (y0, y1) = landscape.bounds
+    x, y = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+    with np.errstate(all="ignore"):
+        f = np.asarray(landscape.value(np.stack(np.meshgrid(x, y), axis=-1)), dtype=np.float64)
+    f = np.where(np.isfinite(f), f, np.nan)
+    log = bool(landscape.log_scale)
+    any_finite = bool(np.isfinite(f).any())
+    base = landscape.f_min if math.isfinite(landscape.f_min) else (float(np.nanmin(f)) if any_finite else 0.0)
+    eps = 0.0
+    if log:
+        with np.errstate(invalid="ignore"):
+            eps = smooth_eps(np.maximum(f - base, 0.0), max_step)
+    grid = SurfaceGrid(x, y, f, surface_height(f, base, eps, log), base, eps, log)
+    if len(_SURFACE_CACHE) >= _CONTOUR_CACHE_SIZE:
+        _SURFACE_CACHE.pop(next(iter(_SURFACE_CACHE)))
+    _SURFACE_CACHE[key] = grid
+    return grid
+
+
+def _scene_box(grid: SurfaceGrid, zrange: Sequence[float], aspect: dict[str, float]):
+    """Maps data ``(..., 3)`` to plotly's scene units: each axis range becomes ``[−aspect/2, aspect/2]``
+    (gl-plot3d's model matrix), the units ``camera.eye`` is given in."""
+    lo = np.array([grid.x[0], grid.y[0], zrange[0]])
+    hi = np.array([grid.x[-1], grid.y[-1], zrange[1]])
+    a = np.array([aspect["x"], aspect["y"], aspect["z"]])
+    return lambda p: (np.asarray(p, dtype=np.float64) - (lo + hi) / 2) / (hi - lo) * a
+
+
+def visible_from(grid: SurfaceGrid, points: np.ndarray, eye: np.ndarray, zrange: Sequence[float],
+                 aspect: dict[str, float], samples: int = 96) -> np.ndarray:
+    """Which data points ``(n, 3)`` the camera at ``eye`` (scene units) sees over the drawn mesh.
+
+    Marches along each sight line from the point to the eye; the point is hidden when the line passes under
+    the mesh anywhere inside the box (a ray tracer with the mesh as the only occluder; the perspective
+    camera's lines of sight all meet at the eye).
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    to_scene = _scene_box(grid, zrange, aspect)
+    lo = np.array([grid.x[0], grid.y[0], zrange[0]])
+    hi = np.array([grid.x[-1], grid.y[-1], zrange[1]])
+    a = np.array([aspect["x"], aspect["y"], aspect["z"]])
+    p = to_scene(points)  # (n, 3)
+    t = np.linspace(0.0, 1.0, samples + 1)[1:] ** 2  # denser near the point, where occluders matter most
+    ray = p[:, None, :] + t[None, :, None] * (np.asarray(eye, dtype=np.float64) - p)[:, None, :]  # (n, s, 3)
+    data = (ray / a) * (hi - lo) + (lo + hi) / 2
+    inside = ((data[..., 0] >= lo[0]) & (data[..., 0] <= hi[0]) & (data[..., 1] >= lo[1]) & (data[..., 1] <= hi[1]))
+    surf = to_scene(np.stack([data[..., 0], data[..., 1], grid.mesh_height(data[..., :2])], axis=-1))[..., 2]
+    below = inside & (ray[..., 2] < surf - 1e-3 * a[2])
+    return ~below.any(axis=1)
+
+
+def default_camera(grid: SurfaceGrid, zrange: Sequence[float], aspect: dict[str, float]) -> dict[str, Any]:
+    """A camera that sees into the surface's low ground, where the paths go.
+
+    The paths lie in valleys, and a log surface's valleys are steep-walled, so a low camera looks at their
+    walls. Azimuths every 45° are tried at rising elevations (35° to 80°), from the front (−y, so x runs left
+    to right as on the map) outwards; the first that sees :data:`_CAMERA_SEES` of the lowest tenth of the grid
+    over the mesh (:func:`visible_from`) is taken, else the one that sees the most. The camera depends on the
+    surface only, so adding an optimizer does not turn the view.
+
+    Returns
+    -------
+    dict
+        ``{"eye", "center", "up"}`` for ``layout.scene.camera``.
+    """
+    z = grid.z
+    ok = np.isfinite(z)
+    up, center = dict(x=0, y=0, z=1), dict(x=0, y=0, z=-0.12)
+    if not ok.any():
+        return dict(eye=dict(x=1.25, y=1.25, z=1.25), center=center, up=up)
+    low = ok & (z <= np.quantile(z[ok], 0.10))
+    jj, ii = np.nonzero(low)
+    pick = np.linspace(0, len(ii) - 1, min(len(ii), 200)).round().astype(int)
+    lift = _PATH_LIFT * (zrange[1] - zrange[0])
+    pts = np.stack([grid.x[ii[pick]], grid.y[jj[pick]], z[jj[pick], ii[pick]] + lift], axis=1)
+    best = None
+    for elev_deg in (35.0, 45.0, 55.0, 65.0, 80.0):
+        elev = math.radians(elev_deg)
+        for k in (6, 5, 7, 4, 0, 3, 1, 2):  # from the front (−y) outwards, so ties keep the familiar view
+            az = math.radians(45.0 * k)
+            eye = _CAMERA_DISTANCE * np.array([math.cos(elev) * math.cos(az), math.cos(elev) * math.sin(az),
+                                               math.sin(elev)])
+            score = float(visible_from(grid, pts, eye, zrange, aspect, samples=40).mean())
+            if best is None or score > best[0]:
+                best = (score, eye)
+            if score >= _CAMERA_SEES:
+                break
+        if best[0] >= _CAMERA_SEES:
+            break
+    eye = best[1]
+    return dict(eye=dict(x=round(float(eye[0]), 4), y=round(float(eye[1]), 4), z=round(float(eye[2]), 4)),
+                center=center, up=up)
+
+
+def _lifted(grid: SurfaceGrid, xy: np.ndarray, values: np.ndarray, lift: float) -> np.ndarray:
+    """Height of path points ``xy (..., 2)`` with values ``(...)``: on the surface (or on the drawn mesh where
+    that is higher, between grid points) plus ``lift``."""
+    return np.fmax(grid.height(values), grid.mesh_height(xy)) + lift
+
+
+def surface_3d_figure(
+    landscape: Landscape,
+    series: Sequence[Series],
+    *,
+    loss_scale: str = "log",
+    max_frames: int = 90,
+    tail: int = 10,
+    frame_ms: int = 80,
+    height: int = FIGURE_HEIGHT,
+) -> go.Figure:
+    """The surface in 3-D with every path floating just above it, and the loss curves beside it.
+
+    The surface is :func:`surface_grid` (``log10(f − f* + ε)`` for log-scale landscapes). Paths and markers
+    are drawn :data:`_PATH_LIFT` of the height range above the drawn mesh, and the camera comes from
+    :func:`default_camera`. Frames move only the current markers, their short tails (3-D) and the loss
+    markers, so the payload grows linearly with the number of frames. The controls are the 2-D figure's and
+    :func:`viz.player.use_player` accepts the layout, but 3-D frames need ``redraw: true`` (plotly.js replots
+    only "animatable" traces otherwise, and scatter3d is not): the frame player must pass the Play button's
+    ``redraw`` to ``Plotly.animate`` before the page can give this figure its buttons.
 
     Parameters
     ----------
     landscape : Landscape
     series : sequence of Series
+        Trajectories with ``params (R, k, 2)``.
+    loss_scale : {"log", "linear"}
     max_frames : int
+    tail : int
+        Length of the dotted tail, in frames.
+    frame_ms : int
+        Milliseconds per frame while playing.
+    height : int
+        Figure height in pixels.
 
     Returns
     -------
     go.Figure
-    """
-    if not series:
-        raise ValueError("nothing to draw: add at least one optimizer")
-    (x0, x1), (y0, y1) = landscape.bounds
-    g = 90
-    x, y = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
-    grid = np.stack(np.meshgrid(x, y), axis=-1)
-    with np.errstate(all="ignore"):
-        z = np.asarray(landscape.value(grid), dtype=np.float64)
-    z = np.where(np.isfinite(z), z, np.nan)
-    base = landscape.f_min if math.isfinite(landscape.f_min) else float(np.nanmin(z))
-    span = float(np.nanmax(z) - base) if np.isfinite(z).any() else 1.0
-    eps = max(span, 1.0) * 1e-6
+        Traces carry ``meta={"role": ...}``: ``surface`` (with ``base``, ``eps``, ``log``), ``critical``,
+        ``path`` and ``loss`` per series, ``start``, ``loss-stop``, and the animated ``tail``, ``marker`` and
+        ``loss-marker``.
 
-    def height(v: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.log10(np.maximum(v - base, 0) + eps) if landscape.log_scale else v
+    Raises
+    ------
+    ValueError
+        On no series, a bad loss scale or tail, or trajectories that are not 2-D.
+    """
+    _check_series(series, loss_scale, tail)
+    log = loss_scale == "log"
+    grid = surface_grid(landscape)
+    (x0, x1), (y0, y1) = landscape.bounds
+    zs = grid.z[np.isfinite(grid.z)]
+    zlo, zhi = (float(zs.min()), float(zs.max())) if zs.size else (0.0, 1.0)
+    span = max(zhi - zlo, 1e-12)
+    lift, mlift = _PATH_LIFT * span, _MARKER_LIFT * span
+    zrange = [zlo - 0.02 * span, zhi + 0.08 * span]
+    xy_ratio = (y1 - y0) / (x1 - x0)
+    aspect = dict(x=1.0, y=round(xy_ratio, 4) if 1 / 3 <= xy_ratio <= 3 else 1.0, z=0.55)
+
+    steps_f = frame_steps(series, max_frames)
+    floor_base = min(float(np.min(s.trajectory.values)) for s in series) if log else None
+    any_nonpos = floor_base is not None and floor_base <= 0
+    lx, ly = "x", "y"
 
     data: list[dict[str, Any]] = [dict(
-        type="surface", x=x, y=y, z=height(z), colorscale=palette.SURFACE_COLORSCALE, showscale=False, opacity=0.92,
-        contours=dict(z=dict(show=True, usecolormap=True, width=1, project=dict(z=False))),
-        hoverinfo="skip", meta={"role": "surface"},
+        type="surface", x=grid.x, y=grid.y, z=grid.z.astype(np.float32), colorscale=palette.SURFACE_COLORSCALE,
+        showscale=False, cmin=zlo, cmax=zhi,
+        lighting=dict(ambient=0.72, diffuse=0.55, specular=0.06, roughness=0.9, fresnel=0.05),
+        contours=dict(z=dict(show=True, start=zlo, end=zhi, size=span / 14, color="rgba(40,40,40,0.28)", width=1,
+                             usecolormap=False)),
+        hovertemplate=f"(%{{x:.3g}}, %{{y:.3g}})<br>{_height_label(landscape, grid)} = %{{z:.3g}}<extra></extra>",
+        meta={"role": "surface", "base": grid.base, "eps": grid.eps, "log": grid.log},
     )]
-    steps_f = frame_steps(series, max_frames)
-    dyn = []
-    per = []
+    crit = [c for c in landscape.minima if c.kind in ("global", "local", "saddle")]
+    if crit:
+        pts = np.array([c.point for c in crit], dtype=np.float64)
+        data.append(dict(
+            type="scatter3d", mode="markers", x=pts[:, 0], y=pts[:, 1],
+            z=_lifted(grid, pts, np.array([c.value for c in crit]), mlift), showlegend=False,
+            marker=dict(symbol=["diamond" if c.kind != "saddle" else "cross" for c in crit], size=6,
+                        color=[palette.SADDLE_COLOR if c.kind == "saddle" else palette.MINIMUM_COLOR for c in crit]),
+            text=[f"{c.kind} {'point' if c.kind == 'saddle' else 'minimum'}<br>f = {c.value:.6g}" for c in crit],
+            hovertemplate="%{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>", meta={"role": "critical"},
+        ))
+
+    prepared: list[_Prepared] = []
+    loss_lo, loss_hi = np.inf, -np.inf
+    starts, s_col = [], []
     for i, s in enumerate(series):
         tr = s.trajectory
         last = last_records(tr)
-        chunks = [np.column_stack([tr.params[: last[r] + 1, r], height(tr.values[: last[r] + 1, r])])
-                  for r in range(tr.k)]
+        idx = np.clip(np.searchsorted(tr.steps, steps_f, side="right") - 1, 0, None)
+        loss_all = loss_for_plot(tr.values, landscape.f_min, log, floor_base)
+        chunks = []
+        for r in range(tr.k):
+            xy = tr.params[: last[r] + 1, r]
+            chunks.append(np.column_stack([xy, _lifted(grid, xy, tr.values[: last[r] + 1, r], lift)]))
+            seg = loss_all[: last[r] + 1, r]
+            loss_lo, loss_hi = min(loss_lo, float(seg.min())), max(loss_hi, float(seg.max()))
         path = _join_runs(chunks)
         data.append(dict(type="scatter3d", x=path[:, 0], y=path[:, 1], z=path[:, 2], mode="lines", name=s.label,
-                         line=dict(color=s.color, width=5, dash="dash" if s.dashed else "solid"),
+                         legendgroup=f"s{i}", line=dict(color=s.color, width=5, dash="dash" if s.dashed else "solid"),
                          hoverinfo="skip", meta={"role": "path", "series": i}))
-        idx = np.clip(np.searchsorted(tr.steps, steps_f, side="right") - 1, 0, None)
-        per.append((tr, last, idx))
-    for i, s in enumerate(series):
-        tr, last, idx = per[i]
-        cur = np.minimum(idx[0], last)
-        dyn.append(len(data))
-        data.append(dict(type="scatter3d", mode="markers", showlegend=False,
-                         x=tr.params[cur, np.arange(tr.k), 0], y=tr.params[cur, np.arange(tr.k), 1],
-                         z=height(tr.values[cur, np.arange(tr.k)]),
-                         marker=dict(size=6, color=s.color, line=dict(width=1, color="#1A1A1A")),
-                         meta={"role": "marker", "series": i}))
-    frames = []
-    for j, st in enumerate(steps_f):
-        fd = []
-        for tr, last, idx in per:
-            cur = np.minimum(idx[j], last)
-            runs = np.arange(tr.k)
-            fd.append(dict(x=tr.params[cur, runs, 0], y=tr.params[cur, runs, 1], z=height(tr.values[cur, runs])))
-        frames.append(dict(name=str(int(st)), data=fd, traces=dyn))
-    play = dict(frame=dict(duration=80, redraw=True), fromcurrent=True, transition=dict(duration=0))
-    jump = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
-    names = [f["name"] for f in frames]
-    ztitle = "log₁₀(f − f*)" if landscape.log_scale else "f"
-    lay = dict(
-        title=dict(text=f"<b>{_esc(landscape.title or landscape.name)}</b> · 3-D", x=0.01, xanchor="left"),
-        height=640, margin=dict(l=0, r=0, t=60, b=90),
-        scene=dict(xaxis=dict(title="x", range=[x0, x1]), yaxis=dict(title="y", range=[y0, y1]),
-                   zaxis=dict(title=ztitle), aspectmode="manual", aspectratio=dict(x=1, y=1, z=0.6)),
-        legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"),
-        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0, y=0, yanchor="top",
-                          buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                                   dict(label="❚❚ Pause", method="animate", args=[[None], jump])])],
-        sliders=[dict(active=0, x=0.15, len=0.85, y=0, yanchor="top", currentvalue=dict(prefix="step "),
-                      font=dict(color="rgba(0,0,0,0)", size=8), ticklen=0, minorticklen=0,
-                      steps=[dict(label=nm, method="animate", args=[[nm], jump]) for nm in names])],
-    )
+        data.append(_loss_trace(i, s, lx, ly, last, loss_all, legend=False))
+        starts.append(np.column_stack([tr.params[0], _lifted(grid, tr.params[0], tr.values[0], lift)]))
+        s_col += [s.color] * tr.k
+        prepared.append(_Prepared(i, s, last, idx, loss_all))
+    start = np.concatenate(starts)
+    data.append(dict(type="scatter3d", mode="markers", x=start[:, 0], y=start[:, 1], z=start[:, 2], showlegend=False,
+                     marker=dict(symbol="circle-open", size=7, color=s_col, line=dict(width=2)), hoverinfo="skip",
+                     meta={"role": "start", "series": [p.i for p in prepared for _ in range(p.s.trajectory.k)]}))
+    stop_trace = _loss_stop_trace(prepared, lx, ly)
+    if stop_trace is not None:
+        data.append(stop_trace)
+
+    dyn_start = len(data)
+    frame_cols: list[list[dict[str, Any]]] = []
+    for trace, ups in (_tail_trace_3d(prepared, grid, tail, lift), _marker_trace_3d(prepared, grid, mlift),
+                       _loss_marker_trace(prepared, lx, ly)):
+        data.append({**trace, **ups[0]})
+        frame_cols.append(ups)
+    dyn_idx = list(range(dyn_start, len(data)))
+    frames = [dict(name=str(int(st)), data=[col[j] for col in frame_cols], traces=dyn_idx)
+              for j, st in enumerate(steps_f)]
+
+    lay: dict[str, Any] = {
+        "scene": dict(
+            domain=dict(x=[0.0, _SCENE_RIGHT], y=[0.0, 1.0]),
+            xaxis=dict(title=dict(text="x", font=dict(size=13)), range=[x0, x1], autorange=False, **_SCENE_AXIS),
+            yaxis=dict(title=dict(text="y", font=dict(size=13)), range=[y0, y1], autorange=False, **_SCENE_AXIS),
+            # The height's formula is long for an axis title that turns with the camera; it is written flat
+            # in the corner instead (annotation below).
+            zaxis=dict(title=dict(text=""), range=zrange, autorange=False, **_SCENE_AXIS),
+            aspectmode="manual", aspectratio=aspect, camera=default_camera(grid, zrange, aspect),
+            uirevision=repr(landscape),
+        ),
+        _layout_key(lx): dict(domain=[_SCENE_LOSS_LEFT, 1.0], anchor=ly, showgrid=True, zeroline=False,
+                              title=dict(text="step", standoff=_X_TITLE_STANDOFF),
+                              range=[0, max(int(steps_f[-1]), 1)], autorange=False),
+        _layout_key(ly): _loss_yaxis(lx, landscape, log, any_nonpos, _loss_range(loss_lo, loss_hi, log)),
+    }
+    lay["annotations"] = [dict(
+        text=f"height: {_height_label(landscape, grid)}", xref="paper", yref="paper", x=_SCENE_RIGHT, y=1.0,
+        xanchor="right", yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))]
+    lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=True))
+    lay.update(_frame_layout(landscape, height, suffix=" · 3-D"))
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
+
+
+def _height_label(landscape: Landscape, grid: SurfaceGrid, short: bool = False) -> str:
+    if not grid.log:
+        return "f"
+    star = "f*" if math.isfinite(landscape.f_min) else "min f"
+    return f"log₁₀(f − {star} + ε)" if short else f"log₁₀(f − {star} + {grid.eps:.2g})"
+
+
+def _tail_trace_3d(members: Sequence[_Prepared], grid: SurfaceGrid, tail: int,
+                   lift: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Short dotted tails of every run in one scatter3d trace; frames carry only their x, y, z."""
+    xs, ys, zs, colors, sizes = [], [], [], [], []
+    for p in members:
+        tr = p.s.trajectory
+        rec = _tail_records(p, tail, _TAIL_DOTS_3D)  # (F, k, n)
+        runs = np.arange(tr.k)[None, :, None]
+        pts = tr.params[rec, runs]  # (F, k, n, 2)
+        z = _lifted(grid, pts, tr.values[rec, runs], lift)
+        n = rec.shape[2]
+        xs.append(pts[..., 0].reshape(len(rec), -1))
+        ys.append(pts[..., 1].reshape(len(rec), -1))
+        zs.append(z.reshape(len(rec), -1))
+        colors += [p.s.color] * (tr.k * n)
+        sizes.append(np.tile(np.linspace(1.5, 4.5, n), tr.k))
+    x, y, z = (np.concatenate(a, axis=1).astype(np.float32) for a in (xs, ys, zs))
+    ups = [dict(x=x[j], y=y[j], z=z[j]) for j in range(len(x))]
+    trace = dict(type="scatter3d", mode="markers", showlegend=False, hoverinfo="skip",
+                 marker=dict(color=colors, size=np.round(np.concatenate(sizes), 2), line=dict(width=0)),
+                 meta={"role": "tail", "series": [p.i for p in members]})
+    return trace, ups
+
+
+def _marker_trace_3d(members: Sequence[_Prepared], grid: SurfaceGrid,
+                     lift: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Current point of every run, one animated scatter3d trace; hover gives step, value, |∇f|."""
+    xyz, custom, colors, text, who = [], [], [], [], []
+    for p in members:
+        tr = p.s.trajectory
+        runs = np.arange(tr.k)
+        cur = p.cur
+        pos = tr.params[cur, runs]  # (F, k, 2)
+        xyz.append(np.concatenate([pos, _lifted(grid, pos, tr.values[cur, runs], lift)[..., None]], axis=-1))
+        custom.append(np.stack([tr.steps[cur].astype(np.float64), tr.values[cur, runs], tr.grad_norms[cur, runs]],
+                               axis=-1))
+        colors += [p.s.color] * tr.k
+        text += [_esc(p.s.label) + (f" · run {r}" if tr.k > 1 else "") for r in runs]
+        who += [p.i] * tr.k
+    pos, cd = np.concatenate(xyz, axis=1), np.concatenate(custom, axis=1)
+    ups = [dict(x=pos[j, :, 0], y=pos[j, :, 1], z=pos[j, :, 2], customdata=cd[j]) for j in range(len(pos))]
+    trace = dict(type="scatter3d", mode="markers", showlegend=False, text=text,
+                 marker=dict(size=9, color=colors, line=dict(width=1.5, color="#1A1A1A")),
+                 hovertemplate=("<b>%{text}</b><br>step %{customdata[0]}<br>x = %{x:.4g}, y = %{y:.4g}<br>"
+                                "f = %{customdata[1]:.4g}<br>|∇f| = %{customdata[2]:.3g}<extra></extra>"),
+                 meta={"role": "marker", "series": who})
+    return trace, ups
 
 
 def figure_bytes(fig: go.Figure) -> int:
