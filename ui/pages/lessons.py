@@ -116,7 +116,7 @@ def main() -> None:
     values, notices = ctl.initial_values(P, lm.MODEL)
     _sidebar(values)
     lesson = lessons.REGISTRY[values["lesson"]]
-    st.header(lesson.title, anchor=False)
+    st.subheader(lesson.title, anchor=False)
     ctl.notice_box(notices)
     st.markdown(f"> {lesson.question}")
 

@@ -178,7 +178,7 @@ def main() -> None:
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     st.session_state[TIMING] = timing
-    st.header("Networks: watch a tiny net learn, or fail to", anchor=False)
+    st.subheader("Networks: watch a tiny net learn, or fail to", anchor=False)
     values, notices = ctl.initial_values(P, MODEL)
     ctl.notice_box(notices)
     _preset_row()

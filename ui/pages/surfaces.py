@@ -186,7 +186,8 @@ def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scal
     from viz.player import use_player
 
     if layout == "3d":
-        return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series))
+        # plotly's own controls: the player redraws frames without replotting 3-D traces.
+        return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale))
     fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
                                          frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
     shown = PrecomputedFigure(fig)
@@ -336,9 +337,9 @@ def main() -> None:
     ctl.sync_url(MODEL.encode(values))
     timing["sidebar"] = time.perf_counter() - t_start
 
-    st.header("Optimizers on loss surfaces", anchor=False)
-    st.caption("Every optimizer starts at the same point. Press ▶ to watch them move; the loss curves on the right "
-               "move in step. Change anything in the sidebar, or click the map to start somewhere else.")
+    st.subheader("Optimizers on loss surfaces", anchor=False)
+    st.caption("Press ▶ to watch every optimizer move from the same start; the loss curves move in step. "
+               "Click the map to start elsewhere.")
     ctl.notice_box(notices)
     for p in problems:
         st.warning(p)
