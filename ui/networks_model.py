@@ -159,6 +159,7 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("res", 31, low=11, high=41, step=2, label="slice resolution"), section="view",
             shown=lambda v: v["slice"] != "off"),
     Control(Spec("scale", "log", choices=("log", "linear"), label="loss axis"), section="view", widget="radio"),
+    Control(Spec("fps", 25, low=1, high=60, label="animation speed (frames/s)"), section="view"),
 )
 
 #: Per-optimizer controls (``o{i}.batch``): one optimizer with b = 1, another full batch, in one figure.
