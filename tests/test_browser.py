@@ -464,3 +464,44 @@ def test_exported_html_plays_and_steps_offline(tmp_path):
         page.wait_for_function(f"() => ({SLIDER_ACTIVE})() === 1", timeout=10_000)
         page.locator("g.updatemenu-button", has_text="Play").first.click()
         page.wait_for_function(f"() => ({SLIDER_ACTIVE})() >= 6", timeout=20_000)
+
+
+def test_boundary_pieces_follow_frames_in_the_exported_networks_figure(tmp_path):
+    """The networks figure exported to HTML (no server): stepping ▶ through frames whose decision boundary
+    has 1, 2, 1 (a ring) and 3 pieces, the player draws one SVG path per piece, adding and removing paths,
+    at plotly's own coordinates (reference: Plotly.animate to the same step, to 0.05 px), without plotly.
+
+    The boundaries are zero sets chosen by hand, off the grid's nodes: x = 0.06; x = ±√1.1; a circle;
+    sin(2x + 0.1) = 0 (three vertical lines); x = 0.56."""
+    import numpy as np
+
+    from viz import export
+    from viz import net_figures as nf
+
+    xs, ys = np.linspace(-2.5, 2.5, 41), np.linspace(-2.0, 2.0, 33)
+    X, Y = np.meshgrid(xs, ys)
+    zero_sets = [X - 0.06, X**2 - 1.1, 1.1 - X**2 - Y**2, np.sin(2 * X + 0.1), X - 0.56]
+    probs = np.stack([1 / (1 + np.exp(-4 * f)) for f in zero_sets])[..., None]  # (5, ny, nx, 1)
+    pts = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    R = 41
+    ep = np.arange(R)
+    series = [nf.NetSeries(f"opt {i}", c, ep, np.exp(-ep / (10.0 * (i + 1)))[:, None] + 0.05,
+                           np.clip(ep / 30.0, 0, 1)[:, None]) for i, c in enumerate(("#4477AA", "#EE6677"))]
+    fig = nf.training_figure(series, boundary=nf.BoundaryData(xs, ys, probs, pts, np.array([0, 1])), max_frames=5)
+    path = tmp_path / "net.html"
+    path.write_text(export.to_html(fig), encoding="utf-8")
+    with chromium_page() as page:
+        page.goto(path.as_uri())
+        page.wait_for_function(NET_PLAYER_READY, timeout=60_000)
+        page.evaluate(NET_LISTEN)
+        assert len(page.evaluate(NET_DRAWN)[1]) == 1
+        for i, pieces in ((1, 2), (2, 1), (3, 3), (4, 1)):
+            _button(page, "▶").click()
+            _net_wait_active(page, i)
+            mine = page.evaluate(NET_DRAWN)
+            assert len(mine[1]) == pieces, (i, mine[1])
+            assert page.evaluate(NET_PLOTLY_SHOW, i) == i
+            assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+        shown = page.evaluate("() => window.__netFrames")
+        assert [name for name, _ in shown] == [str(int(ep[j])) for j in nf.frame_indices(R, 5)[1:]]
+        assert all(fast for _, fast in shown)

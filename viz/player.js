@@ -1,15 +1,23 @@
 /* Descent Lab frame player for animated plotly figures (classic script; defines window.DescentLabPlayer).
  *
  * Why: on every frame, Plotly.animate re-runs supplyDefaults and calc over every trace and every slider step
- * of the figure, so a frame costs 60-90 ms in headless chromium however few points move. The figure's frames
- * here only move markers (x, y and hover customdata of "markers"-mode scatter traces), so this player applies
- * a frame directly: it sets the transform of each marker's SVG path, and writes the same values into
- * gd.calcdata (hover), gd._fullData / gd.data (any later redraw, zoom or resize keeps the frame), the slider
- * (through plotly's own command observer, which moves the grip and the "step" label) and
- * gd._fullLayout._currentFrame. It uses plotly.js internals (gd.calcdata, _fullData, the slider's
- * _commandObserver; checked against plotly.js 4 as bundled by Streamlit 1.67 and plotly.py 7.1), and the browser
- * tests compare its drawing with Plotly.animate's. Any frame it cannot apply exactly (another attribute, a line trace, a point
- * count that differs from what is drawn) goes through Plotly.animate instead.
+ * of the figure, so a frame costs 60-90 ms in headless chromium however few points move. The figures here
+ * animate only markers and plain polylines, so this player applies a frame directly:
+ *  - a "markers" scatter trace (x, y, hover customdata/text): it sets the transform of each marker's SVG path;
+ *  - a "lines" scatter trace (x, y; e.g. the networks page's decision boundary) that plotly draws point for
+ *    point (linear shape, line.simplify false, no fill): it writes each piece's SVG path as plotly's scatter
+ *    plot does ('M' + pixel points joined by 'L', one path per run of valid points), adding or removing paths
+ *    when the number of pieces changes;
+ *  - a trace whose update holds the values it already has (the networks page's "no boundary" note on most
+ *    frames): nothing to do.
+ * It writes the same values into gd.calcdata (hover, and any later redraw from calcdata: zoom, resize),
+ * gd._fullData / gd.data (a later recalc), the slider (through plotly's own command observer, which moves the
+ * grip and the "step" label) and gd._fullLayout._currentFrame. It does not update the traces' autorange
+ * extremes, so figures give the axes of animated traces fixed ranges. It uses plotly.js internals (gd.calcdata,
+ * _fullData, the slider's _commandObserver; checked against plotly.js 4.2 as bundled by Streamlit 1.67 and
+ * plotly.py 7.1), and the browser tests compare its drawing with Plotly.animate's. Any frame it cannot apply
+ * exactly (another attribute or trace type, a point count that differs from the markers drawn, a point plotly
+ * would clip, a line shape or simplification it does not reproduce) goes through Plotly.animate instead.
  *
  * The figure opts in with updatemenu buttons named "player:first|back|play|pause|forward|last" and
  * execute=false: plotly then only emits plotly_buttonclicked, and the player acts. Slider steps with
