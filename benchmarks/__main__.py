@@ -27,6 +27,7 @@ SUITES = {
     "app": "benchmarks.bench_app",
     "browser": "benchmarks.bench_browser",
     "hall": "benchmarks.bench_hall",
+    "memory": "benchmarks.bench_memory",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -288,7 +288,8 @@ def wait_until_up(port: int, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(app: Path, port: int | None = None, profile: bool = False) -> Iterator[int]:
+def streamlit_server(app: Path, port: int | None = None, profile: bool = False,
+                     pids: list[int] | None = None) -> Iterator[int]:
     """Run ``python -m streamlit run app`` headless on 127.0.0.1 for the ``with`` block; yield its port.
 
     With ``profile`` the server sends each run's ``page_profile`` (its own script
@@ -301,6 +302,8 @@ def streamlit_server(app: Path, port: int | None = None, profile: bool = False) 
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", str(profile).lower(),
            "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     proc = subprocess.Popen(cmd, cwd=app.parent, stdout=log, stderr=subprocess.STDOUT)
+    if pids is not None:  # for a caller that reads the server's memory
+        pids.append(proc.pid)
     try:
         try:
             wait_until_up(port)

@@ -34,6 +34,16 @@ PLAYER_READY = f"""() => {{ const p = window.DescentLabPlayer, gd = ({FIND_GD})(
 # The slider's current step index.
 SLIDER_ACTIVE = f"() => ({FIND_GD})()._fullLayout.sliders[0].active || 0"
 
+# The same for the networks page's training figure (the plot whose loss panel carries the epoch markers).
+NET_FIND_GD = """() => [...document.querySelectorAll('.js-plotly-plot')].find(
+    gd => (gd.data || []).some(t => t.meta && t.meta.role === 'loss-epoch'))"""
+
+NET_FIGURE_READY = FIGURE_READY.replace(FIND_GD, NET_FIND_GD).replace("> 10", "> 5")
+
+NET_PLAYER_READY = PLAYER_READY.replace(FIND_GD, NET_FIND_GD)
+
+NET_SLIDER_ACTIVE = SLIDER_ACTIVE.replace(FIND_GD, NET_FIND_GD)
+
 # Without the background-networking flags chromium keeps dialling out on a closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -13,7 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_support import FIGURE_READY, FIND_GD, PLAYER_READY, ROOT, SLIDER_ACTIVE, chromium_page, streamlit_server
+from tests.e2e_support import (
+    FIGURE_READY,
+    FIND_GD,
+    NET_FIGURE_READY,
+    NET_FIND_GD,
+    NET_PLAYER_READY,
+    NET_SLIDER_ACTIVE,
+    PLAYER_READY,
+    ROOT,
+    SLIDER_ACTIVE,
+    chromium_page,
+    streamlit_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -249,10 +261,182 @@ def test_networks_page_renders_without_error(page, app_url):
     page.goto(f"{app_url}/networks", wait_until="domcontentloaded")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => gd._transitionData && gd._transitionData._frames.length > 5)",
-        timeout=120_000,
+        timeout=180_000,  # a cold server trains and compiles first: 80-120 s on a loaded 2-core machine
     )
     assert page.locator('[data-testid="stException"]').count() == 0
     _shot(page, "browser-networks.png")
+
+
+# -- networks: the same frame player -------------------------------------------------------------------------------
+NET_ROLES = ("loss-epoch", "acc-epoch", "tail", "marker")
+
+# What the networks figure shows now: marker pixels by role (from their SVG transforms) and the decision
+# boundary's SVG paths (one per piece).
+NET_DRAWN = f"""() => {{ const gd = ({NET_FIND_GD})(); const px = {{}}; let lines = null;
+    gd.querySelectorAll('.scatterlayer g.trace').forEach(g => {{
+        const t = g.__data__ && g.__data__[0] && g.__data__[0].trace;
+        if (!t || !t.meta) return;
+        if ({list(NET_ROLES)}.includes(t.meta.role)) px[t.meta.role] = [...g.querySelectorAll('path.point')].map(
+            p => (p.getAttribute('transform') || '').match(/-?[0-9.]+(?:e[-+]?[0-9]+)?/g).map(Number));
+        if (t.meta.role === 'boundary') lines = [...g.querySelectorAll('path.js-line')].map(p => p.getAttribute('d'));
+    }});
+    return [px, lines]; }}"""
+
+NET_PLOTLY_SHOW = PLOTLY_SHOW.replace(FIND_GD, NET_FIND_GD)
+NET_STEP_NAME = STEP_NAME.replace(FIND_GD, NET_FIND_GD)
+
+NET_LISTEN = f"""() => {{ const gd = ({NET_FIND_GD})(); window.__netFrames = [];
+    gd.addEventListener('descentlab:frame', e => {{ window.__netFrames.push([e.detail.name, e.detail.fast]); }}); }}"""
+
+# Per frame name, the "no boundary" note's text (the one animated attribute the player leaves to plotly).
+NET_NOTES = f"""() => {{ const gd = ({NET_FIND_GD})();
+    const ti = gd.data.findIndex(t => t.meta && t.meta.role === 'boundary-note');
+    const out = {{}};
+    gd._transitionData._frames.forEach(f => {{ const j = f.traces.indexOf(ti);
+        out[f.name] = j < 0 ? null : JSON.stringify(f.data[j].text); }});
+    return out; }}"""
+
+# Hover labels of the slice's current-epoch markers, through plotly's own hover (as MARKER_HOVER, on their subplot).
+NET_MARKER_HOVER = f"""async () => {{ const gd = ({NET_FIND_GD})();
+    const ti = gd._fullData.findIndex(t => t.meta && t.meta.role === 'marker');
+    const sub = gd._fullData[ti].xaxis + gd._fullData[ti].yaxis;  // the slice panel's subplot
+    const pause = () => new Promise(r => setTimeout(r, 120));
+    const out = [];
+    for (let j = 0; j < gd.calcdata[ti].length; j++) {{
+        await pause();
+        Plotly.Fx.hover(gd, [{{curveNumber: ti, pointNumber: j}}], sub);
+        await pause();
+        out.push([...gd.querySelectorAll('.hoverlayer .hovertext')].map(h => h.textContent).join(' | '));
+    }}
+    Plotly.Fx.unhover(gd);
+    return out; }}"""
+
+# Zoom the boundary panel in and back out: plotly redraws it from its calcdata, without Plotly.animate.
+NET_ZOOM_BACK = f"""async () => {{ const gd = ({NET_FIND_GD})();
+    const t = gd._fullData.find(t => t.meta && t.meta.role === 'boundary');
+    const ax = t.xaxis.replace('x', 'xaxis'), r = gd._fullLayout[ax].range.slice();
+    await Plotly.relayout(gd, {{[ax + '.range']: [r[0], (r[0] + r[1]) / 2]}});
+    await Plotly.relayout(gd, {{[ax + '.range']: r}}); }}"""
+
+
+def _numbers(d: str) -> list[float]:
+    return [float(v) for v in re.findall(r"-?[0-9.]+(?:e[-+]?[0-9]+)?", d)]
+
+
+def _same_drawing(a, b, tol: float = 0.05) -> bool:
+    """Markers within ``tol`` px, and the same boundary pieces with every vertex within ``tol`` px."""
+    (pa, la), (pb, lb) = a, b
+    if not _same_pixels(pa, pb, tol) or (la is None) != (lb is None):
+        return False
+    if la is None:
+        return True
+    if len(la) != len(lb):
+        return False
+    for u, v in zip(la, lb, strict=True):
+        nu, nv = _numbers(u), _numbers(v)
+        if len(nu) != len(nv) or any(abs(p - q) > tol for p, q in zip(nu, nv, strict=True)):
+            return False
+    return True
+
+
+def _open_networks(page, url: str, query: str = "") -> None:
+    page.goto(f"{url}/networks{query}", wait_until="domcontentloaded")
+    page.wait_for_function(NET_FIGURE_READY, timeout=180_000)
+    page.wait_for_function(NET_PLAYER_READY, timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _net_wait_active(page, index: int) -> None:
+    page.wait_for_function(f"() => ({NET_SLIDER_ACTIVE})() === {index}", timeout=20_000)
+
+
+def _assert_fast_unless_note_changed(shown: list, notes: dict, before: str) -> None:
+    """Each frame in ``shown`` ([name, fast] in order, after frame ``before``) was drawn by the player itself
+    unless the "no boundary" note's text differs from the previous frame's."""
+    prev = before
+    for name, fast in shown:
+        assert fast or notes[name] != notes[prev], (prev, name, notes[name])
+        prev = name
+
+
+def test_networks_play_advances_the_epoch_slider_without_plotly_animate(page, app_url):
+    """Play on the networks figure moves the epoch slider, and the player draws every frame itself except
+    those where the "no boundary" note changes its text (reference: the figure's own frames, read in the
+    page; those frames are the only ones that need Plotly.animate)."""
+    _open_networks(page, app_url, "?fps=60")
+    page.evaluate(NET_LISTEN)
+    assert page.evaluate(NET_SLIDER_ACTIVE) == 0
+    _button(page, "▶ Play").click()
+    page.wait_for_function("() => window.__netFrames.length >= 15", timeout=60_000)
+    _button(page, "❚❚ Pause").click()
+    shown = page.evaluate("() => window.__netFrames")
+    assert page.evaluate(NET_SLIDER_ACTIVE) >= 15
+    notes = page.evaluate(NET_NOTES)
+    names = page.evaluate(f"() => ({NET_FIND_GD})()._fullLayout.sliders[0].steps.map(s => s.args[0][0])")
+    _assert_fast_unless_note_changed(shown, notes, names[0])
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, "browser-networks-playing.png")
+
+
+def test_networks_steps_move_one_frame_and_draw_what_plotly_draws(page, app_url):
+    """◀ / ▶ and the ←/→ keys move the epoch slider by exactly one step; after each, the markers (loss,
+    accuracy, slice tails and current points) and the decision boundary's SVG paths are where plotly.js draws
+    that frame itself (Plotly.animate to the same step, to 0.05 px), the boundary differs from the first
+    frame's (it follows the frame), a zoom and back redraws the same picture from plotly's state, and hover on
+    the slice's current points names the epoch on the slider."""
+    _open_networks(page, app_url)
+    page.evaluate(NET_LISTEN)
+    first = page.evaluate(NET_DRAWN)
+    assert first[1] is not None, "the default view draws a decision boundary"
+    for i in (1, 2, 3):
+        _button(page, "▶").click()
+        _net_wait_active(page, i)
+    mine = page.evaluate(NET_DRAWN)
+    assert not _same_pixels(mine[0], first[0])
+    assert page.evaluate(NET_PLOTLY_SHOW, 3) == 3
+    assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+
+    _button(page, "▶|").click()  # the last frame: the boundary has moved since the first
+    n = page.evaluate(f"() => ({NET_FIND_GD})()._fullLayout.sliders[0].steps.length")
+    _net_wait_active(page, n - 1)
+    mine = page.evaluate(NET_DRAWN)
+    assert mine[1] and mine[1] != first[1]
+    page.evaluate(NET_ZOOM_BACK)
+    assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+    assert page.evaluate(NET_PLOTLY_SHOW, n - 1) == n - 1
+    assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+
+    _button(page, "◀").click()
+    _net_wait_active(page, n - 2)
+    mine = page.evaluate(NET_DRAWN)
+    label = page.evaluate(NET_STEP_NAME, n - 2)
+    hover = page.evaluate(NET_MARKER_HOVER)
+    assert hover and all(f"epoch {label}" in h for h in hover), (label, hover)
+    assert page.evaluate(NET_PLOTLY_SHOW, n - 2) == n - 2
+    assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+
+    # Keys, with the pointer on the figure.
+    box = page.locator(".js-plotly-plot").filter(has=page.locator("g.updatemenu-button")).first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+    page.keyboard.press("ArrowLeft")
+    _net_wait_active(page, n - 3)
+    mine = page.evaluate(NET_DRAWN)
+    assert page.evaluate(NET_PLOTLY_SHOW, n - 3) == n - 3
+    assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+    page.keyboard.press("ArrowRight")
+    _net_wait_active(page, n - 2)
+    _button(page, "▶|").click()
+    _net_wait_active(page, n - 1)
+    _button(page, "▶").click()  # already at the last frame: stays
+    page.wait_for_timeout(300)
+    assert page.evaluate(NET_SLIDER_ACTIVE) == n - 1
+    # The comparisons above were of the player's own drawing, not of Plotly.animate with itself.
+    names = page.evaluate(f"() => ({NET_FIND_GD})()._fullLayout.sliders[0].steps.map(s => s.args[0][0])")
+    shown = page.evaluate("() => window.__netFrames")
+    assert len(shown) >= 9
+    _assert_fast_unless_note_changed(shown, page.evaluate(NET_NOTES), names[0])
+    assert page.locator('[data-testid="stException"]').count() == 0
+    _shot(page, "browser-networks-stepped.png")
 
 
 def test_exported_html_plays_and_steps_offline(tmp_path):
@@ -280,3 +464,44 @@ def test_exported_html_plays_and_steps_offline(tmp_path):
         page.wait_for_function(f"() => ({SLIDER_ACTIVE})() === 1", timeout=10_000)
         page.locator("g.updatemenu-button", has_text="Play").first.click()
         page.wait_for_function(f"() => ({SLIDER_ACTIVE})() >= 6", timeout=20_000)
+
+
+def test_boundary_pieces_follow_frames_in_the_exported_networks_figure(tmp_path):
+    """The networks figure exported to HTML (no server): stepping ▶ through frames whose decision boundary
+    has 1, 2, 1 (a ring) and 3 pieces, the player draws one SVG path per piece, adding and removing paths,
+    at plotly's own coordinates (reference: Plotly.animate to the same step, to 0.05 px), without plotly.
+
+    The boundaries are zero sets chosen by hand, off the grid's nodes: x = 0.06; x = ±√1.1; a circle;
+    sin(2x + 0.1) = 0 (three vertical lines); x = 0.56."""
+    import numpy as np
+
+    from viz import export
+    from viz import net_figures as nf
+
+    xs, ys = np.linspace(-2.5, 2.5, 41), np.linspace(-2.0, 2.0, 33)
+    X, Y = np.meshgrid(xs, ys)
+    zero_sets = [X - 0.06, X**2 - 1.1, 1.1 - X**2 - Y**2, np.sin(2 * X + 0.1), X - 0.56]
+    probs = np.stack([1 / (1 + np.exp(-4 * f)) for f in zero_sets])[..., None]  # (5, ny, nx, 1)
+    pts = np.array([[-1.0, 0.0], [1.0, 0.0]])
+    R = 41
+    ep = np.arange(R)
+    series = [nf.NetSeries(f"opt {i}", c, ep, np.exp(-ep / (10.0 * (i + 1)))[:, None] + 0.05,
+                           np.clip(ep / 30.0, 0, 1)[:, None]) for i, c in enumerate(("#4477AA", "#EE6677"))]
+    fig = nf.training_figure(series, boundary=nf.BoundaryData(xs, ys, probs, pts, np.array([0, 1])), max_frames=5)
+    path = tmp_path / "net.html"
+    path.write_text(export.to_html(fig), encoding="utf-8")
+    with chromium_page() as page:
+        page.goto(path.as_uri())
+        page.wait_for_function(NET_PLAYER_READY, timeout=60_000)
+        page.evaluate(NET_LISTEN)
+        assert len(page.evaluate(NET_DRAWN)[1]) == 1
+        for i, pieces in ((1, 2), (2, 1), (3, 3), (4, 1)):
+            _button(page, "▶").click()
+            _net_wait_active(page, i)
+            mine = page.evaluate(NET_DRAWN)
+            assert len(mine[1]) == pieces, (i, mine[1])
+            assert page.evaluate(NET_PLOTLY_SHOW, i) == i
+            assert _same_drawing(mine, page.evaluate(NET_DRAWN))
+        shown = page.evaluate("() => window.__netFrames")
+        assert [name for name, _ in shown] == [str(int(ep[j])) for j in nf.frame_indices(R, 5)[1:]]
+        assert all(fast for _, fast in shown)

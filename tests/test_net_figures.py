@@ -244,3 +244,55 @@ def test_player_buttons_sit_above_the_slider_not_on_it():
     assert slider["y"] <= menu["y"] - 0.05, (menu["y"], slider["y"])
     xa1, xa2 = layout["xaxis"]["domain"], layout["xaxis2"]["domain"]
     assert xa2[0] - xa1[1] >= 0.12
+
+
+def test_png_is_the_last_frame_of_the_export_scene():
+    """The "PNG (last frame)" export: its pixels equal the last frame of the GIF/MP4 scene rendered over all
+    frames (two routes to the same frame: one alone, one after blitting every earlier frame), and any frame
+    index can be asked for (reference: ``render_frames`` on ``net_scene`` with the page's records)."""
+    from PIL import Image
+
+    from viz.export import render_frames
+
+    prob, thetas = _xor_problem_and_thetas(k=6)
+    series = _series(np.random.default_rng(2), n=2, R=301)
+    bnd = _boundary(prob, thetas)
+    records = nf.frame_indices(301, 6)
+    frames = list(render_frames(nf.net_scene(series, boundary=bnd, records=records, dpi=60)))
+    for frame, want in ((None, frames[-1]), (2, frames[2]), (-6, frames[0])):
+        png = nf.net_png(series, boundary=bnd, max_frames=6, frame=frame, dpi=60)
+        got = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(frames[0], frames[-1])
+    with pytest.raises(ValueError, match="frame must be in"):
+        nf.net_png(series, boundary=bnd, max_frames=6, frame=6)
+    with pytest.raises(ValueError, match="one per frame"):
+        nf.net_png(series, boundary=bnd, max_frames=5)
+
+
+def test_animated_panels_have_fixed_ranges_that_hold_every_point(rng):
+    """Every axis that carries an animated trace has a fixed range (the frame player does not update
+    autorange extremes), and that range holds every point any frame draws there (reference:
+    the frames' own x/y values, log10 on a log axis)."""
+    series = _series(rng, n=3, R=301)
+    prob, thetas = _xor_problem_and_thetas(k=20)
+    sl = nf.SliceData(np.linspace(-1, 1, 21), np.linspace(-1, 1, 21),
+                      np.add.outer(np.linspace(-1, 1, 21) ** 2, np.linspace(-1, 1, 21) ** 2),
+                      [np.c_[np.linspace(1, 0, 301), np.linspace(-1, 0, 301)]] * 3)
+    for scale in ("log", "linear"):
+        fig = nf.training_figure(series, boundary=_boundary(prob, thetas), landscape=sl, max_frames=20,
+                                 loss_scale=scale, reference_loss=1.2, reference_label="guess")
+        d = fig.to_dict()
+        lay = d["layout"]
+        for fr in d["frames"]:
+            for ti, up in zip(fr["traces"], fr["data"], strict=True):
+                tr = d["data"][ti]
+                for letter in ("x", "y"):
+                    ax = lay[letter + "axis" + tr.get(letter + "axis", letter)[1:]]
+                    vals = np.array([np.nan if v is None else v for v in _arr(up[letter])], dtype=float)
+                    vals = vals[np.isfinite(vals)]
+                    if ax.get("type") == "log":
+                        vals = np.log10(vals)
+                    lo, hi = ax["range"]
+                    assert ax.get("autorange") in (None, False)
+                    assert (vals >= lo).all() and (vals <= hi).all(), (tr.get("meta"), letter, lo, hi)

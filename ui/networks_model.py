@@ -167,6 +167,7 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("res", 31, low=11, high=41, step=2, label="slice resolution"), section="view",
             shown=lambda v: v["slice"] != "off"),
     Control(Spec("scale", "log", choices=("log", "linear"), label="loss axis"), section="view", widget="radio"),
+    Control(Spec("fps", 25, low=1, high=60, label="animation speed (frames/s)"), section="view"),
     Control(Spec("sharp", False, label="sharpness vs 2/η (edge of stability)",
                  help="The top Hessian eigenvalue of each run's first network per recorded epoch, beside 2/η. "
                       "Takes up to about 2 s more."), section="view"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import contourpy
@@ -302,7 +302,12 @@ def training_figure(
 
     Curves show the first seed of each series. The full curves are drawn once;
     frames move only a marker per curve, the boundary line and the path tails,
-    so the JSON grows linearly in the number of frames.
+    so the JSON grows linearly in the number of frames. Everything a frame moves is
+    a markers trace or a plain polyline (``line.simplify`` off), which the frame
+    player (:mod:`viz.player`) draws itself; only the "no boundary" note goes
+    through ``Plotly.animate``, on the frames where its text changes. Animated
+    traces carry ``meta.role``: ``loss-epoch``, ``acc-epoch``, ``boundary``,
+    ``boundary-note``, ``tail`` and ``marker`` (the slice's current points).
 
     Parameters
     ----------
@@ -315,6 +320,7 @@ def training_figure(
     tail : int
         Path records shown behind the current marker on the slice.
     frame_ms : int
+        Milliseconds per frame while playing.
     loss_scale : {"log", "linear"}
         Log falls back to linear when a loss is not positive.
     height : int
@@ -387,7 +393,8 @@ def training_figure(
         per = [dict(x=[int(epochs[i])] * len(series), y=hy[:, i].tolist()) for i in fidx]
         add(go.Scatter(x=per[0]["x"], y=per[0]["y"], mode="markers", name="current epoch", showlegend=False,
                        marker=dict(color=colors, size=10, line=dict(color="white", width=1.5)),
-                       hoverinfo="skip", xaxis=xa, yaxis=ya), per)
+                       hoverinfo="skip", xaxis=xa, yaxis=ya, meta={"role": ("loss-epoch", "acc-epoch")[col - 1]}),
+            per)
 
     if reference_loss is not None and np.isfinite(reference_loss) and (reference_loss > 0 or not log_y):
         xa, ya = _ax(fig, 1, 1)
@@ -420,11 +427,14 @@ def training_figure(
                 # An empty panel would look like a bug: say why there is no line.
                 per_msg.append(dict(x=[cx], y=[cy], text=[
                     "" if bx else f"no boundary in view: predicts {_majority_name(probs[f], boundary.class_names)} everywhere"]))
+            # simplify=False: plotly draws every point, so the frame player can write the same path itself.
             add(go.Scatter(x=per[0]["x"], y=per[0]["y"], mode="lines", name="decision boundary",
-                           line=dict(color="#111111", width=2.5), hoverinfo="skip", xaxis=xa, yaxis=ya), per)
+                           line=dict(color="#111111", width=2.5, simplify=False), hoverinfo="skip", xaxis=xa,
+                           yaxis=ya, meta={"role": "boundary"}), per)
             add(go.Scatter(x=per_msg[0]["x"], y=per_msg[0]["y"], text=per_msg[0]["text"], mode="text",
                            textposition="bottom center", textfont=dict(color=MUTED_TEXT_COLOR, size=BASE_FONT_SIZE - 2),
-                           showlegend=False, hoverinfo="skip", xaxis=xa, yaxis=ya), per_msg)
+                           showlegend=False, hoverinfo="skip", xaxis=xa, yaxis=ya, meta={"role": "boundary-note"}),
+                per_msg)
             fig.update_xaxes(range=[float(boundary.xs[0]), float(boundary.xs[-1])], title_text=boundary.xlabel,
                              row=2, col=1)
             fig.update_yaxes(range=[float(boundary.ys[0]), float(boundary.ys[-1])], title_text=boundary.ylabel,
@@ -460,11 +470,12 @@ def training_figure(
                 add(go.Scatter(x=per_tail[0]["x"], y=per_tail[0]["y"], mode="markers", showlegend=False,
                                marker=dict(color=[s.color for s, _ in drawn for _ in range(tail + 1)],
                                            opacity=fade * len(drawn), size=6),
-                               name="recent epochs", hoverinfo="skip", xaxis=xa, yaxis=ya), per_tail)
+                               name="recent epochs", hoverinfo="skip", xaxis=xa, yaxis=ya, meta={"role": "tail"}),
+                    per_tail)
                 add(go.Scatter(x=per_head[0]["x"], y=per_head[0]["y"], text=per_head[0]["text"], mode="markers",
                                marker=dict(color=[s.color for s, _ in drawn], size=12, line=dict(color="white", width=1.5)),
                                showlegend=False, name="current epoch", hovertemplate="%{text}<extra></extra>",
-                               xaxis=xa, yaxis=ya), per_head)
+                               xaxis=xa, yaxis=ya, meta={"role": "marker"}), per_head)
             fig.update_xaxes(range=[float(landscape.alphas[0]), float(landscape.alphas[-1])], title_text="α (direction 1)",
                              row=2, col=2)
             fig.update_yaxes(range=[float(landscape.betas[0]), float(landscape.betas[-1])], title_text="β (direction 2)",
@@ -472,9 +483,16 @@ def training_figure(
         else:
             _note(fig, 2, 2, "Landscape slice is off.")
 
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
-    fig.update_yaxes(type="log" if log_y else "linear", title_text=loss_name, row=1, col=1)
+    # Fixed ranges on every panel with moving markers: plotly's autorange pads for the markers where they are
+    # at the time, so a later zoom or resize would rescale the panel differently depending on the frame.
+    e_range = _padded_range(np.asarray(epochs, dtype=float), log=False)
+    fig.update_xaxes(title_text="epoch", range=e_range, row=1, col=1)
+    fig.update_xaxes(title_text="epoch", range=e_range, row=1, col=2)
+    losses = [np.asarray(a, dtype=float)[:, 0] for s in series for a in (s.train_loss, s.test_loss) if a is not None]
+    if reference_loss is not None and np.isfinite(reference_loss) and (reference_loss > 0 or not log_y):
+        losses.append(np.array([reference_loss], dtype=float))
+    fig.update_yaxes(type="log" if log_y else "linear", title_text=loss_name,
+                     range=_padded_range(np.concatenate(losses), log=log_y), row=1, col=1)
     fig.update_yaxes(title_text="accuracy (%)", range=[-3, 103], row=1, col=2)
     _add_player(fig, [int(epochs[i]) for i in fidx], frame_ms)
     fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=190),
@@ -484,6 +502,18 @@ def training_figure(
     frames = [dict(data=frame_data[f], traces=animated, name=str(int(epochs[i]))) for f, i in enumerate(fidx)]
     layout = merge_theme(fig.layout.to_plotly_json())
     return AnimatedFigure([t.to_plotly_json() for t in traces], layout, frames)
+
+
+def _padded_range(values: np.ndarray, *, log: bool, pad: float = 0.04) -> list[float] | None:
+    """Axis range over the finite ``values (n,)`` plus ``pad`` of the span each side, in plotly's units
+    (log10 on a log axis); ``None`` (autorange) when there is nothing finite to span."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    return [float(lo - pad * span), float(hi + pad * span)]
 
 
 def _majority_name(probs: np.ndarray, names: Sequence[str]) -> str:
@@ -749,3 +779,43 @@ def net_scene(series: Sequence[NetSeries], *, boundary: BoundaryData | None = No
         label.set_text(f"epoch {int(epochs[i])}")
 
     return Scene(figure=fig, animated=animated, update=update, n_frames=len(fidx))
+
+
+def net_png(series: Sequence[NetSeries], *, boundary: BoundaryData | None = None, max_frames: int = 100,
+            frame: int | None = None, dpi: int = 150, loss_scale: str = "log", loss_name: str = "loss") -> bytes:
+    """PNG of one frame of :func:`training_figure` (default: the last), drawn by :func:`net_scene`.
+
+    Parameters
+    ----------
+    series : sequence of NetSeries
+    boundary : BoundaryData, optional
+        One grid per frame of ``training_figure(series, max_frames=max_frames)``.
+    max_frames : int
+        As given to :func:`training_figure`, so frame ``j`` is the same record here.
+    frame : int, optional
+        Frame index (negative counts from the end).
+    dpi : int
+    loss_scale, loss_name : str
+
+    Returns
+    -------
+    bytes
+    """
+    from viz.export import encode_png, render_frames
+
+    if not series:
+        raise ValueError("need at least one optimizer to plot")
+    fidx = frame_indices(len(np.asarray(series[0].epochs)), max_frames)
+    j = len(fidx) - 1 if frame is None else frame
+    if not -len(fidx) <= j < len(fidx):
+        raise ValueError(f"frame must be in [0, {len(fidx) - 1}], got {frame}")
+    j %= len(fidx)
+    bnd = None
+    if boundary is not None:
+        probs = np.asarray(boundary.probs)
+        if probs.shape[0] != len(fidx):
+            raise ValueError(f"boundary has {probs.shape[0]} grids, expected one per frame ({len(fidx)})")
+        bnd = replace(boundary, probs=probs[j : j + 1])
+    scene = net_scene(series, boundary=bnd, records=fidx[j : j + 1], dpi=dpi, loss_scale=loss_scale,
+                      loss_name=loss_name)
+    return encode_png(next(render_frames(scene, [0])))

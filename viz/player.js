@@ -1,15 +1,23 @@
 /* Descent Lab frame player for animated plotly figures (classic script; defines window.DescentLabPlayer).
  *
  * Why: on every frame, Plotly.animate re-runs supplyDefaults and calc over every trace and every slider step
- * of the figure, so a frame costs 60-90 ms in headless chromium however few points move. The figure's frames
- * here only move markers (x, y and hover customdata of "markers"-mode scatter traces), so this player applies
- * a frame directly: it sets the transform of each marker's SVG path, and writes the same values into
- * gd.calcdata (hover), gd._fullData / gd.data (any later redraw, zoom or resize keeps the frame), the slider
- * (through plotly's own command observer, which moves the grip and the "step" label) and
- * gd._fullLayout._currentFrame. It uses plotly.js internals (gd.calcdata, _fullData, the slider's
- * _commandObserver; checked against plotly.js 4 as bundled by Streamlit 1.67 and plotly.py 7.1), and the browser
- * tests compare its drawing with Plotly.animate's. Any frame it cannot apply exactly (another attribute, a line trace, a point
- * count that differs from what is drawn) goes through Plotly.animate instead.
+ * of the figure, so a frame costs 60-90 ms in headless chromium however few points move. The figures here
+ * animate only markers and plain polylines, so this player applies a frame directly:
+ *  - a "markers" scatter trace (x, y, hover customdata/text): it sets the transform of each marker's SVG path;
+ *  - a "lines" scatter trace (x, y; e.g. the networks page's decision boundary) that plotly draws point for
+ *    point (linear shape, line.simplify false, no fill): it writes each piece's SVG path as plotly's scatter
+ *    plot does ('M' + pixel points joined by 'L', one path per run of valid points), adding or removing paths
+ *    when the number of pieces changes;
+ *  - a trace whose update holds the values it already has (the networks page's "no boundary" note on most
+ *    frames): nothing to do.
+ * It writes the same values into gd.calcdata (hover, and any later redraw from calcdata: zoom, resize),
+ * gd._fullData / gd.data (a later recalc), the slider (through plotly's own command observer, which moves the
+ * grip and the "step" label) and gd._fullLayout._currentFrame. It does not update the traces' autorange
+ * extremes, so figures give the axes of animated traces fixed ranges. It uses plotly.js internals (gd.calcdata,
+ * _fullData, the slider's _commandObserver; checked against plotly.js 4.2 as bundled by Streamlit 1.67 and
+ * plotly.py 7.1), and the browser tests compare its drawing with Plotly.animate's. Any frame it cannot apply
+ * exactly (another attribute or trace type, a point count that differs from the markers drawn, a point plotly
+ * would clip, a line shape or simplification it does not reproduce) goes through Plotly.animate instead.
  *
  * The figure opts in with updatemenu buttons named "player:first|back|play|pause|forward|last" and
  * execute=false: plotly then only emits plotly_buttonclicked, and the player acts. Slider steps with
@@ -26,7 +34,7 @@
 
   var DTYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, i2: Int16Array, i4: Int32Array,
                  u1: Uint8Array, u2: Uint16Array, u4: Uint32Array };
-  var FAST_KEYS = { x: 1, y: 1, customdata: 1, type: 1 };  // type: plotly.py's go.Frame writes it
+  var FAST_KEYS = { x: 1, y: 1, customdata: 1, text: 1, type: 1 };  // type: plotly.py's go.Frame writes it
 
   function decode(v) {
     // plotly's typed-array spec {dtype, bdata, shape} -> typed array (or array of rows for 2-D); else as is.
@@ -220,36 +228,158 @@
     return null;
   };
 
-  // Apply one frame by moving the SVG markers; false when it has to go through plotly.
+  // The path elements plotly drew for a "lines" trace (one per gap-free piece), and a spare one to clone when a
+  // frame has more pieces than are drawn (kept when a frame with no piece removes them all).
+  Player.prototype.lineGroup = function (ti) {
+    var key = 'l' + ti, hit = this.groups[key], cd = this.gd.calcdata[ti];
+    if (hit && hit.g.isConnected && hit.cd === cd) { return hit; }
+    var grp = this.group(ti), lines = grp && grp.g.querySelector('g.lines');
+    if (!lines) { return null; }
+    var spare = hit && hit.cd === cd ? hit.spare : null;
+    hit = { g: grp.g, lines: lines, cd: cd, spare: spare };
+    this.groups[key] = hit;
+    return hit;
+  };
+
+  function isNum(v) { return typeof v === 'number' && isFinite(v); }
+  function isGap(v) { return v === null || v === undefined || (typeof v === 'number' && !isFinite(v)); }
+
+  function sameValues(a, b) {
+    var arrA = Array.isArray(a) || ArrayBuffer.isView(a), arrB = Array.isArray(b) || ArrayBuffer.isView(b);
+    if (arrA !== arrB) { return false; }
+    if (!arrA) { return a === b; }
+    if (a.length !== b.length) { return false; }
+    for (var i = 0; i < a.length; i++) {
+      var u = a[i], v = b[i];
+      if (u !== v && !(isGap(u) && isGap(v) && (u === v || (typeof u === 'number' && typeof v === 'number')))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // True when every attribute of the update already holds the same values in the figure: Plotly.animate would
+  // redraw what is drawn (e.g. a note that reads "" on most frames).
+  function unchanged(upd, input) {
+    if (!input) { return false; }
+    for (var k in upd) {
+      if (!Object.prototype.hasOwnProperty.call(upd, k) || k === '_fast' || k === 'type') { continue; }
+      if (!sameValues(upd[k], input[k]) && !sameValues(upd[k], decode(input[k]))) { return false; }
+    }
+    return upd.type === undefined || upd.type === (input.type || 'scatter');
+  }
+
+  // Where plotly would draw a markers trace's points: [px, py] or null when only plotly can draw the frame.
+  Player.prototype.planMarkers = function (ti, upd, full, cd, xa, ya) {
+    var grp = this.group(ti), n = upd.x.length;
+    if (!grp || grp.points.length !== n || cd.length !== n || upd.y.length !== n) { return null; }
+    if (upd.text !== undefined && !(Array.isArray(upd.text) && upd.text.length === n)) { return null; }
+    var px = new Array(n), py = new Array(n);
+    for (var i = 0; i < n; i++) {
+      px[i] = xa.c2p(upd.x[i]);
+      py[i] = ya.c2p(upd.y[i]);
+      if (!isFinite(px[i]) || !isFinite(py[i])) { return null; }
+    }
+    return { kind: 'markers', points: grp.points, px: px, py: py };
+  };
+
+  // The SVG path of each piece of a "lines" trace exactly as plotly's scatter plot writes it ('M' + points joined
+  // by 'L', one path per run of valid points) for the cases where plotly keeps every point: linear shape, no
+  // simplification, no fill, and every point within a screen of the plot area (plotly clips farther ones).
+  Player.prototype.planLine = function (ti, upd, full, xa, ya) {
+    var line = full.line || {};
+    if ((line.shape || 'linear') !== 'linear' || line.simplify !== false || (full.fill && full.fill !== 'none')
+        || !(line.backoff === 'auto' || !line.backoff)) { return null; }
+    for (var key in upd) {
+      if (Object.prototype.hasOwnProperty.call(upd, key) && key !== 'x' && key !== 'y' && key !== 'type'
+          && key !== '_fast') { return null; }
+    }
+    var grp = this.lineGroup(ti);
+    if (!grp) { return null; }
+    var n = Math.min(upd.x.length, upd.y.length), w = xa._length, h = ya._length;
+    if (!n) { return null; }  // plotly keeps a placeholder point in calcdata for an empty trace
+    var pieces = [], cur = null, valid = new Array(n);
+    for (var i = 0; i < n; i++) {
+      var x = upd.x[i], y = upd.y[i];
+      if (!isNum(x) || !isNum(y)) {
+        if (!(isGap(x) || isGap(y))) { return null; }  // a date or category: plotly's own conversion
+        valid[i] = false;
+        if (!full.connectgaps) { cur = null; }
+        continue;
+      }
+      var px = xa.c2p(x), py = ya.c2p(y);
+      if (!isFinite(px) || !isFinite(py) || px < -w || px > 2 * w || py < -h || py > 2 * h) { return null; }
+      valid[i] = true;
+      if (!cur) { cur = []; pieces.push(cur); }
+      cur.push([px, py]);
+    }
+    var paths = grp.lines.querySelectorAll('path.js-line');
+    if (pieces.length > paths.length && !paths.length && !grp.spare) { return null; }  // nothing to clone
+    return { kind: 'line', grp: grp, paths: paths, d: pieces.map(function (p) { return 'M' + p.join('L'); }),
+             n: n, valid: valid };
+  };
+
+  Player.prototype.drawLine = function (t, cd) {
+    var grp = t.grp, paths = t.paths, d = t.d, j;
+    var model = paths.length ? paths[0] : grp.spare;
+    for (j = paths.length; j < d.length; j++) {
+      var el = model.cloneNode(false);
+      el.__data__ = cd;  // plotly binds each line path to the trace's calcdata
+      grp.lines.appendChild(el);
+    }
+    for (j = d.length; j < paths.length; j++) {
+      if (j === 0) { grp.spare = paths[0]; }
+      paths[j].remove();
+    }
+    var now = grp.lines.querySelectorAll('path.js-line');
+    for (j = 0; j < d.length; j++) { now[j].setAttribute('d', d[j]); }
+  };
+
+  // Apply one frame by moving the SVG markers and rewriting line paths; false when it has to go through plotly.
   Player.prototype.applyFast = function (frame) {
     var gd = this.gd, plan = [];
     for (var j = 0; j < frame.data.length; j++) {
       var upd = frame.data[j], ti = frame.traces[j];
       var full = gd._fullData[ti], cd = gd.calcdata[ti];
-      if (!upd._fast || !full || !cd || full.type !== 'scatter' || full.mode !== 'markers'
-          || (upd.type !== undefined && upd.type !== full.type)) { return false; }
-      var grp = this.group(ti), n = upd.x.length;
-      if (!grp || grp.points.length !== n || cd.length !== n || upd.y.length !== n) { return false; }
+      if (!full || !cd) { return false; }
+      if (unchanged(upd, gd.data[ti])) { continue; }
+      if (!upd._fast || full.type !== 'scatter' || (upd.type !== undefined && upd.type !== full.type)) { return false; }
       var xa = axisOf(gd, full.xaxis), ya = axisOf(gd, full.yaxis);
       if (!xa || !ya) { return false; }
-      var px = new Array(n), py = new Array(n);
-      for (var i = 0; i < n; i++) {
-        px[i] = xa.c2p(upd.x[i]);
-        py[i] = ya.c2p(upd.y[i]);
-        if (!isFinite(px[i]) || !isFinite(py[i])) { return false; }
-      }
-      plan.push([ti, upd, full, cd, grp, px, py]);
+      var step = null;
+      if (full.mode === 'markers') { step = this.planMarkers(ti, upd, full, cd, xa, ya); }
+      else if (full.mode === 'lines') { step = this.planLine(ti, upd, full, xa, ya); }
+      if (!step) { return false; }
+      step.ti = ti; step.upd = upd; step.full = full; step.cd = cd;
+      plan.push(step);
     }
     for (var p = 0; p < plan.length; p++) {
-      var t = plan[p], u = t[1], fullT = t[2], cdT = t[3], pts = t[4].points, X = t[5], Y = t[6];
-      for (var k = 0; k < X.length; k++) {
-        pts[k].setAttribute('transform', 'translate(' + X[k] + ',' + Y[k] + ')');
-        cdT[k].x = u.x[k];
-        cdT[k].y = u.y[k];
+      var t = plan[p], u = t.upd, fullT = t.full, cdT = t.cd, k;
+      if (t.kind === 'markers') {
+        for (k = 0; k < t.px.length; k++) {
+          t.points[k].setAttribute('transform', 'translate(' + t.px[k] + ',' + t.py[k] + ')');
+          cdT[k].x = u.x[k];
+          cdT[k].y = u.y[k];
+          if (u.text !== undefined) { cdT[k].tx = u.text[k]; }  // hover reads the point's text here
+        }
+      } else {
+        this.drawLine(t, cdT);
+        // calcdata as plotly's scatter calc leaves it (one entry per point, BADNUM = undefined at gaps), so a
+        // later redraw (zoom, resize) draws this frame; cd[0] keeps the trace-wide fields (trace, t).
+        cdT.length = t.n;
+        for (k = 0; k < t.n; k++) {
+          var pt = k === 0 ? cdT[0] : {};
+          pt.x = t.valid[k] ? u.x[k] : undefined;
+          pt.y = t.valid[k] ? u.y[k] : undefined;
+          pt.i = k;
+          cdT[k] = pt;
+        }
+        fullT._length = t.n;
       }
-      var input = gd.data[t[0]];
+      var input = gd.data[t.ti];
       input.x = u.x; input.y = u.y; fullT.x = u.x; fullT.y = u.y;
       if (u.customdata !== undefined) { input.customdata = u.customdata; fullT.customdata = u.customdata; }
+      if (u.text !== undefined) { input.text = u.text; fullT.text = u.text; }
     }
     return true;
   };

@@ -2,10 +2,13 @@
 
 ``Plotly.animate`` re-runs ``supplyDefaults`` and ``calc`` over every trace and slider step on each frame
 (60–90 ms per frame in headless chromium for the surfaces figure, whatever moves). The player in
-``viz/player.js`` applies a frame that only moves marker traces by setting their SVG transforms and the
-matching plotly state (calcdata for hover, trace data, the slider through plotly's own observer), and sends
-anything else through ``Plotly.animate``. It also steps one frame back or forward, which plotly's
-updatemenu buttons cannot express (their arguments are fixed).
+``viz/player.js`` applies a frame that moves markers (SVG transforms) and replaces plain polylines (the SVG
+path plotly would write, for ``mode="lines"`` traces with ``line.simplify=False``, linear shape and no fill),
+writes the matching plotly state (calcdata for hover and redraws, trace data, the slider through plotly's own
+observer), skips traces whose update changes nothing, and sends any other frame through ``Plotly.animate``.
+It does not update autorange extremes, so a figure gives the axes of its animated traces fixed ranges. It
+also steps one frame back or forward, which plotly's updatemenu buttons cannot express (their arguments are
+fixed).
 
 A figure opts in with :func:`use_player`, which swaps its play controls for buttons that only notify the
 player (``execute=False``) and lets the player draw the slider's steps. Pure functions, no streamlit; the

@@ -276,7 +276,7 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
     loss_name = "loss (each run's own)" if values["cmp"] == "loss" else LOSS_LABELS[problem.mlp.loss]
     prior = None if values["cmp"] == "loss" else problem.prior_loss
     key = MODEL.query_string(values)
-    fig = _figure(key, series, boundary, landscape, values["scale"], loss_name, prior)
+    fig = _figure(key, series, boundary, landscape, values["scale"], loss_name, prior, values["fps"])
     timing["figure"] = time.perf_counter() - tick
     seeds_note = f" First of {n_seeds} seeds; the spread is below." if n_seeds > 1 else ""
     view_note = ""
@@ -348,12 +348,12 @@ def _fit_section(runs: list, b: int) -> None:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _figure(key: str, _series: list[nf.NetSeries], _boundary: Any, _landscape: Any, scale: str, loss_name: str,
-            prior: float | None) -> PrecomputedFigure:
+            prior: float | None, fps: int) -> PrecomputedFigure:
     """The training figure of one view ``key``; the same object while nothing changed, so playback is not restarted."""
     from viz.player import use_player
 
     fig = nf.training_figure(_series, boundary=_boundary, landscape=_landscape, max_frames=MAX_FRAMES,
-                             loss_scale=scale, loss_name=loss_name, reference_loss=prior,
+                             loss_scale=scale, loss_name=loss_name, reference_loss=prior, frame_ms=round(1000 / fps),
                              reference_label=f"guess the class shares ({prior:.3g})" if prior is not None else "")
     shown = PrecomputedFigure(fig)
     spec = shown.to_dict()
@@ -364,7 +364,7 @@ def _figure(key: str, _series: list[nf.NetSeries], _boundary: Any, _landscape: A
 def _exports(fig: PrecomputedFigure, series: list[nf.NetSeries], boundary: nf.BoundaryData | None,
              values: dict[str, Any], loss_name: str) -> None:
     st.subheader("Export")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.download_button("Curves (CSV)", nf.curves_csv(series), file_name="descent_lab_network_curves.csv",
                        mime="text/csv")
     if c2.button("Prepare HTML (interactive)"):
@@ -387,6 +387,10 @@ def _exports(fig: PrecomputedFigure, series: list[nf.NetSeries], boundary: nf.Bo
                 data = encode_gif(frames, 15) if fmt == "gif" else encode_mp4(frames, 15)
             col.download_button(f"Download {fmt.upper()}", data, file_name=f"descent_lab_network.{fmt}",
                                 mime="image/gif" if fmt == "gif" else "video/mp4")
+    # Rendered only when clicked (a deferred download), like the surfaces page's exports.
+    c5.download_button("PNG (last frame)", data=lambda: nf.net_png(series, boundary=boundary, max_frames=MAX_FRAMES,
+                                                                   loss_scale=values["scale"], loss_name=loss_name),
+                       file_name="descent_lab_network.png", mime="image/png", on_click="ignore", key=f"{P}.dl.png")
     st.caption("Share this view: copy the address bar; every control is in the link.")
 
 
