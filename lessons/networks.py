@@ -534,4 +534,119 @@ INIT = Lesson(
     compute=compute,
 )
 
-NET_LESSONS: tuple[Lesson, ...] = (ADAM, BODY, XOR, ORDER, SIGMOID, MSE_CE, IRIS, INIT)
+# -- The output goes to the mean (regression, raw inputs 1–9) ---------------------------------------
+#: A run "outputs the mean" when its R² stays below this: it explains almost none of y's spread.
+MEAN_R2 = 0.05
+
+
+def _mean_stuck(r: Result, i: int) -> np.ndarray:
+    return _final(r, i, "train_r2") < MEAN_R2
+
+
+def _mean_facts(r: Result) -> dict[str, float | int | str]:
+    raw, std = _mean_stuck(r, 0), _mean_stuck(r, 1)
+    y = np.asarray(r.problems[0].y_train, dtype=float)
+    stuck = np.flatnonzero(raw)
+    spread = float(np.median(_final(r, 0, "pred_spread")[stuck])) if stuck.size else float("nan")
+    return {"raw_stuck": int(raw.sum()), "std_stuck": int(std.sum()), "seeds": r.scenario.seeds,
+            "mean_y": f"{y.mean():.2f}", "x_lo": f"{r.problems[0].split.dataset.X.min():g}",
+            "x_hi": f"{r.problems[0].split.dataset.X.max():g}", "spread": f"{spread:.0%}" if stuck.size else "—",
+            "raw_r2": f"{np.median(_final(r, 0, 'train_r2')[~raw]):.2f}" if (~raw).any() else "—",
+            "std_r2": f"{np.median(_final(r, 1, 'train_r2')):.2f}"}
+
+
+def _mean_claim(r: Result) -> tuple[bool, str]:
+    raw, std = int(_mean_stuck(r, 0).sum()), int(_mean_stuck(r, 1).sum())
+    return raw > std and std == 0, (f"raw inputs: {raw} of {r.scenario.seeds} seeds output the mean (R² < {MEAN_R2}); "
+                                     f"standardized: {std}")
+
+
+MEAN = Lesson(
+    key="output_is_the_mean",
+    title="A sigmoid net whose output converges to the average",
+    question="I train a 1-1-1 sigmoid network to fit y = (1.2x + 1)/10 on x = 1 … 9. On some runs every output "
+             "converges to the average of the targets. Why?",
+    scenario=NetScenario(
+        pairs(dataset="scaled_line", hidden=(1,), activation="sigmoid", output="sigmoid", loss="mse", init="normal",
+              init_scale=1.0, test_fraction=0.0),
+        ((opt("gd", {"lr": 1.0}, label="raw inputs"), pairs(standardize=False)),
+         (opt("gd", {"lr": 1.0}, label="standardized inputs"), pairs(standardize=True))),
+        epochs=500, seeds=20,
+    ),
+    predict=Predict(
+        "Same net, same lr, 20 random starts each. Which inputs leave some nets predicting the average?",
+        ("raw inputs 1 … 9", "standardized inputs", "neither"),
+        lambda r: 0 if _mean_stuck(r, 0).sum() > _mean_stuck(r, 1).sum() else (1 if _mean_stuck(r, 1).any() else 2),
+    ),
+    narration=(
+        "With raw inputs from {x_lo} to {x_hi}, a random first weight pushes the hidden sigmoid to 0 or 1 on every row "
+        "in some starts. A saturated unit passes no gradient back, so the net can only move its output bias, and the "
+        "best constant under squared error is the mean of y, {mean_y}: {raw_stuck} of {seeds} raw runs end there "
+        "(their outputs vary by {spread} of y's spread), the others fit with a median R² of {raw_r2}. Standardized "
+        "inputs keep the unit in its sloped range: {std_stuck} of {seeds} get stuck, median R² {std_r2}."
+    ),
+    facts=_mean_facts,
+    annotations=lambda r: [],
+    variations=(
+        Variation("a larger init (σ = 3)", lambda s: set_problem(s, init_scale=3.0)),
+        Variation("tanh units", lambda s: set_problem(s, activation="tanh")),
+    ),
+    claim=_mean_claim,
+    compute=compute,
+)
+
+
+# -- Batch normalization ----------------------------------------------------------------------------
+def _bn_facts(r: Result) -> dict[str, float | int | str]:
+    loss = [np.median(_final(r, i, "train_loss")) for i in range(3)]
+    acc = [np.median(_final(r, i, "train_acc")) for i in range(3)]
+    return {"plain_loss": f"{loss[0]:.3f}", "fast_loss": f"{loss[1]:.3f}", "bn_loss": f"{loss[2]:.3f}",
+            "plain_acc": _pct(acc[0]), "fast_acc": _pct(acc[1]), "bn_acc": _pct(acc[2]),
+            "ln2": f"{math.log(2):.3f}", "epochs": r.scenario.epochs,
+            "bn_trained": int((_final(r, 2, "train_acc") >= 0.97).sum()), "seeds": r.scenario.seeds,
+            "lr_bn": dict(r.scenario.runs[2][0].hparams)["lr"], "lr_plain": dict(r.scenario.runs[0][0].hparams)["lr"]}
+
+
+def _bn_claim(r: Result) -> tuple[bool, str]:
+    plain = _final(r, 1, "train_loss")
+    bn_ok = int((_final(r, 2, "train_acc") >= 0.97).sum())
+    ok = bn_ok >= 0.8 * r.scenario.seeds and bool(np.all(plain > 0.6))
+    return ok, f"with BN {bn_ok} of {r.scenario.seeds} seeds reach 97%; without BN at the same lr every loss stays above 0.6"
+
+
+BATCH_NORM = Lesson(
+    key="batch_normalization",
+    title="Batch normalization: a deep sigmoid net that stalls, and trains with BN",
+    question="My deeper sigmoid network barely learns, and a larger learning rate does not help. I read that batch "
+             "normalization allows higher learning rates. Does it?",
+    scenario=NetScenario(
+        pairs(dataset="moons", hidden=(16, 16, 16, 16), activation="sigmoid"),
+        ((opt("gd", {"lr": 0.5}, label="no BN, lr 0.5"), pairs(batch_norm=False)),
+         (opt("gd", {"lr": 5.0}, label="no BN, lr 5"), pairs(batch_norm=False)),
+         (opt("gd", {"lr": 5.0}, label="BN, lr 5"), pairs(batch_norm=True))),
+        epochs=60, seeds=5,
+    ),
+    predict=Predict(
+        "Four sigmoid layers of 16 units, full-batch GD, 60 epochs. Which run learns the moons?",
+        ("no BN, lr 0.5", "no BN, lr 5", "BN, lr 5"),
+        lambda r: int(np.argmin([np.median(_final(r, i, "train_loss")) for i in range(3)])),
+    ),
+    narration=(
+        "Without BN the gradient shrinks through every sigmoid layer, so after {epochs} epochs the loss is still "
+        "{plain_loss} at lr {lr_plain} and {fast_loss} at lr 5, next to ln 2 = {ln2} (guessing), with {plain_acc} and "
+        "{fast_acc} accuracy. Batch normalization re-centres and re-scales each layer's inputs on every batch, so the "
+        "units stay in their sloped range and a 10× larger step is safe: with BN at lr {lr_bn} the loss falls to "
+        "{bn_loss} ({bn_acc}), and {bn_trained} of {seeds} seeds reach 97%."
+    ),
+    facts=_bn_facts,
+    annotations=lambda r: [],
+    variations=(
+        Variation("tanh units", lambda s: set_problem(s, activation="tanh")),
+        Variation("two hidden layers", lambda s: set_problem(s, hidden=(16, 16))),
+    ),
+    claim=_bn_claim,
+    compute=compute,
+)
+
+
+NET_LESSONS: tuple[Lesson, ...] = (ADAM, BODY, XOR, ORDER, SIGMOID, MEAN, MSE_CE, IRIS, INIT, BATCH_NORM)

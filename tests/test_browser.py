@@ -118,7 +118,7 @@ def page():
 
 
 def _open_surfaces(page, url: str) -> None:
-    page.goto(f"{url}/", wait_until="domcontentloaded")
+    page.goto(f"{url}/surfaces", wait_until="domcontentloaded")
     page.wait_for_function(FIGURE_READY, timeout=90_000)
     page.wait_for_function(PLAYER_READY, timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -233,7 +233,7 @@ def test_step_buttons_and_keys_move_exactly_one_frame(page, app_url):
 def test_click_on_the_map_moves_the_start_point(page, app_url):
     """A click on a click-grid point becomes the new start: the x₀/y₀ inputs take that point's coordinates."""
     _open_surfaces(page, app_url)
-    x_in, y_in = page.get_by_label("x₀"), page.get_by_label("y₀")
+    x_in, y_in = page.get_by_role("spinbutton", name="x₀"), page.get_by_role("spinbutton", name="y₀")
     x0, y0 = float(x_in.input_value()), float(y_in.input_value())
     px, py, gx, gy = page.evaluate(CLICK_TARGET, [x0, y0])
     page.mouse.move(px, py)
@@ -505,3 +505,72 @@ def test_boundary_pieces_follow_frames_in_the_exported_networks_figure(tmp_path)
         shown = page.evaluate("() => window.__netFrames")
         assert [name for name, _ in shown] == [str(int(ep[j])) for j in nf.frame_indices(R, 5)[1:]]
         assert all(fast for _, fast in shown)
+
+
+# -- lessons, page walks, hostile links ---------------------------------------------------------------
+# The lesson's figure: the first plotly plot with frames (a surfaces or a networks figure).
+LESSON_GD = """() => [...document.querySelectorAll('.js-plotly-plot')].find(
+    gd => gd._transitionData && gd._transitionData._frames && gd._transitionData._frames.length > 5)"""
+LESSON_READY = f"""() => {{ const gd = ({LESSON_GD})(), p = window.DescentLabPlayer;
+    return !!(gd && gd._fullLayout && gd._fullLayout.sliders && gd._fullLayout.sliders.length && p); }}"""
+LESSON_ACTIVE = f"() => ({LESSON_GD})()._fullLayout.sliders[0].active || 0"
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.slow
+def test_every_lesson_opens_and_plays(page, app_url):
+    """Each lesson from its link: its figure appears with no exception, and Play moves its slider (plotly's own
+    slider state). Reference: the lessons registry lists the keys."""
+    import lessons
+
+    for key in lessons.REGISTRY:
+        page.goto(f"{app_url}/?lesson={key}", wait_until="domcontentloaded")
+        page.wait_for_function(LESSON_READY, timeout=120_000)
+        _no_exception(page)
+        page.locator("g.updatemenu-button", has_text="Play").first.click()
+        page.wait_for_function(f"() => ({LESSON_ACTIVE})() > 0", timeout=30_000)
+    _shot(page, "browser-lesson-playing.png")
+
+
+def _nav(page, label: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label).first.click()
+
+
+@pytest.mark.slow
+def test_walking_the_pages_in_any_order_keeps_each_pages_settings(page, app_url):
+    """Lessons → Surfaces → Networks → Surfaces → Lessons → Networks through the sidebar, as a person clicks:
+    never an exception, and each page comes back with its own settings (reference: the link each page
+    writes, which carries its values)."""
+    page.goto(f"{app_url}/surfaces?surface=two_basin&steps=123", wait_until="domcontentloaded")
+    page.wait_for_function(FIGURE_READY, timeout=90_000)
+    for label, ready, check in (
+        ("Networks", NET_FIGURE_READY, None), ("Surfaces", FIGURE_READY, "steps=123"),
+        ("Lessons", LESSON_READY, None), ("Networks", NET_FIGURE_READY, None), ("Surfaces", FIGURE_READY, "steps=123"),
+    ):
+        _nav(page, label)
+        page.wait_for_function(ready, timeout=120_000)
+        _no_exception(page)
+        if check:
+            page.wait_for_function(f"() => window.location.search.includes({check!r})", timeout=30_000)
+            assert "surface=two_basin" in page.url
+
+
+def test_a_hostile_link_shows_plain_text_and_fetches_nothing(page, app_url):
+    """A link whose values hold markdown, a link and an image: the notice shows them as text (no <a>, no <img>
+    from them, no bold), and no request leaves for the image's host (reference: the browser's own request log)."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    bait = "**Session expired** [sign in](https://bait.invalid/login) ![x](https://bait.invalid/t.png)"
+    from urllib.parse import quote
+
+    page.goto(f"{app_url}/surfaces?surface={quote(bait)}&o0={quote(bait)}", wait_until="domcontentloaded")
+    page.wait_for_function(FIGURE_READY, timeout=90_000)
+    alert = page.locator('[data-testid="stAlert"]').first
+    text = alert.inner_text()
+    assert "[sign in]" in text and "**Session" in text
+    assert alert.locator("a[href*='bait.invalid'], img[src*='bait.invalid'], strong").count() == 0
+    assert not [u for u in asked if "bait.invalid" in u]
+    _no_exception(page)

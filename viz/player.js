@@ -186,6 +186,8 @@
     var btn = this.button('play');
     var dur = btn && btn.args && btn.args[1] && btn.args[1].frame && btn.args[1].frame.duration;
     if (dur > 0) { this.frameMs = dur; }
+    // A 3-D figure asks for redraw in its Play button: plotly does not replot 3-D traces without it.
+    this.redraw = !!(btn && btn.args && btn.args[1] && btn.args[1].frame && btn.args[1].frame.redraw);
     return true;
   };
 
@@ -417,7 +419,7 @@
       }
       done = Promise.resolve(true);
     } else {
-      done = window.Plotly.animate(this.gd, [name], { mode: 'immediate', frame: { duration: 0, redraw: false },
+      done = window.Plotly.animate(this.gd, [name], { mode: 'immediate', frame: { duration: 0, redraw: !!this.redraw },
                                                        transition: { duration: 0 } }).then(function () { return true; });
     }
     return done.then(function (ok) {

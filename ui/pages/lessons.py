@@ -78,7 +78,8 @@ def _figure(lesson_key: str, v: int, notes_on: bool) -> tuple[PrecomputedFigure,
         fidx = nf.frame_indices(len(series[0].epochs), MAX_FRAMES)
         p0 = r.problems[0]
         view = (0, 1) if p0.mlp.n_features <= 2 else None
-        boundary = boundary_data(p0, r.trajectories[0].params[fidx, 0, :], view, r.labels[0])
+        boundary = None if p0.regression else boundary_data(p0, r.trajectories[0].params[fidx, 0, :], view,
+                                                            r.labels[0])
         fig = PrecomputedFigure(nf.training_figure(series, boundary=boundary, max_frames=MAX_FRAMES,
                                                    loss_name=networks_model.LOSS_LABELS.get(p0.mlp.loss, "loss")))
         axes = ("x", "y")
@@ -149,6 +150,8 @@ def main() -> None:
         st.markdown(lesson.narrate(r))
         holds, sentence = lesson.claim(r)
         st.caption(("What this run shows: " if holds else "This run does not show the usual effect: ") + sentence)
+    if not isinstance(r.scenario, SurfaceScenario) and r.problems[0].regression:
+        _fit(r)
     if basin_fig is not None:
         st.subheader("Where every start ends")
         st.plotly_chart(basin_fig, theme=None, key=f"{P}.basins")
@@ -161,6 +164,16 @@ def main() -> None:
     with c1:
         _explorer_button(r.scenario)
     c2.caption(f"Computed in {r.seconds:.2f} s: {_what_ran(r)}.")
+
+
+def _fit(r: Result) -> None:
+    """Regression lessons: each run's fitted function on the data (first seed), as the networks page draws it."""
+    import nets
+    from viz.fit_figure import fit_figure
+
+    grids = [nets.fit_grid(p, t.params[[-1], 0, :]) for p, t in zip(r.problems, r.trajectories, strict=True)]
+    st.plotly_chart(fit_figure(grids, list(r.labels), [palette.color_for(i) for i in range(len(grids))],
+                               [round(float(r.x[0][-1]))]), theme=None, key=f"{P}.fit")
 
 
 def _what_ran(r: Result) -> str:

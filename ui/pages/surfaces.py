@@ -186,10 +186,10 @@ def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scal
     from viz.player import use_player
 
     if layout == "3d":
-        # plotly's own controls: the player redraws frames without replotting 3-D traces.
-        return PrecomputedFigure(surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale))
-    fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
-                                         frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
+        fig = surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale)
+    else:
+        fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
+                                             frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
     shown = PrecomputedFigure(fig)
     spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
     spec["layout"] = use_player(spec["layout"])
@@ -367,7 +367,7 @@ def main() -> None:
     else:
         st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
                         width="stretch")
-        frame_player(key=f"{P}.player")
+    frame_player(key=f"{P}.player")
     timing["chart"] = time.perf_counter() - t0
 
     st.subheader("Summary")
