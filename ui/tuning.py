@@ -158,7 +158,8 @@ def parse_cell(event: Any) -> tuple[float, float | None] | None:
 
 
 def set_hparams(ss: MutableMapping[str, Any], uid: int, values: dict[str, float], prefix: str = OPT) -> bool:
-    """Set hyperparameters of the panel entry ``uid``: its stored config and its widgets (before the rerun).
+    """Set hyperparameters of the panel entry ``uid`` (before the rerun): its stored config, and its widgets
+    re-seed from it.
 
     Returns whether the entry was found.
     """
@@ -172,8 +173,13 @@ def set_hparams(ss: MutableMapping[str, Any], uid: int, values: dict[str, float]
         cfg = entry.config
         hp = {**dict(cfg.hparams), **values}
         item["entry"] = replace(entry, config=canonical(replace(cfg, hparams=tuple(sorted(hp.items())))))
-        for k, v in values.items():
-            ss[f"{prefix}.{uid}.{cfg.name}.{k}"] = v
+        # The widgets re-seed from the stored config. Setting them instead would not do for lr: its
+        # select-slider's options gain the new value only on the next run.
+        for k in values:
+            try:
+                del ss[f"{prefix}.{uid}.{cfg.name}.{k}"]
+            except KeyError:  # not drawn yet (or AppTest's proxy, which cannot drop a widget's key)
+                pass
         return True
     return False
 
