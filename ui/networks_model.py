@@ -171,6 +171,9 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("sharp", False, label="sharpness vs 2/η (edge of stability)",
                  help="The top Hessian eigenvalue of each run's first network per recorded epoch, beside 2/η. "
                       "Takes up to about 2 s more."), section="view"),
+    Control(Spec("lrsens", False, label="learning-rate sensitivity",
+                 help="Final loss against lr for each optimizer: 16 learning rates × up to 5 seeds × up to 200 "
+                      "epochs. Takes up to about 4 s more."), section="view"),
 )
 
 #: Per-optimizer controls (``o{i}.batch``): one optimizer with b = 1, another full batch, in one figure.

@@ -22,6 +22,10 @@ MAX_OPTIMIZERS = 8
 START_MARGIN = 0.25
 #: Basin-map grid sizes (starts per axis) offered; 0 = no basin map.
 BASIN_CHOICES = (0, 50, 100, 150, 200)
+#: Tuning views (ui.tuning), map colours and race criteria.
+TUNE_VIEWS = {"off": "off", "map": "map: lr × second knob", "sensitivity": "lr sensitivity", "race": "fair race"}
+TUNE_MEASURES = {"final": "final loss", "steps": "steps to tolerance", "status": "outcome", "rate": "rate per step"}
+RACE_CRITERIA = {"final": "final loss", "steps": "steps to tolerance"}
 LAYOUT_LABELS = {"overlay": "overlay", "small_multiples": "small multiples", "3d": "3-D surface"}
 DEFAULT_LANDSCAPE = "rosenbrock"
 # Used on a surface that declares no demo of its own: on Rosenbrock GD crawls along the valley,
@@ -106,6 +110,14 @@ CONTROLS: tuple[Control, ...] = (
     Control(Spec("ref", "", choices=(), label="SciPy reference paths (dashed)",
                  help="scipy.optimize.minimize from the same start, for comparison."),
             section="view", many=True, choices=lambda v: scipy_methods()),
+    Control(Spec("tune", "off", choices=tuple(TUNE_VIEWS), label="tuning view",
+                 help="Where each optimizer works across its settings: a map over lr × its second knob (click a "
+                      "cell to use it), final loss against lr over the starts, or a fair race with tuned lrs."),
+            section="view", fmt=TUNE_VIEWS.get),
+    Control(Spec("tune.measure", "final", choices=tuple(TUNE_MEASURES), label="map colour"),
+            section="view", fmt=TUNE_MEASURES.get, shown=lambda v: v["tune"] == "map"),
+    Control(Spec("tune.by", "final", choices=tuple(RACE_CRITERIA), label="race criterion"),
+            section="view", widget="radio", fmt=RACE_CRITERIA.get, shown=lambda v: v["tune"] == "race"),
     # Before the optimizers are decoded (a link) any slot may be named; the widget offers the listed ones.
     Control(Spec("xray", "off", choices=("off", *range(MAX_OPTIMIZERS)), label="X-ray of",
                  help="Inside one optimizer (its first start): gradient, momentum and step arrows, the step per "

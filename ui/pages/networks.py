@@ -24,6 +24,7 @@ from optimizers.runner import Trajectory
 from ui import controls as ctl
 from ui.codec import OptEntry
 from ui.common import PrecomputedFigure, boundary_data, config_key, to_series
+from ui.net_tuning import net_tuning_section
 from ui.networks_model import (
     CONTROLS,
     LOSS_LABELS,
@@ -315,6 +316,7 @@ def _body(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, flo
             st.markdown("\n".join(f"- {line}" for line in lines) if lines else "- nothing unusual")
 
     sharpness_section(values, runs)
+    net_tuning_section(values, runs)
     with st.expander("Update rules"):
         seen = set()
         for e in values["optimizers"]:

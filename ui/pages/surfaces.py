@@ -28,6 +28,7 @@ from ui.optimizer_panel import optimizer_panel, set_optimizers
 from ui.page import run_page
 from ui.player import frame_player
 from ui.surfaces_model import CONTROLS, MODEL, START_MARGIN, demo_optimizers
+from ui.tuning import tuning_section
 from ui.xray import xray_section
 from viz import palette
 
@@ -376,6 +377,7 @@ def main() -> None:
     # A static table: much lighter in the browser than the interactive data grid.
     st.table(_formatted(summary_rows(surface, labels, trajectories)))
     xray_section(values, surface)
+    tuning_section(values, surface)
     t0 = time.perf_counter()
     basin_section(values, surface)
     timing["basins"] = time.perf_counter() - t0
