@@ -18,6 +18,7 @@ from optimizers.adam import Adam
 from optimizers.adamax import Adamax
 from optimizers.adamw import AdamW
 from optimizers.amsgrad import AMSGrad
+from optimizers.asgd import ASGD
 from optimizers.base import Optimizer
 from optimizers.gd import GD
 from optimizers.lion import Lion
@@ -26,6 +27,7 @@ from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
 from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
+from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
@@ -47,6 +49,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     RAdam.name: RAdam,
     Lion.name: Lion,
     SeedAdam.name: SeedAdam,
+    Rprop.name: Rprop,
+    ASGD.name: ASGD,
 }
 
 

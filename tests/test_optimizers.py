@@ -235,6 +235,33 @@ def ref_seed_adam(h, theta, grad_fn, steps):
     return out
 
 
+def ref_rprop(h, theta, grad_fn, steps):
+    lr, em, ep = h.get("lr", 1e-2), h.get("etaminus", 0.5), h.get("etaplus", 1.2)
+    lo, hi = h.get("step_size_min", 1e-6), h.get("step_size_max", 50.0)
+    prev, delta = np.zeros_like(theta), np.full_like(theta, lr)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        same = g * prev
+        delta = np.clip(delta * np.where(same > 0, ep, np.where(same < 0, em, 1.0)), lo, hi)
+        g = np.where(same < 0, 0.0, g)
+        theta = theta - delta * np.sign(g)
+        prev = g
+        out.append(theta)
+    return out
+
+
+def ref_asgd(h, theta, grad_fn, steps):
+    lr, lambd, alpha, wd = h.get("lr", 1e-2), h.get("lambd", 1e-4), h.get("alpha", 0.75), h.get("weight_decay", 0.0)
+    out = []
+    for t in range(1, steps + 1):
+        eta = lr / (1 + lambd * lr * (t - 1)) ** alpha
+        g = grad_fn(theta) + wd * theta
+        theta = theta * (1 - lambd * eta) - eta * g
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -273,6 +300,8 @@ HPARAMS = {
         {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "compound_correction": False},
         {"lr": 0.1, "zero_based_step": False, "times_gradient": False},
     ],
+    "rprop": [{}, {"lr": 0.05, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 0.02, "step_size_max": 0.08}],
+    "asgd": [{}, {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 2.0, "weight_decay": 0.1}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -303,7 +332,7 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
 def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
-                     "nadam", "adamax", "radam", "lion", "seed_adam"]
+                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -436,7 +465,7 @@ def test_display_metadata(name):
 KATEX_WORDS = {
     "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
     "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
-    "tfrac", "theta", "to", "leftarrow", "neq", "odot",
+    "tfrac", "theta", "to", "leftarrow", "neq", "odot", "cdot", "min",
 }
 
 
