@@ -25,12 +25,14 @@ from optimizers.lion import Lion
 from optimizers.momentum import Momentum
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
+from optimizers.qhm import QHM
 from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
 from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
+from optimizers.signsgd import SignSGD
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
@@ -51,6 +53,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SeedAdam.name: SeedAdam,
     Rprop.name: Rprop,
     ASGD.name: ASGD,
+    SignSGD.name: SignSGD,
+    QHM.name: QHM,
 }
 
 

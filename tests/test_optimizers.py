@@ -262,6 +262,41 @@ def ref_asgd(h, theta, grad_fn, steps):
     return out
 
 
+def ref_signsgd(h, theta, grad_fn, steps):
+    lr, mu, wd, decouple = h.get("lr", 1e-3), h.get("momentum", 0.9), h.get("weight_decay", 0.0), h.get("weight_decouple", True)
+    m = np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        if mu > 0:
+            m = mu * m + (1 - mu) * g
+            g = m
+        theta = theta - lr * np.sign(g)
+        out.append(theta)
+    return out
+
+
+def ref_qhm(h, theta, grad_fn, steps):
+    lr, beta, nu = h.get("lr", 1e-3), h.get("momentum", 0.0), h.get("nu", 1.0)
+    wd, decouple = h.get("weight_decay", 0.0), h.get("weight_decouple", False)
+    b = np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        b = beta * b + (1 - beta) * g
+        theta = theta - lr * (nu * b + (1 - nu) * g)
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -302,6 +337,10 @@ HPARAMS = {
     ],
     "rprop": [{}, {"lr": 0.05, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 0.02, "step_size_max": 0.08}],
     "asgd": [{}, {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 2.0, "weight_decay": 0.1}],
+    "signsgd": [{}, {"lr": 0.05, "momentum": 0.0, "weight_decay": 0.2, "weight_decouple": False},
+                {"lr": 0.05, "momentum": 0.7, "weight_decay": 0.2}],
+    "qhm": [{}, {"lr": 0.05, "momentum": 0.8, "nu": 0.7, "weight_decay": 0.1},
+            {"lr": 0.05, "momentum": 0.3, "nu": 0.5, "weight_decay": 0.1, "weight_decouple": True}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -332,7 +371,7 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
 def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
-                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd"]
+                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -465,7 +504,7 @@ def test_display_metadata(name):
 KATEX_WORDS = {
     "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
     "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
-    "tfrac", "theta", "to", "leftarrow", "neq", "odot", "cdot", "min",
+    "tfrac", "theta", "to", "leftarrow", "neq", "odot", "cdot", "min", "nu",
 }
 
 
