@@ -25,6 +25,7 @@ from optimizers.lion import Lion
 from optimizers.momentum import Momentum
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
+from optimizers.qhadam import QHAdam
 from optimizers.qhm import QHM
 from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
@@ -55,6 +56,7 @@ REGISTRY: dict[str, type[Optimizer]] = {
     ASGD.name: ASGD,
     SignSGD.name: SignSGD,
     QHM.name: QHM,
+    QHAdam.name: QHAdam,
 }
 
 

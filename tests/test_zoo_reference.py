@@ -33,6 +33,11 @@ CASES = [
      {"lr": 1e-3, "momentum": 0.9, "nu": 0.7, "weight_decay": 0.05}),
     ("qhm", {"lr": 1e-3, "momentum": 0.3, "nu": 0.7, "weight_decay": 0.05, "weight_decouple": True}, "QHM",
      {"lr": 1e-3, "momentum": 0.3, "nu": 0.7, "weight_decay": 0.05, "weight_decouple": True}),
+    ("qhadam", {"lr": 1e-2}, "QHAdam", {"lr": 1e-2}),
+    ("qhadam", {"lr": 1e-2, "beta1": 0.8, "beta2": 0.99, "nu1": 0.7, "nu2": 0.9, "weight_decay": 0.05}, "QHAdam",
+     {"lr": 1e-2, "betas": (0.8, 0.99), "nus": (0.7, 0.9), "weight_decay": 0.05}),
+    ("qhadam", {"lr": 1e-2, "nu1": 0.7, "weight_decay": 0.05, "weight_decouple": True}, "QHAdam",
+     {"lr": 1e-2, "nus": (0.7, 1.0), "weight_decay": 0.05, "weight_decouple": True}),
 ]
 
 
