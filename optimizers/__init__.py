@@ -18,17 +18,22 @@ from optimizers.adam import Adam
 from optimizers.adamax import Adamax
 from optimizers.adamw import AdamW
 from optimizers.amsgrad import AMSGrad
+from optimizers.asgd import ASGD
 from optimizers.base import Optimizer
 from optimizers.gd import GD
 from optimizers.lion import Lion
 from optimizers.momentum import Momentum
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
+from optimizers.qhadam import QHAdam
+from optimizers.qhm import QHM
 from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
+from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
+from optimizers.signsgd import SignSGD
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
@@ -47,6 +52,11 @@ REGISTRY: dict[str, type[Optimizer]] = {
     RAdam.name: RAdam,
     Lion.name: Lion,
     SeedAdam.name: SeedAdam,
+    Rprop.name: Rprop,
+    ASGD.name: ASGD,
+    SignSGD.name: SignSGD,
+    QHM.name: QHM,
+    QHAdam.name: QHAdam,
 }
 
 

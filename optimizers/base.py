@@ -145,6 +145,10 @@ class Optimizer:
     latex: ClassVar[str] = ""
     specs: ClassVar[tuple[Spec, ...]] = ()
     reference: ClassVar[str] = ""
+    #: Where the app lists it: "classic" (SGD and its momenta), "adaptive" (a step per coordinate) or "modern".
+    family: ClassVar[str] = ""
+    #: One line on what it does differently, shown as the help of the optimizer's select box.
+    summary: ClassVar[str] = ""
     #: Optional compiled twin of :meth:`direction` for the fused runner (:mod:`optimizers.fused`):
     #: ``kernel(g, p, S, c, d)`` with gradients ``g`` and parameters ``p`` of shape ``(n,)``, the state
     #: ``S`` ``(slots, n)`` from :meth:`kernel_state` (updated in place), the step's numbers ``c`` from

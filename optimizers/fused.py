@@ -211,7 +211,8 @@ def _distinct_settings(base: Optimizer) -> tuple[Optimizer, np.ndarray | None]:
     The kernel's numbers do not involve lr (the update applies it), so an lr sweep
     needs only the shared rows, and a 64 × 64 (lr, β₁) grid only 64 settings' numbers.
     """
-    names = [n for n in getattr(base, "_per_run_names", ()) if n != "lr"]
+    # Rprop and ASGD read lr inside the direction (``direction_uses_lr``): their settings include it.
+    names = [n for n in getattr(base, "_per_run_names", ()) if n != "lr" or getattr(base, "direction_uses_lr", False)]
     scalars = {n: v for n, v in base.hparams.items() if not isinstance(v, np.ndarray)}
     if not names:
         return type(base)(**scalars), None

@@ -235,6 +235,89 @@ def ref_seed_adam(h, theta, grad_fn, steps):
     return out
 
 
+def ref_rprop(h, theta, grad_fn, steps):
+    lr, em, ep = h.get("lr", 1e-2), h.get("etaminus", 0.5), h.get("etaplus", 1.2)
+    lo, hi = h.get("step_size_min", 1e-6), h.get("step_size_max", 50.0)
+    prev, delta = np.zeros_like(theta), np.full_like(theta, lr)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        same = g * prev
+        delta = np.clip(delta * np.where(same > 0, ep, np.where(same < 0, em, 1.0)), lo, hi)
+        g = np.where(same < 0, 0.0, g)
+        theta = theta - delta * np.sign(g)
+        prev = g
+        out.append(theta)
+    return out
+
+
+def ref_asgd(h, theta, grad_fn, steps):
+    lr, lambd, alpha, wd = h.get("lr", 1e-2), h.get("lambd", 1e-4), h.get("alpha", 0.75), h.get("weight_decay", 0.0)
+    out = []
+    for t in range(1, steps + 1):
+        eta = lr / (1 + lambd * lr * (t - 1)) ** alpha
+        g = grad_fn(theta) + wd * theta
+        theta = theta * (1 - lambd * eta) - eta * g
+        out.append(theta)
+    return out
+
+
+def ref_signsgd(h, theta, grad_fn, steps):
+    lr, mu, wd, decouple = h.get("lr", 1e-3), h.get("momentum", 0.9), h.get("weight_decay", 0.0), h.get("weight_decouple", True)
+    m = np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        if mu > 0:
+            m = mu * m + (1 - mu) * g
+            g = m
+        theta = theta - lr * np.sign(g)
+        out.append(theta)
+    return out
+
+
+def ref_qhm(h, theta, grad_fn, steps):
+    lr, beta, nu = h.get("lr", 1e-3), h.get("momentum", 0.0), h.get("nu", 1.0)
+    wd, decouple = h.get("weight_decay", 0.0), h.get("weight_decouple", False)
+    b = np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        b = beta * b + (1 - beta) * g
+        theta = theta - lr * (nu * b + (1 - nu) * g)
+        out.append(theta)
+    return out
+
+
+def ref_qhadam(h, theta, grad_fn, steps):
+    lr, b1, b2, eps = h.get("lr", 1e-3), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    nu1, nu2, wd, decouple = h.get("nu1", 1.0), h.get("nu2", 1.0), h.get("weight_decay", 0.0), h.get("weight_decouple", False)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    s1 = s2 = np.float32(0.0)  # the weight sums 1 + β + … + β^{t−1}, kept in float32 as the package does
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        s1, s2 = np.float32(s1 * np.float32(b1)) + np.float32(1), np.float32(s2 * np.float32(b2)) + np.float32(1)
+        w1, w2 = float(np.float32(1) / s1), float(np.float32(1) / s2)
+        m = (1 - w1) * m + w1 * g
+        v = (1 - w2) * v + w2 * g**2
+        theta = theta - lr * (nu1 * m + (1 - nu1) * g) / (np.sqrt(nu2 * v + (1 - nu2) * g**2) + eps)
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -273,6 +356,14 @@ HPARAMS = {
         {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "compound_correction": False},
         {"lr": 0.1, "zero_based_step": False, "times_gradient": False},
     ],
+    "rprop": [{}, {"lr": 0.05, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 0.02, "step_size_max": 0.08}],
+    "asgd": [{}, {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 2.0, "weight_decay": 0.1}],
+    "signsgd": [{}, {"lr": 0.05, "momentum": 0.0, "weight_decay": 0.2, "weight_decouple": False},
+                {"lr": 0.05, "momentum": 0.7, "weight_decay": 0.2}],
+    "qhm": [{}, {"lr": 0.05, "momentum": 0.8, "nu": 0.7, "weight_decay": 0.1},
+            {"lr": 0.05, "momentum": 0.3, "nu": 0.5, "weight_decay": 0.1, "weight_decouple": True}],
+    "qhadam": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "nu1": 0.7, "nu2": 0.5, "eps": 1e-3, "weight_decay": 0.1},
+               {"lr": 0.1, "nu1": 0.6, "weight_decay": 0.2, "weight_decouple": True}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -303,7 +394,7 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
 def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
-                     "nadam", "adamax", "radam", "lion", "seed_adam"]
+                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -436,7 +527,7 @@ def test_display_metadata(name):
 KATEX_WORDS = {
     "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
     "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
-    "tfrac", "theta", "to", "leftarrow", "neq", "odot",
+    "tfrac", "theta", "to", "leftarrow", "neq", "odot", "cdot", "min", "nu", "dots",
 }
 
 

@@ -105,6 +105,11 @@ SWEEPS = [
     ("rmsprop", {"lr": [1e-3, 0.05, 3.0], "eps": [1e-8, 0.1]}, {}),
     ("gd", {"lr": [1e-4, 1e-3, 0.01]}, {}),
     ("lion", {"lr": [1e-3, 0.1]}, {}),
+    # Rprop and ASGD read lr inside their direction, so an lr sweep must keep lr per setting in the kernel too.
+    ("rprop", {"lr": [1e-3, 0.05], "etaplus": [1.1, 1.5]}, {}),
+    ("rprop", {"etaminus": [0.2, 0.5], "step_size_max": [0.01, 50.0]}, {"lr": 0.01}),
+    ("asgd", {"lr": [1e-3, 3e-3], "lambd": [1e-4, 0.5]}, {"t0": 10.0}),
+    ("asgd", {"alpha": [0.5, 0.75], "t0": [2.0, 1e6]}, {"lr": 2e-3, "lambd": 0.3}),
 ]
 
 

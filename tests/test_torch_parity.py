@@ -61,6 +61,14 @@ CASES = [
      {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.01}),
     ("radam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}, torch.optim.RAdam,
      {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("rprop", {}, torch.optim.Rprop, {}),
+    # Tight clamps and strong factors, so that both clamps and both factors act within the steps.
+    ("rprop", {"lr": 1e-3, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 1e-4, "step_size_max": 0.05},
+     torch.optim.Rprop, {"lr": 1e-3, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.05)}),
+    ("asgd", {"lr": 1e-3}, torch.optim.ASGD, {"lr": 1e-3}),
+    # A strong decay term and t0 = 20, so that the step decays visibly and averaging starts within the steps.
+    ("asgd", {"lr": 1e-3, "lambd": 0.5, "alpha": 0.6, "t0": 20, "weight_decay": 0.01}, torch.optim.ASGD,
+     {"lr": 1e-3, "lambd": 0.5, "alpha": 0.6, "t0": 20, "weight_decay": 0.01}),
 ]
 
 
@@ -89,11 +97,11 @@ def _float64_default():
     torch.set_default_dtype(old)
 
 
-def _torch_path(grad_fn, start: np.ndarray, cls, kwargs) -> np.ndarray:
+def _torch_path(grad_fn, start: np.ndarray, cls, kwargs, steps: int = STEPS) -> np.ndarray:
     p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
     opt = cls([p], **kwargs)
     path = [start.copy()]
-    for _ in range(STEPS):
+    for _ in range(steps):
         x = p.detach().numpy().copy()
         p.grad = torch.tensor(grad_fn(x[None, :])[0], dtype=torch.float64)
         opt.step()
@@ -101,12 +109,12 @@ def _torch_path(grad_fn, start: np.ndarray, cls, kwargs) -> np.ndarray:
     return np.array(path)
 
 
-def _our_path(grad_fn, starts: np.ndarray, name: str, hparams) -> np.ndarray:
+def _our_path(grad_fn, starts: np.ndarray, name: str, hparams, steps: int = STEPS) -> np.ndarray:
     opt = optimizers.get(name, **hparams)
     p = starts.copy()
     state = opt.init(p)
     path = [p]
-    for _ in range(STEPS):
+    for _ in range(steps):
         p, state = opt.step(p, grad_fn(p), state)
         path.append(p)
     return np.array(path)
@@ -152,7 +160,7 @@ TORCH_CLASSES = {
     "gd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta,
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "amsgrad": torch.optim.Adam, "nadam": torch.optim.NAdam,
-    "adamax": torch.optim.Adamax, "radam": torch.optim.RAdam,
+    "adamax": torch.optim.Adamax, "radam": torch.optim.RAdam, "rprop": torch.optim.Rprop, "asgd": torch.optim.ASGD,
 }
 # Where we deliberately differ from torch's default, and why (see the classes' docstrings).
 OUR_OWN_DEFAULT = {("momentum", "momentum"), ("nesterov", "momentum")}  # torch's 0 would be plain GD
@@ -164,8 +172,11 @@ def test_defaults_and_names_are_torchs(name):
     import inspect
 
     theirs = {k: p.default for k, p in inspect.signature(TORCH_CLASSES[name].__init__).parameters.items()}
-    if "betas" in theirs:
-        theirs["beta1"], theirs["beta2"] = theirs.pop("betas")
+    # torch's pairs, split into two named hyperparameters each (as torch's own functional API names them).
+    for pair, (a, b) in {"betas": ("beta1", "beta2"), "etas": ("etaminus", "etaplus"),
+                         "step_sizes": ("step_size_min", "step_size_max")}.items():
+        if pair in theirs:
+            theirs[a], theirs[b] = theirs.pop(pair)
     ours = {s.name: s.default for s in optimizers.REGISTRY[name].specs}
     shared = set(ours) & set(theirs)
     assert "lr" in shared
@@ -173,3 +184,50 @@ def test_defaults_and_names_are_torchs(name):
         assert ours[key] == pytest.approx(theirs[key]), f"{name}.{key}: ours {ours[key]!r}, torch {theirs[key]!r}"
     # Our extras are the documented ones only (the momentum form; amsgrad is fixed in its own entry).
     assert set(ours) - set(theirs) <= {"form"}
+
+
+#: The optimizers added with the issue on the optimizer zoo: 150 steps from three starts, each alone in torch.
+LONG_STEPS = 150
+LONG_STARTS = np.array([[-1.5, 2.0], [0.5, -0.5], [-0.3, 1.2]])
+LONG_CASES = [c for c in CASES if c[0] in ("rprop", "asgd")]
+
+
+@pytest.mark.parametrize(("name", "ours", "cls", "theirs"), LONG_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(LONG_CASES)])
+def test_new_optimizers_match_torch_for_150_rosenbrock_steps(name, ours, cls, theirs):
+    """150 Rosenbrock steps from three starts, all k together here and each alone in torch, equal to 1e-12 relative.
+
+    Reference: torch.optim.Rprop / torch.optim.ASGD. Rprop's and ASGD's directions read lr (Rprop's first step size,
+    ASGD's decay), which is where a k-run batch could go wrong.
+    """
+    grad_fn = _rosenbrock()[0]
+    mine = _our_path(grad_fn, LONG_STARTS, name, ours, LONG_STEPS)
+    for i, start in enumerate(LONG_STARTS):
+        ref = _torch_path(grad_fn, start, cls, theirs, LONG_STEPS)
+        assert len(ref) == len(mine) == LONG_STEPS + 1
+        assert np.abs(ref[-1] - ref[0]).max() > 0.1
+        err = np.abs(mine[:, i] - ref).max(axis=1) / np.maximum(1.0, np.abs(ref).max(axis=1))
+        assert err.max() <= RTOL, f"{name} start {i}: max rel err {err.max():.2e} first at step {int(np.argmax(err > RTOL))}"
+
+
+def test_asgd_average_is_torchs_ax_one_step_behind():
+    """Our ASGD state ``ax`` after step t equals torch's ``state["ax"]`` after step t − 1 (reference: torch.optim.ASGD).
+
+    t0 = 5 so that the average departs from the last iterate early in the 40 steps.
+    """
+    grad_fn = _rosenbrock()[0]
+    start = LONG_STARTS[0]
+    opt = optimizers.get("asgd", lr=1e-3, t0=5)
+    p = start[None, :].copy()
+    state = opt.init(p)
+    q = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    ref = torch.optim.ASGD([q], lr=1e-3, t0=5)
+    theirs_prev = None
+    for t in range(1, 41):
+        g = grad_fn(p)
+        p, state = opt.step(p, g, state)
+        if theirs_prev is not None:
+            np.testing.assert_allclose(state["ax"][0], theirs_prev, rtol=1e-12, atol=0, err_msg=f"step {t}")
+        q.grad = torch.tensor(g[0])
+        ref.step()
+        theirs_prev = ref.state[q]["ax"].numpy().copy()
+    assert np.abs(state["ax"][0] - p[0]).max() > 1e-4  # the average is no longer the last iterate
