@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import pytorch_optimizer
 import torch
 from scipy.optimize import rosen_der
 
 import optimizers
-
-pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
 
 STEPS = 150
 RTOL = 1e-7
