@@ -59,6 +59,8 @@ class Adadelta(Optimizer):
     """
 
     name = "adadelta"
+    family = "adaptive"
+    summary = "Scales steps by the ratio of running averages of past updates and gradients: no lr needed."
     title = "AdaDelta"
     latex = (
         r"\begin{aligned}v_t&=\rho v_{t-1}+(1-\rho)g_t^2,\quad "

@@ -52,6 +52,8 @@ class Adagrad(Optimizer):
     """
 
     name = "adagrad"
+    family = "adaptive"
+    summary = "Divides each coordinate's step by the root of its summed squared gradients: steps only shrink."
     title = "AdaGrad"
     latex = r"s_t=s_{t-1}+g_t^2,\qquad \theta_t=\theta_{t-1}-\frac{\eta}{1+(t-1)\delta}\,\frac{g_t}{\sqrt{s_t}+\epsilon}"
     reference = "torch.optim.Adagrad"

@@ -111,6 +111,8 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    family = "adaptive"
+    summary = "Momentum on the gradient, divided by the root of a moving average of its square, bias-corrected."
     title = "Adam"
     latex = (
         r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2\\"

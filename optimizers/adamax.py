@@ -55,6 +55,8 @@ class Adamax(Optimizer):
     """
 
     name = "adamax"
+    family = "adaptive"
+    summary = "Adam with the infinity norm: divides by the largest recent gradient size, not the RMS."
     title = "AdaMax"
     latex = (
         r"m_t=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad u_t=\max(\beta_2 u_{t-1}, |g_t|+\epsilon),\quad "

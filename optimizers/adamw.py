@@ -20,6 +20,8 @@ class AdamW(Adam):
     """
 
     name = "adamw"
+    family = "adaptive"
+    summary = "Adam with weight decay applied to the weights directly instead of through the gradient."
     title = "AdamW"
     latex = (
         r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2\\"

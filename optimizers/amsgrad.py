@@ -19,6 +19,8 @@ class AMSGrad(Adam):
     """
 
     name = "amsgrad"
+    family = "adaptive"
+    summary = "Adam whose denominator never shrinks (the largest v so far), which fixes a convergence flaw."
     title = "AMSGrad"
     latex = (
         r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad v_t=\beta_2 v_{t-1}+(1-\beta_2)g_t^2,"

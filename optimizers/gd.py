@@ -32,6 +32,8 @@ class GD(Optimizer):
     """
 
     name = "gd"
+    family = "classic"
+    summary = "Steps straight downhill, η times the gradient: the baseline every other method changes."
     title = "Gradient descent"
     latex = r"\theta_{t} = \theta_{t-1} - \eta\, g_t"
     reference = "torch.optim.SGD (momentum=0)"

@@ -47,6 +47,8 @@ class Lion(Optimizer):
     """
 
     name = "lion"
+    family = "modern"
+    summary = "Steps by the sign of an interpolated momentum: every coordinate moves by exactly η."
     title = "Lion"
     latex = (
         r"c_t=\operatorname{sign}\left(\beta_1 m_{t-1}+(1-\beta_1)g_t\right),\quad "

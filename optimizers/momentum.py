@@ -88,6 +88,8 @@ class Momentum(Optimizer):
     """
 
     name = "momentum"
+    family = "classic"
+    summary = "Adds a velocity that remembers past gradients, so it speeds up along valleys and overshoots."
     title = "Momentum (heavy ball)"
     latex = r"v_t=\mu\,v_{t-1}+(1-\tau)\,g_t,\qquad \theta_t=\theta_{t-1}-\eta\,v_t"
     reference = "torch.optim.SGD (momentum, dampening); form='ema' is the textbook EMA"

@@ -84,6 +84,8 @@ class NAdam(Optimizer):
     """
 
     name = "nadam"
+    family = "adaptive"
+    summary = "Adam with Nesterov's look-ahead on the first moment."
     title = "NAdam"
     latex = (
         r"\begin{aligned}\mu_t&=\beta_1\left(1-\tfrac12\,0.96^{t\psi}\right),\quad "

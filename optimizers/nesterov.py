@@ -48,6 +48,8 @@ class Nesterov(Optimizer):
     """
 
     name = "nesterov"
+    family = "classic"
+    summary = "Momentum that takes the gradient after the look-ahead step, which damps the overshoot."
     title = "Nesterov momentum"
     latex = r"v_t=\mu\,v_{t-1}+g_t,\qquad \theta_t=\theta_{t-1}-\eta\,(g_t+\mu\,v_t)"
     reference = "torch.optim.SGD (nesterov=True)"

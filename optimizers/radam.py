@@ -86,6 +86,8 @@ class RAdam(Optimizer):
     """
 
     name = "radam"
+    family = "adaptive"
+    summary = "Adam that starts as momentum SGD until the variance estimate is reliable (rectified)."
     title = "RAdam"
     latex = (
         r"\begin{aligned}\rho_t&=\rho_\infty-\frac{2t\beta_2^t}{1-\beta_2^t},\quad \rho_\infty=\frac{2}{1-\beta_2}-1\\"

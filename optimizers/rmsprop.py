@@ -69,6 +69,8 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    family = "adaptive"
+    summary = "Divides by a moving average of squared gradients, so per-coordinate steps can grow again."
     title = "RMSProp"
     latex = (
         r"\begin{aligned}v_t&=\alpha v_{t-1}+(1-\alpha)g_t^2,\quad \bar g_t=\alpha\bar g_{t-1}+(1-\alpha)g_t"

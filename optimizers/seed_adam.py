@@ -42,6 +42,8 @@ class SeedAdam(Optimizer):
     """
 
     name = "seed_adam"
+    family = "classic"
+    summary = "A hand-written Adam with three bugs from a real question, each a switch, for comparison."
     title = "Adam, hand-written with bugs"
     latex = (
         r"\begin{aligned}V&\leftarrow\tfrac{\beta_1 V+(1-\beta_1)g}{1-\beta_1^{\,i}},\quad"

@@ -605,3 +605,15 @@ def test_seed_adam_without_its_bugs_is_adam():
     buggy = run_steps(optimizers.get("seed_adam", lr=0.05), STARTS, 30)
     adam = run_steps(optimizers.get("adam", lr=0.05), STARTS, 30)
     assert np.linalg.norm(buggy[-1] - STARTS) < np.linalg.norm(adam[-1] - STARTS)
+
+
+def test_every_optimizer_declares_its_family_and_what_it_does_differently():
+    """The panel groups optimizers by family and shows one line on each (reference: the declared contract:
+    a family among classic/adaptive/modern and a one-sentence summary)."""
+    from ui.optimizer_panel import FAMILIES, grouped_names
+
+    for name, cls in optimizers.REGISTRY.items():
+        assert cls.family in FAMILIES, name
+        assert cls.summary.endswith(".") and 20 < len(cls.summary) < 140, name
+    families = [optimizers.REGISTRY[k].family for k in grouped_names()]
+    assert families == sorted(families, key=FAMILIES.index)

@@ -30,6 +30,20 @@ from ui.controls import spec_widget
 from viz.palette import color_for
 
 CLIP_LABELS = {"off": "off", "norm": "by norm (per run)", "value": "by value (each entry)"}
+FAMILIES = ("classic", "adaptive", "modern")
+
+
+def grouped_names() -> list[str]:
+    """Registered optimizers grouped by family (classic, adaptive, modern), registry order within a family."""
+    reg = optimizers.REGISTRY
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    return sorted(reg, key=lambda k: order.get(reg[k].family, len(FAMILIES)))
+
+
+def option_label(name: str) -> str:
+    """How an optimizer reads in a select box: its title and its family."""
+    cls = optimizers.REGISTRY[name]
+    return f"{cls.title} · {cls.family}" if cls.family else cls.title
 
 
 # -- pure helpers ---------------------------------------------------------------
@@ -156,8 +170,9 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     with head:
         if st.session_state.get(f"{base}.name") not in reg:
             st.session_state[f"{base}.name"] = cfg.name if cfg.name in reg else next(iter(reg))
-        name = st.selectbox(f"optimizer {uid}", list(reg), key=f"{base}.name", format_func=lambda k: reg[k].title,
-                            label_visibility="collapsed")
+        current = st.session_state[f"{base}.name"]
+        name = st.selectbox(f"optimizer {uid}", grouped_names(), key=f"{base}.name", format_func=option_label,
+                            label_visibility="collapsed", help=reg[current].summary or None)
     if cfg.label:
         st.caption(cfg.label)
     specs = reg[name].specs
@@ -224,8 +239,8 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
             out.append(entry)
     full = len(store["entries"]) >= limit
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    c1.selectbox("add an optimizer", optimizers.names(), key=f"{prefix}.add_pick",
-                 format_func=lambda k: optimizers.REGISTRY[k].title, disabled=full)
+    c1.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
+                 disabled=full)
     c2.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),
               width="stretch", disabled=full, help=f"At most {limit} optimizers on this page." if full else None)
     labels = unique_labels([e.config for e in out])
