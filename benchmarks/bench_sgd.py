@@ -43,7 +43,7 @@ LR = 0.01
 HIDDEN = 16
 PAGE_OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam")
 PAGE_EPOCHS = 500
-PAGE_RECORD_EVERY = 4  # ui.pages.networks.record_every(500)
+PAGE_RECORD_EVERY = 5  # ui.pages.networks.record_every(500): 100 records, one per animation frame
 
 
 def iris_sgd() -> Any:

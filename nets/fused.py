@@ -329,7 +329,7 @@ def train(problem: Any, optimizer: Any, start: np.ndarray, steps: int, record_ev
             if not active.any():
                 break
             order = schedule(problem, range(lo // spe, (hi - 1) // spe + 1))
-            new_p, last, diverged = runner.run(p, active, order, lo // spe * spe, lo + 1, hi, lr_at=optimizer.lr_at)
+            new_p, last, diverged = runner.run(p, active, order, lo // spe * spe, lo + 1, hi, lr_series=optimizer.lr_series)
             for i in diverged:
                 t = int(runner.div_step[i])
                 status[i], status_step[i] = R.DIVERGED, t

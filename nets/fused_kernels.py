@@ -293,7 +293,7 @@ class Runner:
         self.width = len(base.kernel_coefs(1))
 
     def run(self, theta: np.ndarray, active: np.ndarray, order: np.ndarray, first_step: int, t_lo: int, t_hi: int,
-            *, lr_at: Any) -> tuple[np.ndarray, int, list[int]]:
+            *, lr_series: Any) -> tuple[np.ndarray, int, list[int]]:
         """Steps ``t_lo..t_hi``; the last is a record step whose update is returned, not judged.
 
         ``theta`` ``(k, P)`` and ``active`` ``(k,)`` bool are updated in place for
@@ -309,8 +309,8 @@ class Runner:
             Runs that diverged in these steps (their step in ``div_step``, their point in ``escape``).
         """
         ts = range(t_lo, t_hi + 1)
-        coefs = np.asarray([self.base.kernel_coefs(t) for t in ts], dtype=np.float64).reshape(len(ts), self.width)
-        lrs = np.array([float(lr_at(t)) for t in ts], dtype=np.float64)
+        coefs = self.base.kernel_coefs_series(ts).reshape(len(ts), self.width)
+        lrs = lr_series(ts)
         before = self.div_step.copy()
         act8 = active.view(np.uint8)
         act, out_kind, loss = self.codes

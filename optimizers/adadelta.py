@@ -97,6 +97,8 @@ class Adadelta(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((2, n))
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["rho"], h["eps"], h["weight_decay"])

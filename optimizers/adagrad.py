@@ -90,6 +90,8 @@ class Adagrad(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.full((1, n), self.hparams["initial_accumulator_value"], dtype=np.float64)
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["eps"], h["weight_decay"])

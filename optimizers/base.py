@@ -274,6 +274,25 @@ class Optimizer:
         """Numbers :attr:`kernel` reads at step ``t`` (1-based): hyperparameters and per-step scalars."""
         return ()
 
+    #: The first step from which :meth:`kernel_coefs` no longer changes (None: it may change at every step,
+    #: e.g. Adam's bias corrections). A compiled loop over many steps then builds the numbers once.
+    kernel_coefs_steady_from: ClassVar[int | None] = None
+
+    def kernel_coefs_series(self, ts: range) -> np.ndarray:
+        """:meth:`kernel_coefs` for every step of ``ts``, shape ``(len(ts), n_coefs)``: the same numbers, built once
+        per step only while they can change (see :attr:`kernel_coefs_steady_from`)."""
+        steady = self.kernel_coefs_steady_from
+        if steady is None or len(ts) == 0:
+            return np.asarray([self.kernel_coefs(t) for t in ts], dtype=np.float64).reshape(len(ts), -1)
+        first = [self.kernel_coefs(t) for t in ts if t < steady]
+        rest = len(ts) - len(first)
+        tail = np.tile(np.asarray(self.kernel_coefs(max(steady, ts[0])), dtype=np.float64), (rest, 1))
+        return np.concatenate([np.asarray(first, dtype=np.float64).reshape(len(first), -1), tail]) if first else tail
+
+    def lr_series(self, ts: range) -> np.ndarray:
+        """:meth:`lr_at` for every step of ``ts`` (a shared lr only), shape ``(len(ts),)``."""
+        return np.full(len(ts), self.lr_at(ts[0]) if len(ts) else 0.0, dtype=np.float64)
+
     # -- the X-ray -------------------------------------------------------------
     def xray_fields(self) -> tuple[StateField, ...]:
         """Every field :meth:`xray` may report: :attr:`state_fields`, then :data:`STEP_FIELDS`."""

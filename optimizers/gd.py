@@ -43,5 +43,7 @@ class GD(Optimizer):
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
         return coupled_decay(grads, params, self.hparams["weight_decay"]), state
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         return (float(self.hparams["weight_decay"]),)

@@ -85,6 +85,8 @@ class Lion(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((1, n))
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["beta1"], h["beta2"], h["weight_decay"])

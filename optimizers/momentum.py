@@ -127,6 +127,8 @@ class Momentum(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((1, n))
 
+    kernel_coefs_steady_from = 2
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         mu = h["momentum"]

@@ -78,6 +78,8 @@ class Nesterov(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((1, n))
 
+    kernel_coefs_steady_from = 2
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["momentum"], 1.0 - h["dampening"], h["weight_decay"], float(t == 1))

@@ -84,6 +84,8 @@ class QHM(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((1, n))
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[Any, ...]:
         h = self.hparams
         return (h["momentum"], h["nu"], h["weight_decay"], float(h["weight_decouple"]))

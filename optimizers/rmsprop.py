@@ -121,6 +121,8 @@ class RMSprop(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((3, n))
 
+    kernel_coefs_steady_from = 1
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["alpha"], h["eps"], h["weight_decay"], h["momentum"], float(h["centered"]))

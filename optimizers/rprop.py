@@ -109,6 +109,8 @@ class Rprop(Optimizer):
     def kernel_state(self, n: int) -> np.ndarray:
         return np.zeros((2, n))
 
+    kernel_coefs_steady_from = 2
+
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         return (h["etaminus"], h["etaplus"], h["step_size_min"], h["step_size_max"], h["lr"], 1.0 * (t == 1))

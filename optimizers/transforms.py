@@ -271,6 +271,11 @@ class Chain(Optimizer):
         factor = self.schedule(t) if self.schedule is not None else 1.0
         return self.base.lr_at(t) * factor
 
+    def lr_series(self, ts: range) -> np.ndarray:
+        if self.schedule is None:
+            return self.base.lr_series(ts) * 1.0
+        return np.array([self.lr_at(t) for t in ts], dtype=np.float64)
+
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
         if self.noise is not None:
             grads = self.noise.apply(grads, t)

@@ -617,3 +617,15 @@ def test_every_optimizer_declares_its_family_and_what_it_does_differently():
         assert cls.summary.endswith(".") and 20 < len(cls.summary) < 140, name
     families = [optimizers.REGISTRY[k].family for k in grouped_names()]
     assert families == sorted(families, key=FAMILIES.index)
+
+
+@pytest.mark.parametrize("name", [n for n, c in optimizers.REGISTRY.items() if c.kernel_coefs_steady_from is not None])
+def test_declared_steady_kernel_numbers_do_not_change(name):
+    """Reference: the optimizer's own kernel_coefs at every step: where a class declares its kernel numbers steady
+    from step s on, they equal kernel_coefs(s) at later steps, and the series equals the per-step calls exactly."""
+    opt = optimizers.get(name)
+    s = opt.kernel_coefs_steady_from
+    for t in (s, s + 1, 7, 1000, 123_457):
+        assert opt.kernel_coefs(max(t, s)) == opt.kernel_coefs(s)
+    ts = range(1, 40)
+    assert np.array_equal(opt.kernel_coefs_series(ts), np.asarray([opt.kernel_coefs(t) for t in ts], dtype=float))

@@ -48,7 +48,7 @@ TIMING = f"{P}.timing"
 BOUNDARY_GRID = 41
 MAX_FRAMES = 100
 EXPORT_FRAMES = 50
-TARGET_RECORDS = 125  # recorded epochs per run: enough for smooth curves, cheap to record
+TARGET_RECORDS = 100  # recorded epochs per run: one per animation frame (MAX_FRAMES), enough for smooth curves
 
 
 # -- presets ---------------------------------------------------------------------------------------
