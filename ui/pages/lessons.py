@@ -125,16 +125,17 @@ def main() -> None:
     wkey = ctl.widget_key(P, f"v.{lesson.key}")
     if st.session_state.get(wkey) not in range(len(labels)):
         st.session_state[wkey] = values["v"] if values["v"] < len(labels) else 0
-    left, right = st.columns([1, 1], gap="large")
-    v = left.segmented_control("Try a variation", list(range(len(labels))), key=wkey,
-                               format_func=lambda i: labels[i], help="One click changes the run; the text follows it.")
+    # In the sidebar, so the question, the prediction and the figure with its controls fit a 1280x720 projector.
+    v = st.sidebar.segmented_control("Try a variation", list(range(len(labels))), key=wkey,
+                                     format_func=lambda i: labels[i],
+                                     help="One click changes the run; the text follows it.")
     values["v"] = 0 if v is None else int(v)
     ctl.store(P, values)
     ctl.sync_url(lm.MODEL.encode(values))
 
     r = _result(lesson.key, values["v"])
     pred_key = ctl.widget_key(P, f"predict.{lesson.key}.{values['v']}")
-    guess = right.radio(f"**Predict first.** {lesson.predict.question}", list(range(len(lesson.predict.choices))),
+    guess = st.radio(f"**Predict first.** {lesson.predict.question}", list(range(len(lesson.predict.choices))),
                         index=None, key=pred_key, format_func=lambda i: lesson.predict.choices[i], horizontal=True)
     fig, basin_fig = _figure(lesson.key, values["v"], guess is not None)
     st.plotly_chart(fig, theme=None, key=f"{P}.fig")
