@@ -171,3 +171,16 @@ class Adam(Optimizer):
         h = self.hparams
         return (h["beta1"], h["beta2"], h["eps"], h["weight_decay"], float(self.decoupled), float(self.amsgrad),
                 *self._bias(t))
+
+    def kernel_coefs_series(self, ts: range) -> np.ndarray:
+        """:meth:`kernel_coefs` for every step of ``ts`` at once: the bias corrections through the same C ``pow``
+        per step (:func:`exact_pow` on arrays), so every number equals the per-step call's."""
+        if self._per_run_names or len(ts) == 0:
+            return super().kernel_coefs_series(ts)
+        h = self.hparams
+        t = np.asarray(ts, dtype=np.float64)
+        out = np.empty((len(ts), 8))
+        out[:, :6] = (h["beta1"], h["beta2"], h["eps"], h["weight_decay"], float(self.decoupled), float(self.amsgrad))
+        out[:, 6] = 1.0 - exact_pow(np.full(len(ts), float(h["beta1"])), t)
+        out[:, 7] = np.sqrt(1.0 - exact_pow(np.full(len(ts), float(h["beta2"])), t))
+        return out

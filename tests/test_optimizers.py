@@ -629,3 +629,13 @@ def test_declared_steady_kernel_numbers_do_not_change(name):
         assert opt.kernel_coefs(max(t, s)) == opt.kernel_coefs(s)
     ts = range(1, 40)
     assert np.array_equal(opt.kernel_coefs_series(ts), np.asarray([opt.kernel_coefs(t) for t in ts], dtype=float))
+
+
+@pytest.mark.parametrize("name", [n for n, c in optimizers.REGISTRY.items() if c.kernel is not None])
+def test_kernel_numbers_for_many_steps_equal_the_per_step_numbers(name):
+    """Reference: kernel_coefs called step by step. The series a compiled loop reads (built once per segment,
+    vectorized for Adam's bias corrections) must hold exactly the same numbers, from step 1 and from step 997."""
+    opt = optimizers.get(name)
+    for ts in (range(1, 60), range(997, 1100)):
+        assert np.array_equal(opt.kernel_coefs_series(ts),
+                              np.asarray([opt.kernel_coefs(t) for t in ts], dtype=float).reshape(len(ts), -1))
