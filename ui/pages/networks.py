@@ -45,7 +45,6 @@ from viz.palette import color_for
 P = "net"  # session-state prefix of this page
 OPT = f"{P}.opt"
 TIMING = f"{P}.timing"
-BOUNDARY_GRID = 41
 MAX_FRAMES = 100
 EXPORT_FRAMES = 50
 TARGET_RECORDS = 100  # recorded epochs per run: one per animation frame (MAX_FRAMES), enough for smooth curves
@@ -148,13 +147,13 @@ def variants(values: dict[str, Any]) -> dict[str, tuple[str, str]]:
             "standardize": ("standardized", "raw") if values["std"] else ("raw", "standardized")}
 
 
-def _label(values: dict[str, Any], e: OptEntry) -> str:
+def _label(e: OptEntry) -> str:
+    """A run's legend label: the optimizer, and its own batch size when it sets one."""
     own = e.extra("batch", -1)
-    return e.config.display + ("" if own in (-1, None) else f" [{nf_batch(own)}]")
+    return e.config.display + ("" if own in (-1, None) else f" [{_batch_tag(own)}]")
 
 
-def nf_batch(b: int) -> str:
-    """Short batch tag for a legend."""
+def _batch_tag(b: int) -> str:
     return {0: "full batch", 1: "b=1"}.get(b, f"b={b}")
 
 
@@ -162,9 +161,9 @@ def run_labels(values: dict[str, Any]) -> list[str]:
     """Legend labels of every run the page trains: the main ones, then the compared ones."""
     entries = values["optimizers"]
     if values["cmp"] == "none":
-        return [_label(values, e) for e in entries]
+        return [_label(e) for e in entries]
     a, b = variants(values)[values["cmp"]]
-    return [f"{_label(values, e)} · {a}" for e in entries] + [f"{_label(values, e)} · {b}" for e in entries]
+    return [f"{_label(e)} · {a}" for e in entries] + [f"{_label(e)} · {b}" for e in entries]
 
 
 def record_every(epochs: int) -> int:
