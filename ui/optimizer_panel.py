@@ -171,7 +171,7 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
         if st.session_state.get(f"{base}.name") not in reg:
             st.session_state[f"{base}.name"] = cfg.name if cfg.name in reg else next(iter(reg))
         current = st.session_state[f"{base}.name"]
-        name = st.selectbox(f"optimizer {uid}", grouped_names(), key=f"{base}.name", format_func=option_label,
+        name = st.selectbox(f"optimizer {uid}", grouped_names(), key=f"{base}.name", format_func=lambda k: reg[k].title,
                             label_visibility="collapsed", help=reg[current].summary or None)
     if cfg.label:
         st.caption(cfg.label)
