@@ -216,7 +216,7 @@ def build_view(surface: Landscape, cfg: OptimizerConfig, traj: Trajectory, fps: 
         notes.append(f"{surface.title} has no analytic Hessian, so there is no curvature to show.")
 
     # No title: the section's heading names the optimizer, and the legend takes the top margin.
-    fig = xf.xray_figure(traj, fields, run=run, curvature=cmap, max_frames=MAX_FRAMES, height=520)
+    fig = xf.xray_figure(traj, fields, run=run, curvature=cmap, max_frames=MAX_FRAMES, height=640)
     fig = _with_readout(fig, traj, eig, run)
     animated = PrecomputedFigure(fig)
     spec = animated.to_dict()  # this object's own copy, changed here once before it is cached

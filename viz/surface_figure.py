@@ -468,7 +468,7 @@ def animated_figure(
                             ayref=ya, text="", showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=2.2,
                             arrowcolor=series[i].color, opacity=0.9))
 
-    lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=False))
+    lay.update(animation_controls([f["name"] for f in frames], frame_ms, redraw=False))
     lay.update(_frame_layout(landscape, height))
     lay["dragmode"] = "zoom"
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
@@ -497,7 +497,7 @@ def _loss_yaxis(lx: str, landscape: Landscape, log: bool, any_nonpos: bool, loss
     return axis
 
 
-def _controls(names: Sequence[str], frame_ms: int, *, redraw: bool) -> dict[str, Any]:
+def animation_controls(names: Sequence[str], frame_ms: int, *, redraw: bool) -> dict[str, Any]:
     """``updatemenus`` and ``sliders`` of an animated figure whose frames are named ``names``.
 
     plotly buttons hold fixed arguments, so "one frame back/forward" is not expressible here; these jump to the
@@ -1415,7 +1415,7 @@ def surface_3d_figure(
     lay["annotations"] = [dict(
         text=f"height: {_height_label(landscape, grid)}", xref="paper", yref="paper", x=_SCENE_RIGHT, y=1.0,
         xanchor="right", yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))]
-    lay.update(_controls([f["name"] for f in frames], frame_ms, redraw=True))
+    lay.update(animation_controls([f["name"] for f in frames], frame_ms, redraw=True))
     lay.update(_frame_layout(landscape, height, suffix=" · 3-D"))
     return AnimatedFigure(data, palette.merge_theme(lay), frames)
 

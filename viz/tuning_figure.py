@@ -156,10 +156,11 @@ def add_trough_theory(fig: go.Figure, sw: Sweep, mu: float, big: float) -> go.Fi
     """
     knob, ys = _second(sw)
     if knob is None:
-        for x, text, dash in ((theory.gd_stable_lr(big), "2/L: diverges beyond", "dash"),
-                              (theory.gd_optimal_lr(mu, big), "2/(μ+L): fastest", "dot")):
+        # The two lines sit close together when κ is large: one label above the plot, one below it.
+        for x, text, dash, where in ((theory.gd_stable_lr(big), "2/L: diverges beyond", "dash", "top right"),
+                                     (theory.gd_optimal_lr(mu, big), "2/(μ+L): fastest", "dot", "bottom left")):
             fig.add_vline(x=x, line=dict(color="#000000", dash=dash, width=2), annotation_text=text,
-                          annotation_position="top")
+                          annotation_position=where, annotation_bgcolor="rgba(255,255,255,0.8)")
         return fig
     if knob != "momentum":
         return fig

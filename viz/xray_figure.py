@@ -33,7 +33,7 @@ from landscapes.curvature import INDEFINITE, NEGATIVE_DEFINITE, POSITIVE_DEFINIT
 from optimizers.base import StateField
 from optimizers.runner import Trajectory
 from viz import palette
-from viz.surface_figure import AnimatedFigure
+from viz.surface_figure import AnimatedFigure, animation_controls
 
 ARROW_COLORS = {"gradient": "#CC3311", "momentum": "#0077BB", "step": "#222222"}
 ELLIPSE_COLOR = "#EE7733"
@@ -214,7 +214,7 @@ def trace_fields(traj: Trajectory, fields: Sequence[StateField]) -> list[tuple[s
 
 
 def xray_figure(traj: Trajectory, fields: Sequence[StateField], *, run: int = 0, curvature: CurvatureMap | None = None,
-                max_frames: int = 150, title: str = "", height: int = 480) -> go.Figure:
+                max_frames: int = 150, title: str = "", height: int = 620) -> go.Figure:
     """The map with the run's path and its X-ray at each frame, beside the state traced over time.
 
     Parameters
@@ -270,22 +270,14 @@ def xray_figure(traj: Trajectory, fields: Sequence[StateField], *, run: int = 0,
     moving_ids = list(range(static, static + len(first)))
     frames = [dict(name=str(int(steps[r])), data=moving(int(r)), traces=moving_ids) for r in recs]
     lay: dict[str, Any] = dict(
-        title=dict(text=title), height=height, margin=dict(l=50, r=20, t=40, b=40),
+        title=dict(text=title), height=height, margin=dict(l=50, r=20, t=90, b=150),
         xaxis=dict(domain=[0.0, 0.58], title="x"), yaxis=dict(title="y", scaleanchor="x"),
         xaxis2=dict(domain=[0.68, 1.0], title="step", anchor="y2"),
         yaxis2=dict(anchor="x2", type="log", title="state"),
-        legend=dict(orientation="h", y=-0.15),
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.08, xanchor="left", buttons=[
-            dict(label="Play", method="animate", args=[None, dict(frame=dict(duration=60, redraw=False),
-                                                                  transition=dict(duration=0), fromcurrent=True)]),
-            dict(label="Pause", method="animate", args=[[None], dict(mode="immediate",
-                                                                     frame=dict(duration=0, redraw=False))]),
-        ])],
-        sliders=[dict(active=0, x=0.12, len=0.88, y=-0.02, currentvalue=dict(prefix="step "), steps=[
-            dict(label=f["name"], method="animate",
-                 args=[[f["name"]], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                         transition=dict(duration=0))]) for f in frames])],
+        legend=dict(orientation="h", y=1.12),
     )
+    # The same controls as the main map, so the frame player gives them its one-frame steps.
+    lay.update(animation_controls([f["name"] for f in frames], 60, redraw=False))
     if curvature is not None:
         lay["images"] = [curvature_image(curvature)]
     if any((np.asarray(arr[:, run])[np.isfinite(arr[:, run])] <= 0).any() for _, arr in series):
