@@ -126,3 +126,16 @@ def test_garbage_params_fall_back_with_notice():
     assert at.text_input(key="net.w.hidden").value == d["hidden"]
     assert at.number_input(key="net.w.epochs").value == d["epochs"]
     assert _charts(at)
+
+
+def test_a_regression_set_shows_r2_not_accuracy_and_its_fitted_function():
+    """Regression (sine): the score panel and the summary say R² (reference: problem.score_name, the library's
+    own name for what it records), nothing is drawn as accuracy in percent, and the fitted function is shown."""
+    at = _app({"data": "sine", "epochs": "50"}).run()
+    _ok(at)
+    fig = _charts(at)[0]
+    titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+    assert any(t.startswith("R²") for t in titles) and not any(t.startswith("accuracy") for t in titles)
+    assert fig["layout"]["yaxis2"]["title"]["text"] == "R²"
+    assert any("train R²" in str(col) for col in at.dataframe[0].value.columns)
+    assert any(el.key == "net.fit" for el in at.get("plotly_chart") if getattr(el, "key", None))

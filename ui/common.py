@@ -216,7 +216,7 @@ def to_series(traj: Trajectory, problem: nets.NetProblem, label: str, color: str
         train_loss=x["train_loss"], train_acc=x[f"train_{key}"], test_loss=x.get("test_loss"),
         test_acc=x.get(f"test_{key}"), layer_grad_norms=x["grad_norm_layer"][:, 0, :],
         saturation=x["saturated"][:, 0] if "saturated" in x else None,
-        dead=x["dead"][:, 0] if "dead" in x else None,
+        dead=x["dead"][:, 0] if "dead" in x else None, score_name=problem.score_name,
     )
 
 

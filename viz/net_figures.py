@@ -48,6 +48,9 @@ class NetSeries:
         Gradient norm of each layer for the first seed.
     saturation, dead : ndarray, shape (R,), optional
         Fraction of saturated sigmoid/tanh units and of dead ReLUs (first seed).
+    score_name : str
+        What ``train_acc``/``test_acc`` hold: ``"accuracy"`` (a share, drawn in %) or ``"R²"`` (regression,
+        drawn as it is).
     """
 
     label: str
@@ -60,6 +63,12 @@ class NetSeries:
     layer_grad_norms: np.ndarray | None = None
     saturation: np.ndarray | None = None
     dead: np.ndarray | None = None
+    score_name: str = "accuracy"
+
+    @property
+    def percent(self) -> bool:
+        """Whether the score is a share drawn in percent."""
+        return self.score_name == "accuracy"
 
     @property
     def n_seeds(self) -> int:
@@ -350,7 +359,8 @@ def training_figure(
     rows = 2 if bottom else 1
     b_title = f"boundary — {boundary.series_label}" if boundary is not None else "decision boundary (2-D data only)"
     l_title = landscape.title if landscape is not None else "loss landscape slice (off)"
-    titles = [loss_name + " (train solid, test dotted)", "accuracy (train solid, test dotted)"]
+    score, pct = series[0].score_name, series[0].percent
+    titles = [loss_name + " (train solid, test dotted)", f"{score} (train solid, test dotted)"]
     if bottom:
         titles += [b_title, l_title]
     # Wide enough that the slice's y-axis title clears the boundary panel on a 1280-px projector.
@@ -372,7 +382,7 @@ def training_figure(
     # so a frame updates few traces)
     colors = [s.color for s in series]
     for col, (train_attr, test_attr, to_pct) in enumerate(
-        [("train_loss", "test_loss", False), ("train_acc", "test_acc", True)], start=1
+        [("train_loss", "test_loss", False), ("train_acc", "test_acc", pct)], start=1
     ):
         xa, ya = _ax(fig, 1, col)
         heads = []
@@ -493,7 +503,7 @@ def training_figure(
         losses.append(np.array([reference_loss], dtype=float))
     fig.update_yaxes(type="log" if log_y else "linear", title_text=loss_name,
                      range=_padded_range(np.concatenate(losses), log=log_y), row=1, col=1)
-    fig.update_yaxes(title_text="accuracy (%)", range=[-3, 103], row=1, col=2)
+    fig.update_yaxes(title_text="accuracy (%)" if pct else score, range=[-3, 103] if pct else [-0.55, 1.05], row=1, col=2)
     _add_player(fig, [int(epochs[i]) for i in fidx], frame_ms)
     fig.update_layout(height=height, margin=dict(l=60, r=20, t=60, b=190),
                       legend=dict(orientation="v", x=1.01, y=1.0, groupclick="togglegroup"))
@@ -581,9 +591,10 @@ def seeds_figure(series: Sequence[NetSeries], *, loss_scale: str = "log", height
     if not series:
         raise ValueError("need at least one optimizer to plot")
     has_test = any(s.test_acc is not None for s in series)
+    score, pct = series[0].score_name, series[0].percent
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
                         subplot_titles=[f"{loss_name}: median over seeds, band = 10th–90th percentile",
-                                        "final accuracy, one point per seed"])
+                                        f"final {score}, one point per seed"])
     for s in series:
         ep = np.asarray(s.epochs)
         med, lo, hi = percentile_band(np.asarray(s.train_loss, dtype=float))
@@ -599,16 +610,17 @@ def seeds_figure(series: Sequence[NetSeries], *, loss_scale: str = "log", height
         for which, arr in (("train", s.train_acc), ("test", s.test_acc)):
             if arr is None:
                 continue
-            final = np.asarray(arr, dtype=float)[-1] * 100.0
+            final = np.asarray(arr, dtype=float)[-1] * (100.0 if pct else 1.0)
             fig.add_trace(go.Box(y=final, x=[f"{which}"] * len(final), name=s.label, legendgroup=s.label,
                                  showlegend=False, marker=dict(color=s.color, size=7, opacity=0.8),
                                  line=dict(color=s.color), fillcolor=hex_to_rgba(s.color, 0.15),
                                  boxpoints="all", jitter=0.5, pointpos=0, offsetgroup=s.label,
-                                 hovertemplate=f"{s.label} ({which})<br>%{{y:.1f}}%<extra></extra>"), row=1, col=2)
+                                 hovertemplate=f"{s.label} ({which})<br>%{{y:.3g}}{'%' if pct else ''}<extra></extra>"),
+                          row=1, col=2)
     log_y = loss_scale == "log" and all((np.asarray(s.train_loss) > 0).all() for s in series)
     fig.update_yaxes(type="log" if log_y else "linear", title_text=loss_name, row=1, col=1)
     fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_yaxes(title_text="accuracy (%)", range=[-3, 103], row=1, col=2)
+    fig.update_yaxes(title_text="accuracy (%)" if pct else score, range=[-3, 103] if pct else None, row=1, col=2)
     fig.update_xaxes(title_text="train / test" if has_test else "train", row=1, col=2)
     fig.update_layout(height=height, boxmode="group", margin=dict(l=60, r=20, t=60, b=50))
     return _themed(fig)
@@ -696,8 +708,8 @@ def summary_rows(series: Sequence[NetSeries]) -> list[dict[str, str]]:
     for s in series:
         rows.append({
             "optimizer": s.label,
-            "train accuracy": fmt(s.train_acc, True),
-            "test accuracy": fmt(s.test_acc, True),
+            f"train {s.score_name}": fmt(s.train_acc, s.percent),
+            f"test {s.score_name}": fmt(s.test_acc, s.percent),
             "train loss": fmt(s.train_loss, False),
             "test loss": fmt(s.test_loss, False),
         })
