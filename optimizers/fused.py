@@ -141,7 +141,9 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     base = chain.base if chain is not None else optimizer
     per_run = base.runs is not None
     reduced, codes = _distinct_settings(base) if per_run else (base, None)
-    coefs = [] if codes is not None else [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
+    # Built once per run, Adam's bias corrections in one vectorized pass (kernel_coefs_series: the same numbers).
+    coefs = [] if codes is not None else [tuple(map(float, row)) for row in
+                                          reduced.kernel_coefs_series(range(1, steps + 1))]
     # The distinct settings' numbers, made once for both blocks unless T × u is large (then step by step).
     # Made once for every block, unless T × u is large (then step by step, in the Python loop).
     tables = _coef_tables(reduced, steps) if codes is not None and reduced.runs * steps <= MAX_TABLE else None
