@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 import lessons
 from lessons.core import Result, SurfaceScenario
@@ -33,7 +34,10 @@ def _redirect_old_links() -> None:
     keys = set(st.query_params)
     if keys and not keys & {"lesson", "v"}:
         if keys & {"surface", "x", "y", "basins"} or any(k.startswith("o") and k[1:2].isdigit() for k in keys):
-            st.switch_page("ui/pages/surfaces.py", query_params=ctl.link_query())
+            try:
+                st.switch_page("ui/pages/surfaces.py", query_params=ctl.link_query())
+            except StreamlitAPIException:  # the page runs on its own (no st.navigation): decode the link here
+                return
 
 
 @st.cache_resource(max_entries=32, show_spinner="Running the lesson…")
