@@ -421,6 +421,19 @@ def _sweep_budget(values: dict[str, Any], surface: Landscape, entries: list[OptE
     return n, ""
 
 
+def _lr_grid_setup(values: dict[str, Any], surface: Landscape, entries: list[OptEntry], n_lrs: int,
+                   starts: np.ndarray) -> tuple[np.ndarray, Landscape, tuple[tuple[float, float], ...]] | None:
+    """The shared lr grid within the budget (saying so when it shrank), the surface and the starts as a cache key;
+    None when even the smallest grid is over the budget."""
+    n, note = _sweep_budget(values, surface, entries, n_lrs, starts)
+    if note:
+        st.info(note, icon=":material/speed:")
+    if not n:
+        return None
+    surf = landscape_cached(values["surface"], values["params"])
+    return _shared_lrs(entries, n), surf, tuple((float(x), float(y)) for x, y in starts)
+
+
 def _sensitivity(values: dict[str, Any], surface: Landscape, entries: list[OptEntry]) -> None:
     from viz.tuning_figure import sensitivity_figure
 
@@ -430,14 +443,10 @@ def _sensitivity(values: dict[str, Any], surface: Landscape, entries: list[OptEn
                "median, the band the 10th–90th percentile. A flat, wide valley is a forgiving optimizer; "
                "diverged runs are left out of the line and put the band at the top. Schedules, clipping and "
                "noise are not applied here.")
-    n, note = _sweep_budget(values, surface, entries, SENS_LRS, starts)
-    if note:
-        st.info(note, icon=":material/speed:")
-    if not n:
+    setup = _lr_grid_setup(values, surface, entries, SENS_LRS, starts)
+    if setup is None:
         return
-    lrs = _shared_lrs(entries, n)
-    surf = landscape_cached(values["surface"], values["params"])
-    s_t = tuple((float(x), float(y)) for x, y in starts)
+    lrs, surf, s_t = setup
     parts, labels, colors = [], [], []
     for i, e in enumerate(entries):
         try:
@@ -466,14 +475,10 @@ def _race(values: dict[str, Any], surface: Landscape, entries: list[OptEntry]) -
                f"same starts ({which}); the best lr by median "
                f"{'final loss' if criterion == 'final' else 'steps to tolerance'} wins. Its other settings stay as "
                "they are; schedules, clipping and noise are not applied here.")
-    n, note = _sweep_budget(values, surface, entries, RACE_LRS, starts)
-    if note:
-        st.info(note, icon=":material/speed:")
-    if not n:
+    setup = _lr_grid_setup(values, surface, entries, RACE_LRS, starts)
+    if setup is None:
         return
-    lrs = _shared_lrs(entries, n)
-    surf = landscape_cached(values["surface"], values["params"])
-    s_t = tuple((float(x), float(y)) for x, y in starts)
+    lrs, surf, s_t = setup
     tuned, colors, uids_kept = [], [], []
     uids = panel_uids(st.session_state, entries)
     for i, e in enumerate(entries):
