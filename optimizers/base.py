@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from common import jit
-from common.jit import Kernel, kernel
+from common.jit import DerivedKernel, Kernel, kernel
 from common.spec import Spec, resolve
 
 State = dict[str, Any]
@@ -156,12 +156,30 @@ class Optimizer:
     #: so k runs × d coordinates are flattened into n. Same operations in the same order as
     #: :meth:`direction`. It counts only on the class that also defines ``direction``.
     kernel: ClassVar[Kernel | None] = None
+    #: The update written once (optional, instead of ``direction`` and ``kernel``):
+    #: ``rule(g, p, s, c) -> (d, s_new)`` in scalar arithmetic and :mod:`common.ops`, where ``s`` and
+    #: ``s_new`` are tuples with one entry per stored :attr:`state_fields` entry (in declaration order; a
+    #: slot the run does not keep arrives as ``0.0`` and its result is dropped) and ``c`` is
+    #: :meth:`kernel_coefs`. numpy runs it on the whole ``(k, d)`` arrays (:meth:`direction`); the
+    #: compiled :attr:`kernel` is generated from it and calls it one element at a time. Branch only on
+    #: numbers that are shared by every run (flags, weight decay), never on per-run ones.
+    rule: ClassVar[Callable[..., Any] | None] = None
     #: What the state holds and what it means, for the X-ray (:meth:`xray`); see :class:`StateField`.
     state_fields: ClassVar[tuple[StateField, ...]] = ()
     #: Hyperparameters that may be given as an array of shape ``(k,)``, one value per run, so that a grid of
     #: settings runs as one batch. ``direction`` and ``kernel`` must read them elementwise (the kernel through
     #: :func:`common.jit.at`). lr is applied outside the direction, so every optimizer takes it per run.
     per_run: ClassVar[tuple[str, ...]] = ("lr",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "rule" in cls.__dict__ and cls.__dict__["rule"] is not None:
+            cls.kernel = DerivedKernel(cls.__dict__["rule"], lambda: _direction_loop(cls), "direction")
+
+    @classmethod
+    def slots(cls) -> tuple[str, ...]:
+        """Names of the stored state entries, in the order of the rule's state tuple and the kernel's rows."""
+        return tuple(f.name for f in cls.state_fields if f.derive is None)
 
     def __init__(self, **hparams: Any) -> None:
         arrays = split_per_run(self, hparams)
@@ -264,11 +282,21 @@ class Optimizer:
         t : int
             The step being taken, starting at 1.
         """
-        raise NotImplementedError
+        rule = type(self).rule
+        if rule is None:
+            raise NotImplementedError
+        names = self.slots()
+        d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
+        return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
 
     def kernel_state(self, n: int) -> np.ndarray:
-        """Initial ``(slots, n)`` state for :attr:`kernel`: no slots by default."""
-        return np.zeros((0, n))
+        """Initial ``(rows, n)`` state for :attr:`kernel`, zeros: with a :attr:`rule`, one row per slot up to the
+        last one :meth:`init_state` keeps (the generated loop reads missing trailing rows as 0)."""
+        if type(self).rule is None:
+            return np.zeros((0, n))
+        kept = self.init_state(np.zeros((1, 1)))
+        rows = max((i + 1 for i, name in enumerate(self.slots()) if name in kept), default=0)
+        return np.zeros((rows, n))
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         """Numbers :attr:`kernel` reads at step ``t`` (1-based): hyperparameters and per-step scalars."""
@@ -362,6 +390,26 @@ class Optimizer:
     def spec_map(cls) -> Mapping[str, Spec]:
         """Specs by name."""
         return {s.name: s for s in cls.specs}
+
+
+def _direction_loop(cls: type[Optimizer]) -> str:
+    """Source of the compiled loop around ``cls.rule``: ``loop(g, p, S, c, d)`` as :attr:`Optimizer.kernel` documents.
+
+    One plain loop per possible number of state rows, chosen once per call: a row test inside the loop
+    would keep LLVM from vectorizing it (Adam's loop ran 5× slower that way).
+    """
+    n_slots, n_coefs = len(cls.slots()), len(cls().kernel_coefs(1))
+    coefs = "(" + "".join(f"at(c{j}, i), " for j in range(n_coefs)) + ")"
+    lines = ["def loop(g, p, S, c, d):", "    rows = S.shape[0]", *(f"    c{j} = c[{j}]" for j in range(n_coefs))]
+    for r in range(n_slots, -1, -1):
+        state = "(" + "".join(f"S{j}[i], " if j < r else "0.0, " for j in range(n_slots)) + ")"
+        lines += [f"    {'if' if r == n_slots else 'elif'} rows {'>=' if r == n_slots else '=='} {r}:",
+                  *(f"        S{j} = S[{j}]" for j in range(r)),
+                  "        for i in range(g.shape[0]):",
+                  f"            di, new = formula(g[i], p[i], {state}, {coefs})",
+                  *(f"            S{j}[i] = new[{j}]" for j in range(r)),
+                  "            d[i] = di"]
+    return "\n".join(lines) + "\n"
 
 
 def coupled_decay(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:

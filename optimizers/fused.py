@@ -43,9 +43,16 @@ MIN_BLOCK = 2048
 MAX_TABLE = 4_000_000
 
 
+#: The attribute that holds a formula written once, from which ``method`` and its kernel are both derived.
+_SOURCE = {"direction": "rule", "value_and_grad": "formula"}
+
+
 def _owns(obj: Any, method: str) -> bool:
-    """True when the class that defines ``method`` for ``obj`` also sets ``kernel``."""
+    """True when the class that defines ``method`` (or the formula it is derived from) for ``obj`` also has ``kernel``."""
+    source = _SOURCE.get(method, method)
     for cls in type(obj).__mro__:
+        if cls.__dict__.get(source) is not None:
+            return cls.__dict__.get("kernel") is not None
         if method in cls.__dict__:
             return cls.__dict__.get("kernel") is not None
     return False
