@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.spec import short_repr
-from optimizers import fused
+from optimizers import fused, stops
 from optimizers.base import Optimizer, as_params
 
 RUNNING, CONVERGED, DIVERGED, LEFT_WINDOW, MAX_STEPS = "running", "converged", "diverged", "left window", "max steps"
@@ -392,10 +392,10 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
     """
     if need_full:
         # ``x <= bound`` is False for NaN and inf, so one comparison covers both.
-        bad_v = ~(np.abs(v) <= explode) | ~(gn2 < np.inf)
+        bad_v = ~stops.bounded(v, explode) | ~stops.finite_gradient(gn2)
     else:
         bad_v = np.zeros(p.shape[0], dtype=bool)
-    bad_p = ~_rows_all(np.abs(new_p) <= explode)
+    bad_p = ~_rows_all(stops.bounded(new_p, explode))
     newly_bad = active & (bad_p | bad_v)
     if newly_bad.any():
         for i in np.flatnonzero(newly_bad):
@@ -405,7 +405,7 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
         active &= ~newly_bad
     if window is not None:
         lo, hi = window
-        outside = active & ~_rows_all((new_p >= lo) & (new_p <= hi))
+        outside = active & ~_rows_all(stops.inside(new_p, lo, hi))
         if outside.any():
             for i in np.flatnonzero(outside):
                 status[i], status_step[i] = LEFT_WINDOW, t
@@ -569,13 +569,13 @@ def _critical_points(minima: Any, d: int) -> np.ndarray | None:
 
 
 def _check_converged(t, p, gn, grad_tol, x_tol, near, active, status, status_step, reason, stop) -> None:
-    done = active & (gn < grad_tol)
+    done = active & stops.small_gradient(gn, grad_tol)
     if near is not None:
         rows = np.flatnonzero(active & near.candidates(p))
         if rows.size:
             crit = near.points
             dist = np.sqrt(((p[rows][:, None, :] - crit[None, :, :]) ** 2).sum(-1)).min(axis=1)
-            done[rows[dist < x_tol]] = True
+            done[rows[stops.near_critical(dist, x_tol)]] = True
     if not done.any():
         return
     for i in np.flatnonzero(done & (status == RUNNING)):
