@@ -55,12 +55,39 @@ def newton_schulz(G: np.ndarray, coefficients: tuple[float, float, float] = NS_C
     a, b, c = coefficients
     tall = G.shape[1] > G.shape[2]
     X = G.transpose(0, 2, 1) if tall else G
-    norm = np.sqrt(np.einsum("kij,kij->k", X, X))
-    X = X / np.maximum(norm, eps)[:, None, None]
-    for _ in range(int(steps)):
-        gram = X @ X.transpose(0, 2, 1)
-        X = a * X + (b * gram + c * (gram @ gram)) @ X
+    if X.shape[1] == 1:
+        X = _newton_schulz_row(X[:, 0, :], a, b, c, steps, eps)[:, None, :]
+    else:
+        norm = np.sqrt(np.einsum("kij,kij->k", X, X))
+        X = X / np.maximum(norm, eps)[:, None, None]
+        for _ in range(int(steps)):
+            gram = X @ X.transpose(0, 2, 1)
+            X = a * X + (b * gram + c * (gram @ gram)) @ X
     return X.transpose(0, 2, 1) if tall else X
+
+
+def _newton_schulz_row(x: np.ndarray, a: float, b: float, c: float, steps: int, eps: float) -> np.ndarray:
+    """:func:`newton_schulz` of one row per run, ``x`` ``(k, n)`` -> ``(k, n)``: the same iteration, written out.
+
+    A row's Gram matrix is one number per run and every matrix product has a single term, so the products are
+    plain products (numpy's stacked matmul and its reductions along a short last axis cost ~50× more on a basin
+    map's 10,000 points). Runs lie along the last axis and sums run over the row in index order, so a run's
+    numbers do not depend on how many runs share the batch.
+    """
+    y = np.ascontiguousarray(x.T)  # (n, k)
+    y = y / np.maximum(np.sqrt(_sum_rows(y * y)), eps)
+    for _ in range(int(steps)):
+        gram = _sum_rows(y * y)
+        y = a * y + (b * gram + c * (gram * gram)) * y
+    return y.T
+
+
+def _sum_rows(y: np.ndarray) -> np.ndarray:
+    """``Σ_j y[j]`` of ``(n, k)``, added in index order (numpy's own reductions pick their order by shape)."""
+    total = y[0].copy()
+    for j in range(1, y.shape[0]):
+        total += y[j]
+    return total
 
 
 def ns_gain(sigma: float, coefficients: tuple[float, float, float] = NS_COEFFICIENTS, steps: int = NS_STEPS) -> float:
@@ -95,6 +122,13 @@ def surface_layout(d: int) -> Layout:
 
 
 SURFACE_GAIN = ns_gain(1.0)
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, w: Any) -> np.ndarray:
+    """:func:`~optimizers.signsgd.torch_lerp` (torch's ``lerp``), computing only the branch a scalar weight takes."""
+    if isinstance(w, np.ndarray):
+        return torch_lerp(a, b, w)
+    return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
 
 _MUON_FIELDS = "the Muon matrices (on a surface, all of θ)"
 
@@ -273,7 +307,7 @@ class Muon(Optimizer):
         out = []
         for blk, ratio in zip(plan.matrices, plan.ratios, strict=True):
             g, b = grads[:, blk.index], buf[:, blk.index]
-            u = torch_lerp(g, b, h["momentum"]) if h["nesterov"] else b
+            u = _lerp(g, b, h["momentum"]) if h["nesterov"] else b
             o = None
             if want_o:
                 o = newton_schulz(u.reshape(k, *blk.shape), self.coefficients, h["ns_steps"], h["eps"]).reshape(k, -1)
@@ -288,7 +322,7 @@ class Muon(Optimizer):
         if plan.matrices:
             buf = state["momentum_buffer"].copy()
             for blk in plan.matrices:
-                buf[:, blk.index] = torch_lerp(buf[:, blk.index], grads[:, blk.index], 1.0 - h["momentum"])
+                buf[:, blk.index] = _lerp(buf[:, blk.index], grads[:, blk.index], 1.0 - h["momentum"])
             wd = h["weight_decay"]
             for blk, ratio, _, o in self._orthogonalized(grads, buf):
                 d[:, blk.index] = ratio * o + wd * params[:, blk.index] if wd else ratio * o

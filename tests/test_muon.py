@@ -139,11 +139,13 @@ def test_hidden_weights_get_muon_and_the_rest_adamw():
     np.testing.assert_allclose(new[:, rest], (theta - adam_step)[:, rest], rtol=1e-12, atol=1e-15)
 
 
-def test_k_networks_together_equal_k_separate_runs():
+@pytest.mark.parametrize(("dataset", "hidden"), [("iris", (6, 5)), ("sine", (8,))])
+def test_k_networks_together_equal_k_separate_runs(dataset, hidden):
     """Reference: two computations that must agree. Four networks trained in one (k, P) batch, with one lr and
     one momentum per network, equal each network trained alone with its own scalar settings, bit for bit:
-    every norm and Newton–Schulz product is taken per run."""
-    prob = nets.problem("iris", hidden=(6, 5))
+    every norm and Newton–Schulz product is taken per run. On sine (one input) the first hidden matrix is a row of
+    8, which takes the row form of Newton–Schulz, where a sum's order must not depend on k."""
+    prob = nets.problem(dataset, hidden=hidden)
     theta0 = prob.init(4, seed=2)
     lrs, mus = np.array([0.01, 0.02, 0.05, 0.02]), np.array([0.9, 0.95, 0.5, 0.0])
     together = optimizers.run(prob, optimizers.get("muon", lr=lrs, momentum=mus), theta0, 30, stop_on_converge=False,
