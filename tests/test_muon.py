@@ -320,3 +320,25 @@ def test_defaults_and_names_are_torchs():
     adamw = {k: p.default for k, p in inspect.signature(torch.optim.AdamW.__init__).parameters.items()}
     assert (ours["adamw_beta1"], ours["adamw_beta2"]) == adamw["betas"] and ours["adamw_eps"] == adamw["eps"]
     assert (ours["adamw_lr"], ours["adamw_weight_decay"]) == (3e-4, 0.01)
+
+
+@pytest.mark.slow
+def test_networks_page_trains_muon_from_a_link():
+    """Reference: the networks page's own widgets and figure under Streamlit's AppTest (no UI code names Muon):
+    a link with ``o0=muon`` selects it, trains without an error, draws its series and shows its update rule.
+    The surfaces page is covered by test_app_surfaces.py, which selects every registered optimizer."""
+    import json
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = str(Path(__file__).resolve().parents[1] / "ui" / "pages" / "networks.py")
+    at = AppTest.from_file(page, default_timeout=240)
+    for key, value in {"o0": "muon", "o0.lr": "0.02", "epochs": "20", "slice": "off"}.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.selectbox(key="net.opt.0.name").value == "muon"
+    names = {d.get("name") for d in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "Muon" in names
+    assert any("normalized momentum" in el.value for el in at.latex)
