@@ -130,17 +130,22 @@ def _lerp(a: np.ndarray, b: np.ndarray, w: Any) -> np.ndarray:
         return torch_lerp(a, b, w)
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
 
+
 _MUON_FIELDS = "the Muon matrices (on a surface, all of θ)"
 
 
-def _bbar_norm(opt: Muon, s: StepView) -> np.ndarray:
-    """``‖B̃‖`` over the Muon matrices, what Newton–Schulz normalizes away."""
+def _bbar_norm(opt: Muon, s: StepView) -> Any:
+    """``‖B̃‖`` over the Muon matrices, what Newton–Schulz normalizes away (NaN without any)."""
+    if "momentum_buffer" not in s.state:
+        return np.nan
     parts = opt._orthogonalized(s.grads, s.state["momentum_buffer"], want_o=False)
     return np.sqrt(sum(np.einsum("kn,kn->k", u, u) for _, _, u, _ in parts))
 
 
-def _o_norm(opt: Muon, s: StepView) -> np.ndarray:
-    """``‖O‖`` over the Muon matrices, the length of the orthogonalized update before the lr."""
+def _o_norm(opt: Muon, s: StepView) -> Any:
+    """``‖O‖`` over the Muon matrices, the length of the orthogonalized update before the lr (NaN without any)."""
+    if "momentum_buffer" not in s.state:
+        return np.nan
     parts = opt._orthogonalized(s.grads, s.state["momentum_buffer"])
     return np.sqrt(sum(np.einsum("kn,kn->k", o, o) for _, _, _, o in parts))
 
@@ -185,6 +190,12 @@ class Muon(Optimizer):
     ``η · ns_gain(1) · B̃/‖B̃‖`` (plus the decay), normalized momentum whose length never depends on the
     gradient's size. With torch's coefficients ``ns_gain(1) = 0.696`` (5 steps). torch itself refuses 1-D
     parameters ("Muon only supports 2D parameters"); a 1×2 one it accepts, and treats the same way.
+
+    **Defaults** are torch's (lr 1e-3, weight decay 0.1, momentum 0.95, Nesterov, ε 1e-7, 5 steps of
+    (3.4445, −4.7750, 2.0315), lr adjustment "original"); AdamW's are those of torch's Muon example
+    (lr 3e-4, weight decay 0.01) with ``torch.optim.AdamW``'s betas (0.9, 0.999) and ε 1e-8. Where the ranges
+    differ from torch: lr > 0 (torch allows 0), μ ≤ 1 (torch takes any μ ≥ 0; above 1 the average extrapolates)
+    and at most 10 Newton–Schulz steps (torch: fewer than 100), so a link cannot make a step 20 times dearer.
     """
 
     name = "muon"
