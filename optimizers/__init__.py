@@ -23,6 +23,7 @@ from optimizers.base import Optimizer
 from optimizers.gd import GD
 from optimizers.lion import Lion
 from optimizers.momentum import Momentum
+from optimizers.muon import Muon
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
 from optimizers.qhadam import QHAdam
@@ -57,6 +58,7 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SignSGD.name: SignSGD,
     QHM.name: QHM,
     QHAdam.name: QHAdam,
+    Muon.name: Muon,
 }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from common.spec import short_repr
 from optimizers import fused, stops
 from optimizers.base import Optimizer, as_params
+from optimizers.layout import bind as bind_layout
 
 RUNNING, CONVERGED, DIVERGED, LEFT_WINDOW, MAX_STEPS = "running", "converged", "diverged", "left window", "max steps"
 #: Most steps one call to :func:`run` takes (the networks page allows up to 200,000: epochs × steps per epoch).
@@ -180,6 +181,9 @@ def run(
     if not np.isfinite(p).all():
         raise ValueError("start points must be finite numbers")
     k, d = p.shape
+    # A problem that says which slices of θ are which matrices (a network) lets per-group optimizers bind to it.
+    layout = getattr(problem, "layout", None)
+    optimizer = bind_layout(optimizer, layout() if callable(layout) else None)
     n_recorded = (2 if record_end_only else steps // int(record_every) + 2) * k * (d + 2)
     if n_recorded > MAX_RECORDED_FLOATS:
         raise ValueError(

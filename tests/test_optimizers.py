@@ -318,6 +318,27 @@ def ref_qhadam(h, theta, grad_fn, steps):
     return out
 
 
+def ref_muon(h, theta, grad_fn, steps):
+    """Muon on a vector θ without a layout: the 1×d matrix's Newton–Schulz is normalization times the scalar
+    polynomial's value (torch.optim.Muon's code on one singular value), so this is normalized momentum."""
+    lr, mu, wd = h.get("lr", 1e-3), h.get("momentum", 0.95), h.get("weight_decay", 0.1)
+    a, b, c = h.get("ns_a", 3.4445), h.get("ns_b", -4.7750), h.get("ns_c", 2.0315)
+    eps, d = h.get("eps", 1e-7), theta.size
+    ratio = 0.2 * math.sqrt(d) if h.get("adjust_lr_fn") == "match_rms_adamw" else 1.0  # torch shape (1, d)
+    buf, out = np.zeros_like(theta), []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        buf = mu * buf + (1 - mu) * g
+        u = (1 - mu) * g + mu * buf if h.get("nesterov", True) else buf
+        size = math.sqrt(float(u @ u))
+        sigma = size / max(size, eps)
+        for _ in range(h.get("ns_steps", 5)):
+            sigma = a * sigma + b * sigma**3 + c * sigma**5
+        theta = theta * (1 - lr * wd) - lr * ratio * sigma * u / max(size, eps)
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -364,6 +385,8 @@ HPARAMS = {
             {"lr": 0.05, "momentum": 0.3, "nu": 0.5, "weight_decay": 0.1, "weight_decouple": True}],
     "qhadam": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "nu1": 0.7, "nu2": 0.5, "eps": 1e-3, "weight_decay": 0.1},
                {"lr": 0.1, "nu1": 0.6, "weight_decay": 0.2, "weight_decouple": True}],
+    "muon": [{}, {"lr": 0.05, "momentum": 0.8, "nesterov": False, "weight_decay": 0.0, "adjust_lr_fn": "match_rms_adamw"},
+             {"lr": 0.05, "momentum": 0.6, "weight_decay": 0.2, "ns_steps": 3, "ns_a": 1.5, "ns_b": -0.5, "ns_c": 0.0}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -394,7 +417,8 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
 def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
-                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam"]
+                     "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam",
+                     "muon"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
