@@ -6,21 +6,46 @@ treats each ``d × d`` slice alone: k runs together give the bits of k runs one 
 On a surface ``d = 2``: closed forms, vectorized over the k runs (a basin map steps 40,000
 runs at once, where a LAPACK call per 2 × 2 matrix would cost more than the whole step). For
 any other ``d`` (a network's flat θ) numpy's LAPACK does the work, as the reference's torch.linalg
-does. The closed forms agree with the reference's LAPACK results to rounding (the tests check
-whole paths to 1e-7 relative).
+does. The closed forms are LAPACK's own 2 × 2 arithmetic (``dlaev2``, ``slarfg``), so they agree with the
+reference's results to rounding or to the bit (the tests check whole paths to 1e-7 relative). The
+eigen-decomposition, the costly part of a step, has a compiled twin for large batches that gives the
+same bits.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from common import jit
+from common.jit import kernel
 
 #: What the reference adds to the diagonal before ``eigh`` (SOAP's ``get_orthogonal_matrix``).
 EIGH_JITTER = 1e-30
 #: LAPACK's dlamch("E"): the unit roundoff dsteqr splits a tridiagonal matrix with.
 _EPS_LAPACK = 2.0**-53
+_SQRT2 = math.sqrt(2.0)
+#: Matrices per call from which :func:`sym2_eig` takes its compiled twin (below, numba's call costs more than it saves).
+COMPILED_FROM = 512
 
 
 def sym2_eig(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Eigen-decomposition of the symmetric 2 × 2 matrices ``[[a, b], [b, c]]`` (see :func:`sym2_eig_numpy`).
+
+    From :data:`COMPILED_FROM` matrices on, and with numba, its compiled twin :func:`_sym2_eig_kernel`
+    (one pass instead of some forty); the same bits either way.
+    """
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (a, b, c)))
+    if a.size < COMPILED_FROM or not jit.available():
+        return sym2_eig_numpy(a, b, c)
+    out = np.empty((4, a.size))
+    _sym2_eig_kernel(np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1),
+                     np.ascontiguousarray(c).reshape(-1), out)
+    return tuple(row.reshape(a.shape) for row in out)
+
+
+def sym2_eig_numpy(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
     """Eigen-decomposition of the symmetric 2 × 2 matrices ``[[a, b], [b, c]]``, as LAPACK's ``dsyevd`` gives it.
 
     For n = 2 ``dsyevd`` reaches ``dsteqr``, which splits off a negligible ``b`` and otherwise
@@ -44,8 +69,9 @@ def sym2_eig(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, .
         adf, ab = np.abs(df), np.abs(tb)
         a_big = np.abs(a) > np.abs(c)
         acmx, acmn = np.where(a_big, a, c), np.where(a_big, c, a)
-        rt = np.where(adf > ab, adf * np.sqrt(1.0 + (ab / adf) ** 2),
-                      np.where(adf < ab, ab * np.sqrt(1.0 + (adf / ab) ** 2), ab * np.sqrt(2.0)))
+        r1, r2 = ab / adf, adf / ab
+        rt = np.where(adf > ab, adf * np.sqrt(1.0 + r1 * r1),
+                      np.where(adf < ab, ab * np.sqrt(1.0 + r2 * r2), ab * _SQRT2))
         rt1 = np.where(sm < 0, 0.5 * (sm - rt), np.where(sm > 0, 0.5 * (sm + rt), 0.5 * rt))
         rt2 = np.where(sm != 0, (acmx / rt1) * acmn - (b / rt1) * b, -0.5 * rt)
         cs = np.where(df >= 0, df + rt, df - rt)
@@ -67,6 +93,53 @@ def sym2_eig(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, .
         hi, lo = np.where(ordered, rt1, rt2), np.where(ordered, rt2, rt1)
         cos, sin = np.where(ordered, cs1, -sn1), np.where(ordered, sn1, cs1)
     return hi, lo, cos, sin
+
+
+@kernel
+def _sym2_eig_kernel(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
+    """Compiled twin of :func:`sym2_eig_numpy`: ``out = (hi, lo, cos, sin)`` ``(4, n)``, same operations in the same order."""
+    for i in range(a.shape[0]):
+        ai, bi, ci = a[i], b[i], c[i]
+        sm, df, tb = ai + ci, ai - ci, bi + bi
+        adf, ab = abs(df), abs(tb)
+        if abs(ai) > abs(ci):
+            acmx, acmn = ai, ci
+        else:
+            acmx, acmn = ci, ai
+        if adf > ab:
+            r = ab / adf
+            rt = adf * math.sqrt(1.0 + r * r)
+        elif adf < ab:
+            r = adf / ab
+            rt = ab * math.sqrt(1.0 + r * r)
+        else:
+            rt = ab * _SQRT2
+        if sm < 0:
+            rt1 = 0.5 * (sm - rt)
+        elif sm > 0:
+            rt1 = 0.5 * (sm + rt)
+        else:
+            rt1 = 0.5 * rt
+        rt2 = (acmx / rt1) * acmn - (bi / rt1) * bi if sm != 0 else -0.5 * rt
+        cs = df + rt if df >= 0 else df - rt
+        if abs(cs) > ab:
+            ct = -tb / cs
+            sn1 = 1.0 / math.sqrt(1.0 + ct * ct)
+            cs1 = ct * sn1
+        elif ab == 0:
+            cs1, sn1 = 1.0, 0.0
+        else:
+            tn = -cs / tb
+            cs1 = 1.0 / math.sqrt(1.0 + tn * tn)
+            sn1 = tn * cs1
+        if (sm < 0) == (df < 0):
+            cs1, sn1 = -sn1, cs1
+        if abs(bi) <= math.sqrt(abs(ai)) * math.sqrt(abs(ci)) * _EPS_LAPACK:
+            rt1, rt2, cs1, sn1 = ai, ci, 1.0, 0.0
+        if rt2 < rt1:
+            out[0, i], out[1, i], out[2, i], out[3, i] = rt1, rt2, cs1, sn1
+        else:
+            out[0, i], out[1, i], out[2, i], out[3, i] = rt2, rt1, -sn1, cs1
 
 
 def from_eig(cos: np.ndarray, sin: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
@@ -103,7 +176,8 @@ def inverse_root(mat: np.ndarray, power: float) -> np.ndarray:
 def _signed_root(lam: np.ndarray, power: float) -> np.ndarray:
     """``sign(λ)·|λ|^(−1/power)``: what ``u s^(−1/p) vᵀ`` of the SVD gives for an eigenvalue λ (u = ±v)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.copysign(np.abs(lam) ** (-1.0 / power), lam)
+        root = 1.0 / np.sqrt(np.abs(lam)) if power == 2.0 else np.abs(lam) ** (-1.0 / power)
+        return np.copysign(root, lam)
 
 
 def eigenbasis(mat: np.ndarray) -> np.ndarray:

@@ -213,3 +213,37 @@ def test_a_vector_past_the_matrix_cap_is_refused_with_the_reason(name):
     """A d × d matrix per run is refused past d = 128 with a message naming the size (reference: MAX_DIM)."""
     with pytest.raises(ValueError, match="129 × 129"):
         optimizers.get(name).init(np.zeros((1, 129)))
+
+
+def test_compiled_eigen_decomposition_equals_numpy_bit_for_bit():
+    """The compiled 2 × 2 eigen-decomposition (used from COMPILED_FROM matrices on) equals the numpy one to the bit,
+    signed zeros included, on random, rank-one, diagonal, zero, negative, huge, tiny and non-finite matrices
+    (reference: matrix_ops.sym2_eig_numpy)."""
+    from common import jit
+    from optimizers.matrix_ops import COMPILED_FROM, sym2_eig, sym2_eig_numpy
+
+    if not jit.available():
+        pytest.skip("numba is not available")
+    mats = _symmetric_samples(2000)
+    a, b, c = mats[:, 0, 0], mats[:, 0, 1], mats[:, 1, 1]
+    special = np.array([0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, np.inf, -np.inf, np.nan, 2.0**-1074])
+    ea, eb, ec = (x.ravel() for x in np.meshgrid(special, special, special))
+    signed = np.random.default_rng(5).standard_normal((3, 1000)) * 10.0 ** np.random.default_rng(6).uniform(-8, 8, 1000)
+    a, b, c = (np.concatenate(x) for x in ((a, ea, signed[0]), (b, eb, signed[1]), (c, ec, signed[2])))
+    assert len(a) >= COMPILED_FROM
+    with np.errstate(all="ignore"):
+        compiled, plain = sym2_eig(a, b, c), sym2_eig_numpy(a, b, c)
+    for got, want in zip(compiled, plain, strict=True):
+        np.testing.assert_array_equal(got, want)
+        real = ~np.isnan(want)
+        np.testing.assert_array_equal(np.signbit(got[real]), np.signbit(want[real]))
+
+
+@pytest.mark.parametrize("name", ["shampoo", "soap"])
+def test_many_runs_on_the_compiled_path_equal_runs_alone(name):
+    """600 starts at once (the compiled eigen-decomposition) equal five of them stepped alone (numpy's), bit for
+    bit, over 40 Rosenbrock steps (reference: the same optimizer one run at a time)."""
+    starts = np.random.default_rng(11).uniform(-1.5, 1.5, (600, 2))
+    together = _our_path(name, {"lr": 0.02}, starts, 40)
+    for i in (0, 17, 301, 450, 599):
+        np.testing.assert_array_equal(together[:, i], _our_path(name, {"lr": 0.02}, starts[i : i + 1], 40)[:, 0])
