@@ -34,7 +34,9 @@ from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
+from optimizers.shampoo import Shampoo
 from optimizers.signsgd import SignSGD
+from optimizers.soap import SOAP
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
@@ -59,6 +61,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     QHM.name: QHM,
     QHAdam.name: QHAdam,
     Muon.name: Muon,
+    Shampoo.name: Shampoo,
+    SOAP.name: SOAP,
 }
 
 
