@@ -31,6 +31,7 @@ from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
 from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
+from optimizers.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
 from optimizers.signsgd import SignSGD
@@ -57,6 +58,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SignSGD.name: SignSGD,
     QHM.name: QHM,
     QHAdam.name: QHAdam,
+    ScheduleFreeSGD.name: ScheduleFreeSGD,
+    ScheduleFreeAdamW.name: ScheduleFreeAdamW,
 }
 
 
