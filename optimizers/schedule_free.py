@@ -168,15 +168,16 @@ class ScheduleFreeSGD(_ScheduleFree):
     r"""Schedule-Free SGD, following ``schedulefree.SGDScheduleFree`` 1.4.1 (train mode: the parameters are ``y``).
 
     .. math::
-        y_t = (1-\beta) z_t + \beta x_t,\quad g_t = \nabla f(y_t) + \lambda y_t,\quad
-        z_{t+1} = z_t - \eta_t g_t,\quad x_{t+1} = (1 - c_{t+1}) x_t + c_{t+1} z_{t+1}
+        g_t = \nabla f(y_{t-1}) + \lambda y_{t-1},\quad z_t = z_{t-1} - \eta_t g_t,\quad
+        x_t = (1 - c_t) x_{t-1} + c_t z_t,\quad y_t = (1-\beta) z_t + \beta x_t
 
-        c_{t+1} = \frac{w_{t+1}}{\sum_{i \le t+1} w_i},\quad
+        c_t = \frac{w_t}{\sum_{i \le t} w_i},\quad
         w_t = t^r \, (\max_{s \le t} \eta_s)^{p},\quad \eta_t = \eta \min(1, t / W)
 
     ``β`` is the package's ``momentum``, ``W`` its ``warmup_steps`` and ``p`` its
-    ``weight_lr_power``; ``z₁ = x₁ = y₁`` is the start. Without warm-up and with
-    ``r = 0`` the average is uniform, ``c = 1/t``. The stored ``x`` is the
+    ``weight_lr_power``; ``z₀ = x₀ = y₀`` is the start. As in the package the
+    first weight is ``c₁ = 1``, so ``x_t`` averages ``z₁ … z_t`` (uniformly,
+    ``c_t = 1/t``, without warm-up and with ``r = 0``). The stored ``x`` is the
     package's ``eval()`` point, ``y + (1 − 1/β)(z − y)``.
     """
 
@@ -184,9 +185,10 @@ class ScheduleFreeSGD(_ScheduleFree):
     title = "Schedule-Free SGD"
     summary = "SGD that needs no lr schedule: it takes gradients between its SGD iterate z and their running average x."
     latex = (
-        r"\begin{aligned}y_t&=(1-\beta)z_t+\beta x_t,\quad z_{t+1}=z_t-\eta_t\nabla f(y_t)\\"
-        r"x_{t+1}&=(1-c_{t+1})x_t+c_{t+1}z_{t+1},\quad c_{t+1}=\frac{w_{t+1}}{\sum_{i\le t+1}w_i},\;"
-        r"w_t=t^r\eta_{\max}^{p}\\ \theta&=y\text{ (gradients)},\quad x\text{ (evaluate)}\end{aligned}"
+        r"\begin{aligned}z_t&=z_{t-1}-\eta_t\nabla f(y_{t-1}),\quad x_t=(1-c_t)x_{t-1}+c_t z_t,\quad "
+        r"y_t=(1-\beta)z_t+\beta x_t\\"
+        r"c_t&=\frac{w_t}{\sum_{i\le t}w_i},\quad w_t=t^r\eta_{\max}^{p},\quad "
+        r"\theta=y\text{ (gradients)},\; x\text{ (evaluate)}\end{aligned}"
     )
     reference = "schedulefree.SGDScheduleFree (schedulefree 1.4.1)"
     specs = (
@@ -222,11 +224,11 @@ class ScheduleFreeAdamW(_ScheduleFree):
     r"""Schedule-Free AdamW, following ``schedulefree.AdamWScheduleFree`` 1.4.1 (``betas`` split into ``beta1``/``beta2``).
 
     .. math::
-        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\quad
-        u_t = \frac{g_t}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon} + \lambda y_t,\quad g_t = \nabla f(y_t)
+        g_t = \nabla f(y_{t-1}),\quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\quad
+        u_t = \frac{g_t}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon} + \lambda y_{t-1}
 
-        z_{t+1} = z_t - \eta_t u_t,\quad x_{t+1} = (1 - c_{t+1}) x_t + c_{t+1} z_{t+1},\quad
-        y_{t+1} = (1-\beta_1) z_{t+1} + \beta_1 x_{t+1}
+        z_t = z_{t-1} - \eta_t u_t,\quad x_t = (1 - c_t) x_{t-1} + c_t z_t,\quad
+        y_t = (1-\beta_1) z_t + \beta_1 x_t
 
     with ``c`` and the warm-up ``η_t`` as in :class:`ScheduleFreeSGD`. There is no
     first moment: ``β₁`` only places ``y`` between ``z`` and ``x``. Weight decay is
@@ -238,8 +240,8 @@ class ScheduleFreeAdamW(_ScheduleFree):
     summary = "Adam's per-coordinate scaling without a schedule or first moment: gradients at y, the average x reported."
     latex = (
         r"\begin{aligned}v_t&=\beta_2 v_{t-1}+(1-\beta_2)g_t^2,\quad "
-        r"z_{t+1}=z_t-\eta_t\left(\frac{g_t}{\sqrt{v_t/(1-\beta_2^t)}+\epsilon}+\lambda y_t\right)\\"
-        r"x_{t+1}&=(1-c_{t+1})x_t+c_{t+1}z_{t+1},\quad y_{t+1}=(1-\beta_1)z_{t+1}+\beta_1 x_{t+1},\quad "
+        r"z_t=z_{t-1}-\eta_t\left(\frac{g_t}{\sqrt{v_t/(1-\beta_2^t)}+\epsilon}+\lambda y_{t-1}\right)\\"
+        r"x_t&=(1-c_t)x_{t-1}+c_t z_t,\quad y_t=(1-\beta_1)z_t+\beta_1 x_t,\quad "
         r"\theta=y\end{aligned}"
     )
     reference = "schedulefree.AdamWScheduleFree (schedulefree 1.4.1)"
