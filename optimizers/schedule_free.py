@@ -185,9 +185,9 @@ class ScheduleFreeSGD(_ScheduleFree):
     title = "Schedule-Free SGD"
     summary = "SGD that needs no lr schedule: it takes gradients between its SGD iterate z and their running average x."
     latex = (
-        r"\begin{aligned}z_t&=z_{t-1}-\eta_t\nabla f(y_{t-1}),\quad x_t=(1-c_t)x_{t-1}+c_t z_t,\quad "
+        r"\begin{aligned}z_t&=z_{t-1}-\eta_t g(y_{t-1}),\quad x_t=(1-c_t)x_{t-1}+c_t z_t,\quad "
         r"y_t=(1-\beta)z_t+\beta x_t\\"
-        r"c_t&=\frac{w_t}{\sum_{i\le t}w_i},\quad w_t=t^r\eta_{\max}^{p},\quad "
+        r"c_t&=\frac{w_t}{w_1+\dots+w_t},\quad w_t=t^r\eta_{\max}^{p},\quad "
         r"\theta=y\text{ (gradients)},\; x\text{ (evaluate)}\end{aligned}"
     )
     reference = "schedulefree.SGDScheduleFree (schedulefree 1.4.1)"
