@@ -110,7 +110,7 @@ class _ScheduleFree(Optimizer):
     def _sched(self, t: int) -> float:
         """The package's warm-up factor at step ``t``: ``t / W`` while ``t ≤ W``, then 1."""
         w = int(self.hparams["warmup_steps"])
-        return t / w if t <= w else 1.0
+        return t / w if 0 < w and t <= w else 1.0
 
     def lr_at(self, t: int) -> Any:
         lr = self.hparams["lr"]
