@@ -14,6 +14,8 @@ divided by ``η_t``: ``d = (c/η_t)(y − z) + (1 − β(1 − c)) g`` (equal to
 package's ``y`` to rounding). ``η_t`` (with the package's own linear warm-up)
 and the averaging weight ``c`` are per-step numbers from :meth:`kernel_coefs`,
 so the update is written once, in :func:`_sgd_rule` and :func:`_adamw_rule`.
+An extra schedule from :mod:`optimizers.transforms` scales the step of ``y`` only
+(``z`` moves by the method's own ``η_t``); the method is built to need none.
 """
 
 from __future__ import annotations

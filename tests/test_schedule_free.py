@@ -184,3 +184,18 @@ def test_xray_draws_x_and_z_as_paths_beside_y(name, cls_name):
     adam = optimizers.run(landscapes.get("rosenbrock"), optimizers.get("adam"), STARTS[:1], 5, record_state=True)
     adam_fig = xf.xray_figure(adam, optimizers.get("adam").xray_fields()).to_dict()
     assert not any(t.get("name") == "points now" for t in adam_fig["frames"][0]["data"])
+
+
+@pytest.mark.skipif(NO_JIT, reason="compiled kernels switched off")
+@pytest.mark.parametrize("name", ["schedule_free_sgd", "schedule_free_adamw"])
+def test_network_training_compiled_equals_numpy_with_warmup(name):
+    """Reference: the numpy training loop. On Iris with mini-batches the compiled loop (which reads the warm-up
+    rate from ``lr_series`` and the averaging weights from ``kernel_coefs_series``) gives the same bits."""
+    import nets
+    from tests.test_nets_fused import assert_same, both
+
+    problem = nets.problem("iris", hidden=(8,), activation="tanh", batch_size=16)
+    opt = optimizers.get(name, lr=0.5 if name == "schedule_free_sgd" else 0.02, warmup_steps=10)
+    num, com = both(problem, opt, 3, k=2)
+    assert_same(num, com)
+    assert not np.array_equal(num.params[0], num.params[-1])
