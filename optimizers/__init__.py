@@ -32,6 +32,7 @@ from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
 from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
+from optimizers.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
 from optimizers.shampoo import Shampoo
@@ -63,6 +64,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     Muon.name: Muon,
     Shampoo.name: Shampoo,
     SOAP.name: SOAP,
+    ScheduleFreeSGD.name: ScheduleFreeSGD,
+    ScheduleFreeAdamW.name: ScheduleFreeAdamW,
 }
 
 

@@ -98,10 +98,12 @@ class StateField:
         What it means, in one sentence.
     per : {"coordinate", "run"}
         Shape ``(k, d)`` or ``(k,)``.
-    role : {"", "momentum", "scale", "gradient"}
+    role : {"", "momentum", "scale", "gradient", "point"}
         How a figure draws it: ``momentum`` as an arrow in parameter space,
         ``scale`` as the axes of an ellipse (a step length per coordinate),
-        ``gradient`` as the gradient arrow; fields without a role are traced over time.
+        ``gradient`` as the gradient arrow, ``point`` as a second path in parameter space
+        beside the parameters' own (e.g. Schedule-Free's average ``x``); fields without a
+        role are traced over time.
     derive : callable, optional
         ``derive(optimizer, view) -> ndarray`` broadcastable to the field's shape.
     """

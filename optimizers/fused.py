@@ -297,7 +297,8 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
         back = np.argsort(p.order)
         out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
                      status=out.status[back], status_step=out.status_step[back], escape=out.escape[back],
-                     bad_value=out.bad_value[back])
+                     bad_value=out.bad_value[back],
+                     state=None if out.state is None else {key: v[..., back] for key, v in out.state.items()})
     return out
 
 
@@ -390,7 +391,8 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     direction = type(p.base).kernel.compiled()
     advance, commit, finite_start = _advance.compiled(), _commit.compiled(), _finite_start.compiled()
     clip = _clip_norm.compiled() if p.clip_mode == 1 else _clip_value.compiled()
-    P, Pn = np.ascontiguousarray(starts[lo:hi].T), np.empty((2, n))  # (2, n): x row, y row
+    # (2, n): x row, y row. A copy: for one run the transpose is already contiguous, and the loop writes into P.
+    P, Pn = np.array(starts[lo:hi].T, order="C"), np.empty((2, n))
     G, Gn = np.empty((2, n)), np.empty((2, n))
     f, fn = np.empty(n), np.empty(n)
     Gc = np.empty((2, n))

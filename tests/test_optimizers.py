@@ -401,6 +401,41 @@ def ref_soap(h, theta, grad_fn, steps):
         out.append(theta)
     return out
 
+def _schedule_free(h, theta, grad_fn, steps, *, adam):
+    """The paper's three sequences (Defazio et al. 2024, with schedulefree 1.4.1's weights): gradients at
+    y = (1 − β) z + β x, z an SGD (or Adam-scaled) step, x the c-weighted average of the z's."""
+    lr = h.get("lr", 0.0025 if adam else 1.0)
+    beta = h.get("beta1" if adam else "momentum", 0.9)
+    b2, eps, wd = h.get("beta2", 0.999), h.get("eps", 1e-8), h.get("weight_decay", 0.0)
+    warmup, r, power = h.get("warmup_steps", 0), h.get("r", 0.0), h.get("weight_lr_power", 2.0)
+    z, x, v = theta.copy(), theta.copy(), np.zeros_like(theta)
+    lr_max, wsum, out = -1.0, 0.0, []
+    for t in range(1, steps + 1):
+        y = (1 - beta) * z + beta * x
+        g = grad_fn(y)
+        lr_t = lr * min(1.0, t / warmup) if warmup else lr
+        lr_max = max(lr_max, lr_t)
+        w = t**r * lr_max**power
+        wsum += w
+        c = w / wsum
+        if adam:
+            v = b2 * v + (1 - b2) * g**2
+            u = g / (np.sqrt(v / (1 - b2**t)) + eps) + wd * y
+        else:
+            u = g + wd * y
+        z = z - lr_t * u
+        x = (1 - c) * x + c * z
+        out.append((1 - beta) * z + beta * x)
+    return out
+
+
+def ref_schedule_free_sgd(h, theta, grad_fn, steps):
+    return _schedule_free(h, theta, grad_fn, steps, adam=False)
+
+
+def ref_schedule_free_adamw(h, theta, grad_fn, steps):
+    return _schedule_free(h, theta, grad_fn, steps, adam=True)
+
 
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
@@ -455,6 +490,10 @@ HPARAMS = {
     "soap": [{}, {"lr": 0.05, "precondition_1d": False},
              {"lr": 0.05, "beta1": 0.8, "beta2": 0.9, "weight_decay": 0.1, "precondition_frequency": 3,
               "normalize_gradient": True, "correct_bias": False}],
+    "schedule_free_sgd": [{}, {"lr": 0.05, "momentum": 0.7, "weight_decay": 0.1, "warmup_steps": 3, "r": 1.0,
+                               "weight_lr_power": 1.0}],
+    "schedule_free_adamw": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1,
+                                 "warmup_steps": 3, "r": 0.5}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -486,7 +525,7 @@ def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
                      "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam",
-                     "muon", "shampoo", "soap"]
+                     "muon", "shampoo", "soap", "schedule_free_sgd", "schedule_free_adamw"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
