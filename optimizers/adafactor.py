@@ -37,7 +37,9 @@ class Adafactor(Optimizer):
 
     Shazeer & Stern (2018), "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost". A run's θ is
     one vector, for which torch keeps the full (unfactored) second moment ``v``: the row and column
-    factors only exist for matrices. Unlike Adam, the step is relative to the size of θ (``α_t`` scales
+    factors only exist for matrices. On a network θ is the flattened parameter vector, so RMS(θ) and
+    RMS(u) span all layers, where torch, given one tensor per layer, would take them (and factor ``v``)
+    per tensor. Unlike Adam, the step is relative to the size of θ (``α_t`` scales
     with RMS(θ)), ``β̂₂`` rises towards 1 as ``1 − t^τ``, lr only caps ``ρ_t`` and scales the weight
     decay, and the update is clipped so its RMS stays below ``d``.
 

@@ -228,3 +228,27 @@ def test_defaults_and_names_are_the_references(name):
     assert set(ours) <= set(theirs), set(ours) - set(theirs)
     for key in ours:
         assert ours[key] == pytest.approx(theirs[key]), f"{name}.{key}: ours {ours[key]!r}, theirs {theirs[key]!r}"
+
+
+@pytest.mark.skipif(NO_JIT, reason="compiled kernels switched off")
+def test_networks_compiled_loop_equals_numpy_and_adafactor_takes_numpy():
+    """On a network, Adan and AdEMAMix run in the compiled mini-batch loop with the kernel derived from their rule,
+    equal to the numpy loop to the bit; Adafactor is declined there and ``auto`` runs numpy.
+
+    Reference: ``nets.train(backend="numpy")`` (two computations that must agree).
+    """
+    import nets
+    from nets import fused as nets_fused
+    from tests.test_nets_fused import assert_same as assert_same_training
+
+    problem = nets.problem("iris", hidden=(8,), activation="tanh", batch_size=16)
+    for opt in (optimizers.get("adan", lr=0.01, weight_decay=0.01), optimizers.get("ademamix", lr=0.01, t_alpha_beta3=50.0)):
+        assert nets_fused.unsupported(problem, opt, 3) is None
+        num = nets.train(problem, opt, 3, k=3, backend="numpy")
+        assert_same_training(num, nets.train(problem, opt, 3, k=3, backend="compiled"))
+        assert np.abs(num.params[-1] - num.params[0]).max() > 0.05
+    opt = optimizers.get("adafactor")
+    assert "no compiled kernel" in nets_fused.unsupported(problem, opt, 3)
+    auto = nets.train(problem, opt, 3, k=3)
+    assert_same_training(auto, nets.train(problem, opt, 3, k=3, backend="numpy"))
+    assert (auto.values[-1] < auto.values[0]).all()
