@@ -106,6 +106,8 @@ def _register_helpers() -> None:
     from common import ops
 
     ops.register_scalar_forms()
+    for fn in _SHARED:
+        _register_shared(fn)
 
     # numba wants the implementations' parameters, annotations included, to match ``at``'s.
     def element(x: Any, i: int) -> Any:
@@ -119,6 +121,30 @@ def _register_helpers() -> None:
         return element if isinstance(x, types.Array) else shared
 
     _HELPERS_REGISTERED = True
+
+
+#: Plain functions that formulas call, compiled wherever a kernel calls them (see :func:`shared`).
+_SHARED: list[Callable[..., Any]] = []
+
+
+def shared(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a helper of a formula written once: numpy calls it as it is, compiled formulas call its compiled form.
+
+    numba is not imported here; the helper is registered with it when the first kernel compiles.
+    """
+    _SHARED.append(fn)
+    if _HELPERS_REGISTERED:
+        with _LOCK:
+            _register_shared(fn)
+    return fn
+
+
+def _register_shared(fn: Callable[..., Any]) -> None:
+    from numba.extending import register_jitable
+
+    if not getattr(fn, "_numba_registered", False):
+        register_jitable(fn)
+        fn._numba_registered = True  # type: ignore[attr-defined]
 
 
 def kernel(fn: Callable[..., Any]) -> Kernel:

@@ -219,6 +219,12 @@ class Optimizer:
         lr = self.hparams.get("lr", 1.0)
         return lr if isinstance(lr, np.ndarray) else float(lr)
 
+    def bind(self, layout: Any) -> Optimizer:
+        """This optimizer for a problem with ``layout`` (:class:`~optimizers.layout.Layout`): which slices of θ
+        are which matrices. :func:`optimizers.run` calls it when the problem declares a layout; optimizers
+        with rules per parameter group (Muon) return a bound copy, the others themselves."""
+        return self
+
     @property
     def runs(self) -> int | None:
         """k when some hyperparameter is given per run, else ``None``."""

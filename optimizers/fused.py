@@ -30,6 +30,7 @@ import numpy as np
 
 from common import jit
 from common.jit import at
+from optimizers import stops
 from optimizers.base import Optimizer, unique_rows
 
 # Status codes inside the kernels.
@@ -560,8 +561,8 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
         x, y, v = Pn[0, i], Pn[1, i], fn[i]
         gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
         # ``x <= bound`` is False for NaN, so these catch inf and NaN too.
-        fine = ((abs(v) <= lim) & (gn2 < inf) & (abs(x) <= lim) & (abs(y) <= lim)
-                & (xlo <= x) & (x <= xhi) & (ylo <= y) & (y <= yhi) & ~(gn2 < g_thr))
+        fine = (stops.bounded(v, lim) & stops.finite_gradient(gn2) & stops.bounded(x, lim) & stops.bounded(y, lim)
+                & stops.inside(x, xlo, xhi) & stops.inside(y, ylo, yhi) & ~(gn2 < g_thr))
         live = active[i] != 0
         flag = live & ~fine
         attention[i] = flag
@@ -583,10 +584,12 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
         x, y, v = Pn[0, i], Pn[1, i], fn[i]
         gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
         stopped = RUNNING_C
-        if t > 0 and not (abs(v) <= explode and gn2 < inf and abs(x) <= explode and abs(y) <= explode):
+        if t > 0 and not (stops.bounded(v, explode) and stops.finite_gradient(gn2) and stops.bounded(x, explode)
+                          and stops.bounded(y, explode)):
             stopped = DIVERGED_C
             bad_value[i] = v
-        elif t > 0 and has_window and not (window[0] <= x <= window[1] and window[2] <= y <= window[3]):
+        elif t > 0 and has_window and not (stops.inside(x, window[0], window[1])
+                                           and stops.inside(y, window[2], window[3])):
             stopped = LEFT_WINDOW_C
         if stopped != RUNNING_C:
             status[i] = stopped
@@ -597,14 +600,14 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
             Pn[0, i], Pn[1, i], fn[i] = P[0, i], P[1, i], f[i]
             Gn[0, i], Gn[1, i] = G[0, i], G[1, i]
             continue
-        done = math.sqrt(gn2) < grad_tol
+        done = stops.small_gradient(math.sqrt(gn2), grad_tol)
         if not done and critical.shape[0] > 0:
             best = inf
             for c in range(critical.shape[0]):
                 dx = x - critical[c, 0]
                 dy = y - critical[c, 1]
                 best = min(best, math.sqrt(dx * dx + dy * dy))
-            done = best < x_tol
+            done = stops.near_critical(best, x_tol)
         if done:
             if status[i] == RUNNING_C:
                 status[i] = CONVERGED_C

@@ -6,6 +6,9 @@ References:
   numba twin each): the derived ``direction`` and the generated kernel must equal both, to the bit and
   signed zeros included, over every branch (:func:`tests.test_fused.hparam_variants`) with gradients that
   hold zeros, 1e200, inf and NaN;
+- the pre-refactor surfaces, likewise kept in ``tests/legacy``: the derived ``value_and_grad`` equals the old
+  numpy code and the generated kernel the old kernel, to the bit, on a grid around the window and at
+  0, inf and NaN; the Hessians are compared the same way;
 - numpy's own ``maximum``, ``minimum``, ``sign`` and ``where`` for the scalar forms of :mod:`common.ops`.
 """
 
@@ -17,6 +20,7 @@ import os
 import numpy as np
 import pytest
 
+import landscapes
 import optimizers
 from common import jit, ops
 from optimizers import fused
@@ -112,4 +116,60 @@ def test_every_elementwise_optimizer_is_written_once():
     """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule."""
     twins = [n for n in optimizers.names()
              if fused._owns(optimizers.get(n), "direction") and type(optimizers.get(n)).rule is None]
+    assert twins == []
+
+
+def surfaces() -> list[str]:
+    """Registered surfaces written as a :attr:`~landscapes.base.Landscape.formula`."""
+    return [n for n in landscapes.names() if type(landscapes.get(n)).formula is not None]
+
+
+def legacy_surface(name: str) -> type | None:
+    cls = type(landscapes.get(name))
+    try:
+        module = importlib.import_module("tests.legacy." + cls.__module__.rsplit(".", 1)[-1])
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, cls.__name__, None)
+
+
+def probe_points(f) -> np.ndarray:
+    """``(n, 2)``: a 31×31 grid over the window grown by half its size, and points at 0, ±inf and NaN."""
+    (x0, x1), (y0, y1) = f.bounds
+    wx, wy = x1 - x0, y1 - y0
+    X, Y = np.meshgrid(np.linspace(x0 - wx / 2, x1 + wx / 2, 31), np.linspace(y0 - wy / 2, y1 + wy / 2, 31))
+    odd = np.array([[0.0, 0.0], [-0.0, 1.0], [np.inf, 0.5], [0.5, -np.inf], [np.nan, 1.0], [1e200, -1e200]])
+    return np.concatenate([np.stack([X.ravel(), Y.ravel()], 1), odd])
+
+
+@pytest.mark.parametrize("name", surfaces())
+def test_derived_surface_equals_the_code_it_replaced(name):
+    """Derived value, gradient, Hessian and kernel of each surface (at non-default parameters too) against the
+    legacy numpy code and legacy kernel, to the bit."""
+    legacy = legacy_surface(name)
+    if legacy is None:
+        pytest.skip(f"{name} was written once from the start")
+    variants = [{}] + [{s.name: s.high if s.high is not None and s.high < 1e6 else s.default * 0.5}
+                       for s in type(landscapes.get(name)).specs]
+    for params in variants:
+        new, old = landscapes.get(name, **params), legacy(**params)
+        pts = probe_points(new)
+        with np.errstate(all="ignore"):
+            (fv, gv), (fo, go) = new.value_and_grad(pts), old.value_and_grad(pts)
+            assert_bits(fv, fo, f"{name} {params} value")
+            assert_bits(gv, go, f"{name} {params} gradient")
+            assert_bits(new.hessian(pts), old.hessian(pts), f"{name} {params} hessian")
+        outs = []
+        for f in (new, old):
+            fk, Gk = np.empty(len(pts)), np.empty((2, len(pts)))
+            type(f).kernel(np.ascontiguousarray(pts.T), f.kernel_params(), fk, Gk)
+            outs.append((fk, Gk))
+        assert_bits(outs[0][0], outs[1][0], f"{name} {params} kernel value")
+        assert_bits(outs[0][1], outs[1][1], f"{name} {params} kernel gradient")
+
+
+def test_every_surface_with_a_kernel_is_written_once():
+    """No registered surface keeps a hand-written twin of its formula."""
+    twins = [n for n in landscapes.names()
+             if fused._owns(landscapes.get(n), "value_and_grad") and type(landscapes.get(n)).formula is None]
     assert twins == []
