@@ -13,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from optimizers.adadelta import Adadelta
+from optimizers.adafactor import Adafactor
 from optimizers.adagrad import Adagrad
 from optimizers.adam import Adam
 from optimizers.adamax import Adamax
 from optimizers.adamw import AdamW
+from optimizers.adan import Adan
+from optimizers.ademamix import AdEMAMix
 from optimizers.amsgrad import AMSGrad
 from optimizers.asgd import ASGD
 from optimizers.base import Optimizer
@@ -66,6 +69,9 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SOAP.name: SOAP,
     ScheduleFreeSGD.name: ScheduleFreeSGD,
     ScheduleFreeAdamW.name: ScheduleFreeAdamW,
+    Adan.name: Adan,
+    AdEMAMix.name: AdEMAMix,
+    Adafactor.name: Adafactor,
 }
 
 

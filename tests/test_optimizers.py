@@ -437,6 +437,70 @@ def ref_schedule_free_adamw(h, theta, grad_fn, steps):
     return _schedule_free(h, theta, grad_fn, steps, adam=True)
 
 
+def ref_adan(h, theta, grad_fn, steps):
+    """Xie et al. 2022 as pytorch_optimizer.Adan documents it (Δ₁ = 0; proximal or decoupled weight decay)."""
+    lr, eps = h.get("lr", 1e-3), h.get("eps", 1e-8)
+    b1, b2, b3 = h.get("beta1", 0.98), h.get("beta2", 0.92), h.get("beta3", 0.99)
+    wd, decouple = h.get("weight_decay", 0.0), h.get("weight_decouple", False)
+    m, n, v, prev = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta), None
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        diff = np.zeros_like(g) if prev is None else g - prev
+        m = b1 * m + (1 - b1) * g
+        n = b2 * n + (1 - b2) * diff
+        v = b3 * v + (1 - b3) * (g + b2 * diff) ** 2
+        step = (m / (1 - b1**t) + b2 * n / (1 - b2**t)) / (np.sqrt(v / (1 - b3**t)) + eps)
+        theta = theta * (1 - lr * wd) - lr * step if decouple else (theta - lr * step) / (1 + lr * wd)
+        prev = g
+        out.append(theta)
+    return out
+
+
+def ref_ademamix(h, theta, grad_fn, steps):
+    """Pagliardini et al. 2024 as pytorch_optimizer.AdEMAMix documents it, with the α and β₃ warm-up."""
+    lr, eps, alpha, T = h.get("lr", 1e-3), h.get("eps", 1e-8), h.get("alpha", 5.0), h.get("t_alpha_beta3", 0.0)
+    b1, b2, b3 = h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("beta3", 0.9999)
+    wd, decouple, fixed = h.get("weight_decay", 0.0), h.get("weight_decouple", False), h.get("fixed_decay", False)
+    m, v, s = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if decouple:
+            theta = theta * (1 - (wd if fixed else lr * wd))
+        else:
+            g = g + wd * theta
+        a, b3t = alpha, b3
+        if T:
+            a = min(t * alpha / T, alpha)
+            lb1, lb3 = math.log(b1), math.log(b3)
+            b3t = min(math.exp(lb1 * lb3 / ((1 - t / T) * lb3 + t / T * lb1)), b3)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        s = b3t * s + (1 - b3t) * g
+        theta = theta - lr * (m / (1 - b1**t) + a * s) / (np.sqrt(v / (1 - b2**t)) + eps)
+        out.append(theta)
+    return out
+
+
+def ref_adafactor(h, theta, grad_fn, steps):
+    """torch.optim.Adafactor's documented algorithm on a vector (unfactored v; RMS over the whole θ)."""
+    lr, tau, d, wd = h.get("lr", 1e-2), h.get("beta2_decay", -0.8), h.get("d", 1.0), h.get("weight_decay", 0.0)
+    eps1, eps2 = h.get("eps1", np.finfo(np.float64).eps), h.get("eps2", 1e-3)
+    v = np.zeros_like(theta)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        beta2 = 1 - t**tau
+        rho = min(lr, 1 / math.sqrt(t))
+        alpha = max(eps2, math.sqrt(np.mean(theta**2))) * rho
+        v = beta2 * v + (1 - beta2) * g**2
+        u = g / np.sqrt(np.maximum(v, eps1**2))
+        theta = theta * (1 - lr * wd) - alpha / max(1.0, math.sqrt(np.mean(u**2)) / d) * u
+        out.append(theta)
+    return out
+
+
 REFERENCES = {name[4:]: fn for name, fn in globals().items() if name.startswith("ref_")}
 
 HPARAMS = {
@@ -494,6 +558,12 @@ HPARAMS = {
                                "weight_lr_power": 1.0}],
     "schedule_free_adamw": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1,
                                  "warmup_steps": 3, "r": 0.5}],
+    "adan": [{}, {"lr": 0.05, "beta1": 0.7, "beta2": 0.8, "beta3": 0.9, "eps": 1e-3, "weight_decay": 0.1},
+             {"lr": 0.05, "weight_decay": 0.2, "weight_decouple": True}],
+    "ademamix": [{}, {"lr": 0.05, "beta1": 0.7, "beta2": 0.8, "beta3": 0.95, "alpha": 2.0, "t_alpha_beta3": 5.0,
+                      "eps": 1e-3, "weight_decay": 0.1},
+                 {"lr": 0.05, "weight_decay": 0.2, "weight_decouple": True, "fixed_decay": True, "t_alpha_beta3": 3.0}],
+    "adafactor": [{}, {"lr": 0.05, "beta2_decay": -0.5, "eps1": 1e-3, "eps2": 1e-2, "d": 1.5, "weight_decay": 0.1}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -525,7 +595,8 @@ def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
                      "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam",
-                     "muon", "shampoo", "soap", "schedule_free_sgd", "schedule_free_adamw"]
+                     "muon", "shampoo", "soap", "schedule_free_sgd", "schedule_free_adamw", "adan", "ademamix",
+                     "adafactor"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 

@@ -140,7 +140,9 @@ def test_every_torch_algorithm_is_covered():
     the others (Lion, the hand-written buggy Adam) have hand-rebuilt references in test_optimizers.py."""
     claims_torch = {n for n in optimizers.names() if optimizers.REGISTRY[n].reference.startswith("torch.optim")}
     assert claims_torch >= {"gd", "adam", "rmsprop"}
-    assert {c[0] for c in CASES} == claims_torch
+    from tests.test_zoo_modern import CASES as MODERN  # Adafactor, with Adan and AdEMAMix
+
+    assert {c[0] for c in CASES} | {c[0] for c in MODERN if c[2].__module__.startswith("torch.")} == claims_torch
 
 
 def test_seed_adam_bug_is_caught():
