@@ -31,6 +31,13 @@ def momentum_rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
     """
     (buf,) = s
     mu, w, wd, first, nesterov = c
+    if wd == 0.0 and first == 0.0:
+        # The common case, returning on its own: LLVM then vectorizes it without reading θ (the generated
+        # loop ran 1.4-1.7x slower without this branch; an if/else that joins before the return was no faster).
+        v = mu * buf + w * g
+        if nesterov != 0.0:
+            return g + mu * v, (v,)
+        return v, (v,)
     if wd != 0.0:
         g = g + wd * p
     v = g if first != 0.0 else mu * buf + w * g
