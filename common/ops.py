@@ -42,6 +42,11 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
+def lerp(a: Any, b: Any, w: Any) -> Any:
+    """``torch.lerp(a, b, w)`` as torch computes it: ``a + w(b − a)`` for ``|w| < ½``, else ``b − (b − a)(1 − w)``."""
+    return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1.0 - w))
+
+
 def exp(x: Any) -> Any:
     """``np.exp`` (the compiled form calls the C library's; see :func:`common.jit.available`)."""
     return np.exp(x)
@@ -108,6 +113,9 @@ def register_scalar_forms() -> None:
     def _where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
 
+    def _lerp(a: Any, b: Any, w: Any) -> Any:
+        return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
+
     def _exp(x: Any) -> Any:
         return math.exp(x)
 
@@ -123,3 +131,8 @@ def register_scalar_forms() -> None:
     for fn, impl in ((sqrt, _sqrt), (maximum, _maximum), (minimum, _minimum), (sign, _sign), (where, _where),
                      (exp, _exp), (log, _log), (cos, _cos), (sin, _sin)):
         scalar(fn, impl)
+
+    # Named like its implementation's parameters, which the three-argument form above is not.
+    @overload(lerp)
+    def _typed_lerp(a: Any, b: Any, w: Any) -> Any:
+        return _lerp if numbers(a, b, w) else None

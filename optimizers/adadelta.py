@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run, weight_decay_spec
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Adadelta.direction`; ``S = (v, u)``, ``c = (ρ, ε, λ)``."""
-    rho, eps, wd = c[0], c[1], c[2]
-    v_, u_ = S[0], S[1]
-    if wd == 0.0:
-        # The common case, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            v = rho * v_[i] + (1.0 - rho) * (gi * gi)
-            u = u_[i]
-            delta = math.sqrt(u + eps) / math.sqrt(v + eps) * gi
-            v_[i] = v
-            u_[i] = rho * u + (1.0 - rho) * (delta * delta)
-            d[i] = delta
-        return
-    for i in range(g.shape[0]):
-        gi = g[i] + wd * p[i]
-        v = rho * v_[i] + (1.0 - rho) * (gi * gi)
-        u = u_[i]
-        delta = math.sqrt(u + eps) / math.sqrt(v + eps) * gi
-        v_[i] = v
-        u_[i] = rho * u + (1.0 - rho) * (delta * delta)
-        d[i] = delta
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """AdaDelta's update; ``s = (v, u)``, ``c = (ρ, ε, λ)``."""
+    v_prev, u_prev = s
+    rho, eps, wd = c
+    if wd != 0.0:
+        g = g + wd * p
+    v = rho * v_prev + (1.0 - rho) * (g * g)
+    delta = ops.sqrt(u_prev + eps) / ops.sqrt(v + eps) * g
+    return delta, (v, rho * u_prev + (1.0 - rho) * (delta * delta))
 
 
 def _scale(opt: Adadelta, s: StepView) -> np.ndarray:
@@ -74,7 +59,7 @@ class Adadelta(Optimizer):
         Spec("eps", 1e-6, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-10, ui_high=1.0, help="Sets the size of the first steps and guards the division.", label="ε"),
         weight_decay_spec(),
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         StateField("v", "v (mean of g²)", "Running average of the squared gradient, per coordinate."),
         StateField("u", "u (mean of Δ²)", "Running average of the squared steps: the units Δ is measured in."),
@@ -84,18 +69,6 @@ class Adadelta(Optimizer):
 
     def init_state(self, params: np.ndarray) -> State:
         return {"v": np.zeros_like(params), "u": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        rho, eps = h["rho"], h["eps"]
-        g = coupled_decay(grads, params, h["weight_decay"])
-        v = rho * state["v"] + (1.0 - rho) * (g * g)
-        delta = np.sqrt(state["u"] + eps) / np.sqrt(v + eps) * g
-        u = rho * state["u"] + (1.0 - rho) * (delta * delta)
-        return delta, {"v": v, "u": u}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
 
     kernel_coefs_steady_from = 1
 

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run, weight_decay_spec
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Adagrad.direction`; ``S = (sum,)``, ``c = (ε, λ)`` (``lr_decay`` is in ``lr_at``)."""
-    eps, wd = c[0], c[1]
-    acc = S[0]
-    if wd == 0.0:
-        # The common case, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            total = acc[i] + gi * gi
-            acc[i] = total
-            d[i] = gi / (math.sqrt(total) + eps)
-        return
-    for i in range(g.shape[0]):
-        gi = g[i] + wd * p[i]
-        total = acc[i] + gi * gi
-        acc[i] = total
-        d[i] = gi / (math.sqrt(total) + eps)
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """AdaGrad's update; ``s = (sum,)``, ``c = (ε, λ)`` (``lr_decay`` is in :meth:`Adagrad.lr_at`)."""
+    (acc,) = s
+    eps, wd = c
+    if wd != 0.0:
+        g = g + wd * p
+    total = acc + g * g
+    return g / (ops.sqrt(total) + eps), (total,)
 
 
 def _scale(opt: Adagrad, s: StepView) -> np.ndarray:
@@ -67,7 +57,7 @@ class Adagrad(Optimizer):
         ),
         Spec("eps", 1e-10, low=0.0, low_open=True, high=10.0, log=True, ui_low=1e-12, ui_high=1.0, help="Added to the denominator for stability.", label="ε"),
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         StateField("sum", "s (sum of g²)", "Sum of squared gradients per coordinate; it only grows."),
         StateField("scale", "η/(√s+ε)", "Effective step per coordinate, η_t / (√s + ε): it only shrinks.", role="scale",
@@ -80,12 +70,6 @@ class Adagrad(Optimizer):
 
     def init_state(self, params: np.ndarray) -> State:
         return {"sum": np.full_like(params, self.hparams["initial_accumulator_value"])}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        g = coupled_decay(grads, params, h["weight_decay"])
-        total = state["sum"] + g * g
-        return g / (np.sqrt(total) + h["eps"]), {"sum": total}
 
     def kernel_state(self, n: int) -> np.ndarray:
         return np.full((1, n), self.hparams["initial_accumulator_value"], dtype=np.float64)

@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from optimizers.adam import BETA1, BETA2, BIAS1_FIELD, EPS, M_FIELD
 from optimizers.base import (
     Optimizer,
     State,
     StateField,
     StepView,
-    coupled_decay,
     lr_spec,
     require_below,
     weight_decay_spec,
 )
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Adamax.direction`; ``S = (m, u)``, ``c = (β₁, β₂, ε, λ, 1 − β₁ᵗ)``."""
-    b1, b2, eps, wd, bias1 = c[0], c[1], c[2], c[3], c[4]
-    m_, u_ = S[0], S[1]
-    for i in range(g.shape[0]):
-        gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
-        m = b1 * m_[i] + (1.0 - b1) * gi
-        a = b2 * u_[i]
-        b = abs(gi) + eps
-        # np.maximum(a, b): NaN from either side wins.
-        u = a if (a >= b or a != a) else b
-        m_[i] = m
-        u_[i] = u
-        d[i] = m / (bias1 * u)
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """AdaMax's update; ``s = (m, u)``, ``c = (β₁, β₂, ε, λ, 1 − β₁ᵗ)``."""
+    m_prev, u_prev = s
+    b1, b2, eps, wd, bias1 = c
+    if wd != 0.0:
+        g = g + wd * p
+    m = b1 * m_prev + (1.0 - b1) * g
+    u = ops.maximum(b2 * u_prev, abs(g) + eps)
+    return m / (bias1 * u), (m, u)
 
 
 def _scale(opt: Adamax, s: StepView) -> np.ndarray:
@@ -64,7 +59,7 @@ class Adamax(Optimizer):
     )
     reference = "torch.optim.Adamax"
     specs = (lr_spec(2e-3), BETA1, BETA2, EPS, weight_decay_spec())
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         M_FIELD, StateField("u", "u (max |g|)", "Decaying maximum of |g| per coordinate (the infinity norm)."),
         BIAS1_FIELD, StateField("scale", "η/u", "Effective step per coordinate, η_t / u.", role="scale", derive=_scale),
@@ -76,20 +71,9 @@ class Adamax(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         return {"m": np.zeros_like(params), "u": np.zeros_like(params)}
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        b1, b2 = h["beta1"], h["beta2"]
-        g = coupled_decay(grads, params, h["weight_decay"])
-        m = b1 * state["m"] + (1.0 - b1) * g
-        u = np.maximum(b2 * state["u"], np.abs(g) + h["eps"])
-        return m / (self._bias(t) * u), {"m": m, "u": u}
-
     def _bias(self, t: int) -> float:
         """Bias correction ``1 − β₁ᵗ`` at step ``t``, shared by both paths."""
         return 1.0 - self.hparams["beta1"] ** t
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams

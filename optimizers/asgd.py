@@ -6,14 +6,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import (
     Optimizer,
     State,
     StateField,
     StepView,
-    coupled_decay,
     exact_pow,
     lr_spec,
     per_run,
@@ -21,20 +20,16 @@ from optimizers.base import (
 )
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`ASGD.direction`; ``S = (ax,)``, ``c = (λ_wd, λ, η_t/η, μ, average)``."""
-    wd, lambd, r, mu, average = c[0], c[1], c[2], c[3], c[4]
-    ax_ = S[0]
-    for i in range(g.shape[0]):
-        pi = p[i]
-        gi = g[i] + wd * pi if wd != 0.0 else g[i]
-        d[i] = at(r, i) * (gi + at(lambd, i) * pi)
-        if average != 0.0:
-            if at(mu, i) != 1.0:
-                ax_[i] = ax_[i] + (pi - ax_[i]) * at(mu, i)
-            else:
-                ax_[i] = pi
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """ASGD's update; ``s = (ax,)``, ``c = (λ_wd, λ, η_t/η, μ, average)``."""
+    (ax,) = s
+    wd, lambd, r, mu, average = c
+    if wd != 0.0:
+        g = g + wd * p
+    d = r * (g + lambd * p)
+    if average != 0.0:
+        ax = ops.where(mu != 1.0, ax + (p - ax) * mu, p)
+    return d, (ax,)
 
 
 def _ratio(lr: Any, lambd: Any, alpha: Any, t: Any) -> Any:
@@ -91,7 +86,7 @@ class ASGD(Optimizer):
         Spec("t0", 1e6, low=0.0, high=1e12, ui_high=1e6, help="t₀: the step after which averaging starts.", label="t₀"),
         weight_decay_spec(),
     )
-    kernel = _direction_kernel
+    rule = _rule
     #: The step's decay η_t / η involves η, so the fused backend keeps lr among the kernel's numbers.
     direction_uses_lr: ClassVar[bool] = True
     state_fields = (
@@ -104,24 +99,11 @@ class ASGD(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         return {"ax": np.zeros_like(params)}
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        r, mu, average = self._coefs(t)
-        g = coupled_decay(grads, params, h["weight_decay"])
-        d = r * (g + h["lambd"] * params)
-        ax = state["ax"]
-        if average:
-            ax = np.where(mu != 1.0, ax + (params - ax) * mu, params)
-        return d, {"ax": ax}
-
     def _coefs(self, t: int) -> tuple[Any, Any, float]:
         """``η_t / η``, the averaging weight, and whether step ``t`` averages (from step 2: see the class doc)."""
         r = self.per_value(_ratio, ("lr", "lambd", "alpha"), t)
         mu = self.per_value(_mu, ("t0",), t)
         return r, mu, 1.0 * (t >= 2)
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((1, n))
 
     def kernel_coefs(self, t: int) -> tuple[Any, ...]:
         h = self.hparams

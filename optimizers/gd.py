@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from common.jit import kernel
-from optimizers.base import Optimizer, State, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, lr_spec, weight_decay_spec
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`GD.direction`: ``g (n,)`` plus the coupled decay; no state, ``c = (λ,)``."""
-    wd = c[0]
-    if wd == 0.0:
-        for i in range(g.shape[0]):
-            d[i] = g[i]
-        return
-    for i in range(g.shape[0]):
-        d[i] = g[i] + wd * p[i]
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """The gradient plus the coupled decay; no state, ``c = (λ,)``."""
+    (wd,) = c
+    if wd != 0.0:
+        g = g + wd * p
+    return g, ()
 
 
 class GD(Optimizer):
@@ -38,10 +33,7 @@ class GD(Optimizer):
     latex = r"\theta_{t} = \theta_{t-1} - \eta\, g_t"
     reference = "torch.optim.SGD (momentum=0)"
     specs = (lr_spec(1e-3), weight_decay_spec())
-    kernel = _direction_kernel
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        return coupled_decay(grads, params, self.hparams["weight_decay"]), state
+    rule = _rule
 
     kernel_coefs_steady_from = 1
 

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run, require_below
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Lion.direction`; ``S = (m,)``, ``c = (β₁, β₂, λ)``."""
-    b1, b2, wd = c[0], c[1], c[2]
-    m_ = S[0]
-    for i in range(g.shape[0]):
-        gi = g[i]
-        m = m_[i]
-        x = b1 * m + (1.0 - b1) * gi
-        # np.sign: ±1, 0 for ±0 (as +0), NaN for NaN.
-        s = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else (0.0 if x == 0.0 else x))
-        if wd != 0.0:
-            s = s + wd * p[i]
-        d[i] = s
-        m_[i] = b2 * m + (1.0 - b2) * gi
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """Lion's update; ``s = (m,)``, ``c = (β₁, β₂, λ)``."""
+    (m,) = s
+    b1, b2, wd = c
+    d = ops.sign(b1 * m + (1.0 - b1) * g)
+    if wd != 0.0:
+        d = d + wd * p
+    return d, (b2 * m + (1.0 - b2) * g,)
 
 
 def _interpolation(opt: Lion, s: StepView) -> np.ndarray:
@@ -61,7 +56,7 @@ class Lion(Optimizer):
         Spec("beta2", 0.99, low=0.0, high=1.0, ui_high=0.9999, help="Decay of the momentum that is carried over; must be < 1.", label="β₂"),
         Spec("weight_decay", 0.0, low=0.0, high=100.0, ui_high=1.0, help="λ: decoupled decay, shrinks θ by η·λ each step.", label="weight decay"),
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         StateField("m", "m (momentum)", "Running average of the gradient, decaying at β₂.", role="momentum"),
         StateField("c", "β₁m + (1−β₁)g", "Lion's interpolation before the sign: each coordinate moves by η·sign(c).",
@@ -73,17 +68,6 @@ class Lion(Optimizer):
 
     def init_state(self, params: np.ndarray) -> State:
         return {"m": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
-        d = np.sign(b1 * state["m"] + (1.0 - b1) * grads)
-        if wd:
-            d = d + wd * params
-        return d, {"m": b2 * state["m"] + (1.0 - b2) * grads}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((1, n))
 
     kernel_coefs_steady_from = 1
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from common.jit import at, kernel
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, coupled_decay, lr_spec, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, lr_spec, weight_decay_spec
 
 MOMENTUM = Spec(
     "momentum", 0.9, low=0.0, high=1.0, ui_high=0.99,
@@ -21,41 +22,28 @@ VELOCITY_FIELD = StateField("v", "v (momentum buffer)", "The velocity: a decayin
                             role="momentum")
 
 
-def velocity(grads: np.ndarray, buf: np.ndarray, mu: float, tau: float, t: int) -> np.ndarray:
-    """torch.optim.SGD's momentum buffer ``b_t`` ``(k, d)`` at step ``t`` (1-based)."""
-    # torch starts the buffer at the first gradient itself, undamped, not at 0.
-    if t == 1:
-        return grads
-    return mu * buf + (1.0 - tau) * grads
+def momentum_rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """torch.optim.SGD's momentum, heavy ball or Nesterov; ``s = (v,)``, ``c`` from :meth:`Momentum.kernel_coefs`.
 
-
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Momentum.direction`; ``S = (v,)``, ``c`` from :meth:`Momentum.kernel_coefs`.
-
-    ``c = (μ, w, λ, first)``: ``v = μ v + w g`` with ``w = 1 − τ`` (torch) or ``1 − μ`` (ema),
-    and ``v = g`` when ``first`` (torch's first step). μ and w may be per-element arrays.
+    ``c = (μ, w, λ, first, nesterov)``: ``v = μ v + w g`` with ``w = 1 − τ`` (torch) or ``1 − μ`` (ema),
+    and ``v = g`` when ``first`` (torch starts the buffer at the first gradient itself, undamped, not at 0).
+    The direction is ``v``, or with ``nesterov`` the look-ahead ``g + μ v``, as in torch's one SGD function.
     """
-    mu, w, wd, first = c[0], c[1], c[2], c[3]
-    buf = S[0]
-    if first != 0.0:
-        for i in range(g.shape[0]):
-            gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
-            buf[i] = gi
-            d[i] = gi
-        return
-    if wd == 0.0:
-        # The common case, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            v = at(mu, i) * buf[i] + at(w, i) * g[i]
-            buf[i] = v
-            d[i] = v
-        return
-    for i in range(g.shape[0]):
-        gi = g[i] + wd * p[i]
-        v = at(mu, i) * buf[i] + at(w, i) * gi
-        buf[i] = v
-        d[i] = v
+    (buf,) = s
+    mu, w, wd, first, nesterov = c
+    if wd == 0.0 and first == 0.0:
+        # The common case, returning on its own: LLVM then vectorizes it without reading θ (the generated
+        # loop ran 1.4-1.7x slower without this branch; an if/else that joins before the return was no faster).
+        v = mu * buf + w * g
+        if nesterov != 0.0:
+            return g + mu * v, (v,)
+        return v, (v,)
+    if wd != 0.0:
+        g = g + wd * p
+    v = g if first != 0.0 else mu * buf + w * g
+    if nesterov != 0.0:
+        return g + mu * v, (v,)
+    return v, (v,)
 
 
 class Momentum(Optimizer):
@@ -100,7 +88,7 @@ class Momentum(Optimizer):
             help="torch: v = μv + (1−τ)g with v₁ = g₁; ema: v = μv + (1−μ)g from v₀ = 0.", label="form",
         ),
     )
-    kernel = _direction_kernel
+    rule = momentum_rule
     state_fields = (VELOCITY_FIELD,)
     per_run = ("lr", "momentum", "dampening")
 
@@ -114,25 +102,11 @@ class Momentum(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         return {"v": np.zeros_like(params)}
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        g = coupled_decay(grads, params, h["weight_decay"])
-        mu = h["momentum"]
-        if h["form"] == "ema":
-            v = mu * state["v"] + (1.0 - mu) * g
-        else:
-            v = velocity(g, state["v"], mu, h["dampening"], t)
-        return v, {"v": v}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((1, n))
-
     kernel_coefs_steady_from = 2
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         mu = h["momentum"]
         ema = h["form"] == "ema"
-        # The same Python scalars as in velocity() and the ema line of direction().
         w = (1.0 - mu) if ema else (1.0 - h["dampening"])
-        return (mu, w, h["weight_decay"], float(t == 1 and not ema))
+        return (mu, w, h["weight_decay"], float(t == 1 and not ema), 0.0)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from common.spec import Spec
 from optimizers.adam import BETA1, BETA2, BIAS2_FIELD, EPS, M_FIELD, SCALE_DOC, V_FIELD
 from optimizers.base import (
@@ -14,7 +14,6 @@ from optimizers.base import (
     State,
     StateField,
     StepView,
-    coupled_decay,
     lr_spec,
     per_run,
     require_below,
@@ -27,35 +26,19 @@ DECOUPLED = Spec(
 )
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`NAdam.direction`; ``S = (m, v)``, ``c`` from :meth:`NAdam.kernel_coefs`."""
-    b1, b2, eps, wd, decoupled, bc2, cg, cm = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-    m_, v_ = S[0], S[1]
-    if wd == 0.0:
-        # The common case, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            m = b1 * m_[i] + (1.0 - b1) * gi
-            v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
-            m_[i] = m
-            v_[i] = v
-            denom = math.sqrt(v / bc2) + eps
-            d[i] = cg * gi / denom + cm * m / denom
-        return
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if decoupled == 0.0:
-            gi = gi + wd * p[i]
-        m = b1 * m_[i] + (1.0 - b1) * gi
-        v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
-        m_[i] = m
-        v_[i] = v
-        denom = math.sqrt(v / bc2) + eps
-        di = cg * gi / denom + cm * m / denom
-        if decoupled != 0.0:
-            di = di + wd * p[i]
-        d[i] = di
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """NAdam's update; ``s = (m, v)``, ``c`` from :meth:`NAdam.kernel_coefs`."""
+    m_prev, v_prev = s
+    b1, b2, eps, wd, decoupled, bc2, cg, cm = c
+    if decoupled == 0.0 and wd != 0.0:
+        g = g + wd * p
+    m = b1 * m_prev + (1.0 - b1) * g
+    v = b2 * v_prev + (1.0 - b2) * (g * g)
+    denom = ops.sqrt(v / bc2) + eps
+    d = cg * g / denom + cm * m / denom
+    if decoupled != 0.0 and wd != 0.0:
+        d = d + wd * p
+    return d, (m, v)
 
 
 def _scale(opt: NAdam, s: StepView) -> np.ndarray:
@@ -99,7 +82,7 @@ class NAdam(Optimizer):
         Spec("momentum_decay", 4e-3, low=0.0, high=10.0, log=False, ui_high=0.1, help="ψ: how fast the momentum warms up to β₁.", label="momentum decay ψ"),
         DECOUPLED,
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (M_FIELD, V_FIELD, BIAS2_FIELD, StateField("scale", "η/(√v̂+ε)", SCALE_DOC, role="scale", derive=_scale))
 
     def check(self) -> None:
@@ -137,21 +120,8 @@ class NAdam(Optimizer):
         return {"m": np.zeros_like(params), "v": np.zeros_like(params), "mu_product": np.ones((params.shape[0], 1))}
 
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
-        decoupled = h["decoupled_weight_decay"]
-        g = grads if decoupled else coupled_decay(grads, params, wd)
-        bc2, cg, cm = self._coefs(t)
-        m = b1 * state["m"] + (1.0 - b1) * g
-        v = b2 * state["v"] + (1.0 - b2) * (g * g)
-        denom = np.sqrt(v / bc2) + h["eps"]
-        d = cg * g / denom + cm * m / denom
-        if decoupled and wd:
-            d = d + wd * params
-        return d, {"m": m, "v": v, "mu_product": np.full_like(state["mu_product"], self._mu_product(t))}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
+        d, new = super().direction(grads, state, params, t)
+        return d, {**new, "mu_product": np.full_like(state["mu_product"], self._mu_product(t))}
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.adam import BETA1, BETA2, EPS, M_FIELD, V_FIELD
 from optimizers.base import Optimizer, State, lr_spec, require_below
 from optimizers.qhm import DECOUPLE, WEIGHT_DECAY
-from optimizers.signsgd import torch_lerp
 
 
 @lru_cache(maxsize=64)
@@ -35,28 +33,21 @@ def _weight(beta: float, t: Any) -> float:
     return _weights(float(beta), 256 * (t // 256 + 1))[t - 1]
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`QHAdam.direction`; ``S = (m, v)``, ``c = (w₁, w₂, ν₁, ν₂, ε, λ, decoupled)``."""
-    w1, w2, nu1, nu2, eps, wd, decoupled = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
-    m_, v_ = S[0], S[1]
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if wd != 0.0 and decoupled == 0.0:
-            gi = gi + wd * p[i]
-        g2 = gi * gi
-        m = m_[i]
-        m = m + w1 * (gi - m) if abs(w1) < 0.5 else gi - (gi - m) * (1.0 - w1)
-        v = v_[i]
-        v = v + w2 * (g2 - v) if abs(w2) < 0.5 else g2 - (g2 - v) * (1.0 - w2)
-        m_[i] = m
-        v_[i] = v
-        num = m * nu1 + (1.0 - nu1) * gi if nu1 != 1.0 else m
-        rms = v * nu2 + (1.0 - nu2) * g2 if nu2 != 1.0 else v * nu2
-        di = num / (math.sqrt(rms) + at(eps, i))
-        if wd != 0.0 and decoupled != 0.0:
-            di = di + wd * p[i]
-        d[i] = di
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """QHAdam's update; ``s = (m, v)``, ``c = (w₁, w₂, ν₁, ν₂, ε, λ, decoupled)`` (ν₁, ν₂ shared by every run)."""
+    m, v = s
+    w1, w2, nu1, nu2, eps, wd, decoupled = c
+    if wd != 0.0 and decoupled == 0.0:
+        g = g + wd * p
+    g2 = g * g
+    m = ops.lerp(m, g, w1)
+    v = ops.lerp(v, g2, w2)
+    num = m * nu1 + (1.0 - nu1) * g if nu1 != 1.0 else m
+    rms = v * nu2 + (1.0 - nu2) * g2 if nu2 != 1.0 else v * nu2
+    d = num / (ops.sqrt(rms) + eps)
+    if wd != 0.0 and decoupled != 0.0:
+        d = d + wd * p
+    return d, (m, v)
 
 
 class QHAdam(Optimizer):
@@ -91,7 +82,7 @@ class QHAdam(Optimizer):
         Spec("nu2", 1.0, low=0.0, high=1.0, help="ν₂: weight of the average v against g² in the denominator.", label="ν₂"),
         WEIGHT_DECAY, DECOUPLE, EPS,
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (M_FIELD, V_FIELD)
     per_run = ("lr", "eps")
 
@@ -100,23 +91,6 @@ class QHAdam(Optimizer):
 
     def init_state(self, params: np.ndarray) -> State:
         return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        nu1, nu2, wd, decoupled = h["nu1"], h["nu2"], h["weight_decay"], h["weight_decouple"]
-        g = grads + wd * params if wd and not decoupled else grads
-        g2 = g * g
-        m = torch_lerp(state["m"], g, _weight(h["beta1"], t))
-        v = torch_lerp(state["v"], g2, _weight(h["beta2"], t))
-        num = m * nu1 + (1.0 - nu1) * g if nu1 != 1.0 else m
-        rms = v * nu2 + (1.0 - nu2) * g2 if nu2 != 1.0 else v * nu2
-        d = num / (np.sqrt(rms) + h["eps"])
-        if wd and decoupled:
-            d = d + wd * params
-        return d, {"m": m, "v": v}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
 
     def kernel_coefs(self, t: int) -> tuple[Any, ...]:
         h = self.hparams

@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, lr_spec
-from optimizers.signsgd import torch_lerp
 
 NU = Spec("nu", 1.0, low=0.0, high=1.0,
           help="ν: weight of the momentum in the step, 1 − ν that of the raw gradient (the paper suggests 0.7).",
@@ -19,23 +18,17 @@ DECOUPLE = Spec("weight_decouple", False, help="Shrink θ by ηλ directly (Adam
 WEIGHT_DECAY = Spec("weight_decay", 0.0, low=0.0, high=100.0, ui_high=1.0, help="λ: weight decay.", label="weight decay")
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`QHM.direction`; ``S = (b,)``, ``c = (β, ν, λ, decoupled)``."""
-    beta, nu, wd, decoupled = c[0], c[1], c[2], c[3]
-    b_ = S[0]
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if wd != 0.0 and decoupled == 0.0:
-            gi = gi + wd * p[i]
-        w = 1.0 - at(beta, i)
-        b = b_[i]
-        b = b + w * (gi - b) if abs(w) < 0.5 else gi - (gi - b) * (1.0 - w)
-        b_[i] = b
-        di = at(nu, i) * b + (1.0 - at(nu, i)) * gi
-        if wd != 0.0 and decoupled != 0.0:
-            di = di + wd * p[i]
-        d[i] = di
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """QHM's update; ``s = (b,)``, ``c = (β, ν, λ, decoupled)``."""
+    (b,) = s
+    beta, nu, wd, decoupled = c
+    if wd != 0.0 and decoupled == 0.0:
+        g = g + wd * p
+    b = ops.lerp(b, g, 1.0 - beta)
+    d = nu * b + (1.0 - nu) * g
+    if wd != 0.0 and decoupled != 0.0:
+        d = d + wd * p
+    return d, (b,)
 
 
 class QHM(Optimizer):
@@ -64,25 +57,12 @@ class QHM(Optimizer):
              label="momentum β"),
         NU, WEIGHT_DECAY, DECOUPLE,
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (StateField("momentum_buffer", "b (momentum)", "Running average of the gradient.", role="momentum"),)
     per_run = ("lr", "momentum", "nu")
 
     def init_state(self, params: np.ndarray) -> State:
         return {"momentum_buffer": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        nu, wd, decoupled = h["nu"], h["weight_decay"], h["weight_decouple"]
-        g = grads + wd * params if wd and not decoupled else grads
-        b = torch_lerp(state["momentum_buffer"], g, 1.0 - h["momentum"])
-        d = nu * b + (1.0 - nu) * g
-        if wd and decoupled:
-            d = d + wd * params
-        return d, {"momentum_buffer": b}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((1, n))
 
     kernel_coefs_steady_from = 1
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from optimizers.adam import BETA1, BETA2, BIAS1_FIELD, BIAS2_FIELD, EPS, M_FIELD, V_FIELD
 from optimizers.base import (
     Optimizer,
     State,
     StateField,
     StepView,
-    coupled_decay,
     lr_spec,
     per_run,
     require_below,
@@ -22,36 +22,20 @@ from optimizers.base import (
 from optimizers.nadam import DECOUPLED
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`RAdam.direction`; ``S = (m, v)``, ``c`` from :meth:`RAdam.kernel_coefs`."""
-    b1, b2, eps, wd, decoupled = c[0], c[1], c[2], c[3], c[4]
-    bias1, root_bc2, rect, rectified = c[5], c[6], c[7], c[8]
-    m_, v_ = S[0], S[1]
-    if wd == 0.0 and rectified != 0.0:
-        # The common case after the first steps, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            m = b1 * m_[i] + (1.0 - b1) * gi
-            v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
-            m_[i] = m
-            v_[i] = v
-            d[i] = m / bias1 * (root_bc2 / (math.sqrt(v) + eps)) * rect
-        return
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if decoupled == 0.0 and wd != 0.0:
-            gi = gi + wd * p[i]
-        m = b1 * m_[i] + (1.0 - b1) * gi
-        v = b2 * v_[i] + (1.0 - b2) * (gi * gi)
-        m_[i] = m
-        v_[i] = v
-        di = m / bias1
-        if rectified != 0.0:
-            di = di * (root_bc2 / (math.sqrt(v) + eps)) * rect
-        if decoupled != 0.0 and wd != 0.0:
-            di = di + wd * p[i]
-        d[i] = di
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """RAdam's update; ``s = (m, v)``, ``c`` from :meth:`RAdam.kernel_coefs` (``rectified`` is shared: β₂ is)."""
+    m_prev, v_prev = s
+    b1, b2, eps, wd, decoupled, bias1, root_bc2, rect, rectified = c
+    if decoupled == 0.0 and wd != 0.0:
+        g = g + wd * p
+    m = b1 * m_prev + (1.0 - b1) * g
+    v = b2 * v_prev + (1.0 - b2) * (g * g)
+    d = m / bias1
+    if rectified != 0.0:
+        d = d * (root_bc2 / (ops.sqrt(v) + eps)) * rect
+    if decoupled != 0.0 and wd != 0.0:
+        d = d + wd * p
+    return d, (m, v)
 
 
 def _scale(opt: RAdam, s: StepView) -> np.ndarray:
@@ -96,7 +80,7 @@ class RAdam(Optimizer):
     )
     reference = "torch.optim.RAdam"
     specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), DECOUPLED)
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         M_FIELD, V_FIELD, BIAS1_FIELD, BIAS2_FIELD,
         StateField("rect", "r_t (rectification)", "Variance rectification; 0 while ρ_t ≤ 5 (plain momentum SGD).",
@@ -111,23 +95,6 @@ class RAdam(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
-        decoupled = h["decoupled_weight_decay"]
-        g = grads if decoupled else coupled_decay(grads, params, wd)
-        m = b1 * state["m"] + (1.0 - b1) * g
-        v = b2 * state["v"] + (1.0 - b2) * (g * g)
-        bias1, root_bc2, rect, rectified = self._coefs(t)
-        m_hat = m / bias1
-        if rectified:
-            d = m_hat * (root_bc2 / (np.sqrt(v) + h["eps"])) * rect
-        else:
-            d = m_hat
-        if decoupled and wd:
-            d = d + wd * params
-        return d, {"m": m, "v": v}
-
     def _coefs(self, t: int) -> tuple[float, float, float, bool]:
         """``1 − β₁ᵗ``, ``√(1 − β₂ᵗ)``, the rectification ``r_t`` and whether ``ρ_t > 5``, for both paths.
 
@@ -141,9 +108,6 @@ class RAdam(Optimizer):
             rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
             return 1.0 - b1**t, math.sqrt(bc2), rect, True
         return 1.0 - b1**t, math.sqrt(bc2), 0.0, False
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams

@@ -2,43 +2,35 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, StepView, coupled_decay, lr_spec, per_run, weight_decay_spec
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run, weight_decay_spec
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`RMSprop.direction`; ``S = (v, ḡ, b)`` (unused rows stay 0), ``c = (α, ε, λ, μ, centered)``."""
-    a, eps, wd, mom, centered = c[0], c[1], c[2], c[3], c[4]
-    v_, ga_, buf = S[0], S[1], S[2]
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """RMSProp's update; ``s = (v, ḡ, b)`` (ḡ centered only, b with momentum only), ``c = (α, ε, λ, μ, centered)``."""
+    v_prev, g_avg, buf = s
+    a, eps, wd, mom, centered = c
     if wd == 0.0 and centered == 0.0 and not mom > 0.0:
-        # The default, free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            v = at(a, i) * v_[i] + (1.0 - at(a, i)) * (gi * gi)
-            v_[i] = v
-            d[i] = gi / (math.sqrt(v) + at(eps, i))
-        return
-    for i in range(g.shape[0]):
-        gi = g[i] + wd * p[i] if wd != 0.0 else g[i]
-        v = at(a, i) * v_[i] + (1.0 - at(a, i)) * (gi * gi)
-        v_[i] = v
-        if centered != 0.0:
-            ga = at(a, i) * ga_[i] + (1.0 - at(a, i)) * gi
-            ga_[i] = ga
-            v = v - ga * ga
-            if not (v >= 0.0 or v != v):  # np.maximum(v, 0): NaN stays NaN
-                v = 0.0
-        di = gi / (math.sqrt(v) + at(eps, i))
-        if mom > 0.0:
-            di = mom * buf[i] + di
-            buf[i] = di
-        d[i] = di
+        # The default, returning on its own: LLVM then vectorizes it without reading θ (the generated loop
+        # ran about 1.1x slower without this branch).
+        v = a * v_prev + (1.0 - a) * (g * g)
+        return g / (ops.sqrt(v) + eps), (v, g_avg, buf)
+    if wd != 0.0:
+        g = g + wd * p
+    v = a * v_prev + (1.0 - a) * (g * g)
+    second = v
+    if centered != 0.0:
+        g_avg = a * g_avg + (1.0 - a) * g
+        second = ops.maximum(v - g_avg * g_avg, 0.0)
+    d = g / (ops.sqrt(second) + eps)
+    if mom > 0.0:
+        d = buf = mom * buf + d
+    return d, (v, g_avg, buf)
 
 
 def _scale(opt: RMSprop, s: StepView) -> np.ndarray:
@@ -86,7 +78,7 @@ class RMSprop(Optimizer):
         Spec("momentum", 0.0, low=0.0, high=1.0, ui_high=0.99, help="μ: momentum on the scaled step (0 = none).", label="momentum μ"),
         Spec("centered", False, help="Divide by the variance estimate v − ḡ² instead of v.", label="centered"),
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (
         StateField("v", "v (mean of g²)", "Running average of the squared gradient, per coordinate."),
         StateField("g_avg", "ḡ (mean of g)", "Running average of the gradient (centered only)."),
@@ -103,23 +95,6 @@ class RMSprop(Optimizer):
         if h["momentum"] > 0:
             state["buf"] = np.zeros_like(params)
         return state
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        a = h["alpha"]
-        g = coupled_decay(grads, params, h["weight_decay"])
-        v = a * state["v"] + (1.0 - a) * (g * g)
-        new = {"v": v}
-        if h["centered"]:
-            g_avg = new["g_avg"] = a * state["g_avg"] + (1.0 - a) * g
-            v = np.maximum(v - g_avg * g_avg, 0.0)
-        d = g / (np.sqrt(v) + h["eps"])
-        if h["momentum"] > 0:
-            d = new["buf"] = h["momentum"] * state["buf"] + d
-        return d, new
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((3, n))
 
     kernel_coefs_steady_from = 1
 

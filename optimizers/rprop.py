@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, lr_spec, require_below
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Rprop.direction`; ``S = (prev, step_size)``, ``c = (η₋, η₊, Δmin, Δmax, lr, first)``."""
-    em, ep, smin, smax, lr, first = c[0], c[1], c[2], c[3], c[4], c[5]
-    prev_, step_ = S[0], S[1]
-    for i in range(g.shape[0]):
-        gi = g[i]
-        x = gi * prev_[i]
-        # torch writes η₊ where the sign is > 0, η₋ where < 0, 1 where 0; NaN stays NaN.
-        f = at(ep, i) if x > 0.0 else (at(em, i) if x < 0.0 else (1.0 if x == 0.0 else x))
-        s = (at(lr, i) if first != 0.0 else step_[i]) * f
-        # clamp_(min, max) as np.clip: NaN stays NaN.
-        if s < at(smin, i):
-            s = at(smin, i)
-        if s > at(smax, i):
-            s = at(smax, i)
-        step_[i] = s
-        if f == at(em, i):
-            gi = 0.0
-        prev_[i] = gi
-        sg = 1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else (0.0 if gi == 0.0 else gi))
-        d[i] = sg * s / at(lr, i)
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """Rprop's update; ``s = (prev, step_size)``, ``c = (η₋, η₊, Δmin, Δmax, lr, first)``."""
+    prev, step_size = s
+    em, ep, smin, smax, lr, first = c
+    x = ops.sign(g * prev)
+    # torch writes η₊ where the sign is > 0, η₋ where < 0, 1 where 0; NaN stays NaN.
+    f = ops.where(x > 0.0, ep, ops.where(x < 0.0, em, ops.where(x == 0.0, 1.0, x)))
+    last = lr if first != 0.0 else step_size
+    step = ops.minimum(ops.maximum(last * f, smin), smax)  # np.clip, NaN included
+    g = ops.where(f == em, 0.0, g)
+    return ops.sign(g) * step / lr, (g, step)
 
 
 class Rprop(Optimizer):
@@ -76,7 +65,7 @@ class Rprop(Optimizer):
         Spec("step_size_max", 50.0, low=0.0, high=1e6, ui_high=100.0,
              help="Δmax: largest allowed step size per coordinate.", label="Δmax"),
     )
-    kernel = _direction_kernel
+    rule = _rule
     #: The direction divides the step size by lr, so the fused backend keeps lr among the kernel's numbers.
     direction_uses_lr: ClassVar[bool] = True
     state_fields = (
@@ -95,19 +84,6 @@ class Rprop(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         # Δ₀ = η is read from lr at step 1, so that the state does not depend on lr (nor on which run has which lr).
         return {"prev": np.zeros_like(params), "step_size": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        em, ep = h["etaminus"], h["etaplus"]
-        x = np.sign(grads * state["prev"])
-        f = np.where(x > 0, ep, np.where(x < 0, em, np.where(x == 0, 1.0, x)))
-        last = h["lr"] if t == 1 else state["step_size"]
-        step = np.clip(last * f, h["step_size_min"], h["step_size_max"])
-        g = np.where(f == em, 0.0, grads)
-        return np.sign(g) * step / h["lr"], {"prev": g, "step_size": step}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((2, n))
 
     kernel_coefs_steady_from = 2
 

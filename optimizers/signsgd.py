@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, lr_spec
 
@@ -14,31 +14,17 @@ DECOUPLE = Spec("weight_decouple", True, help="Shrink θ by ηλ directly (AdamW
                 label="decoupled decay")
 
 
-def torch_lerp(a: Any, b: Any, w: Any) -> Any:
-    """``torch.lerp(a, b, w)`` as torch computes it: ``a + w(b − a)`` for ``|w| < ½``, else ``b − (b − a)(1 − w)``."""
-    return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1.0 - w))
-
-
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`SignSGD.direction`; ``S = (m,)``, ``c = (μ, λ, decoupled)``."""
-    mu, wd, decoupled = c[0], c[1], c[2]
-    m_ = S[0]
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if wd != 0.0 and decoupled == 0.0:
-            gi = gi + wd * p[i]
-        if at(mu, i) > 0.0:
-            w = 1.0 - at(mu, i)
-            m = m_[i]
-            x = m + w * (gi - m) if abs(w) < 0.5 else gi - (gi - m) * (1.0 - w)
-            m_[i] = x
-        else:
-            x = gi
-        s = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else (0.0 if x == 0.0 else x))
-        if wd != 0.0 and decoupled != 0.0:
-            s = s + wd * p[i]
-        d[i] = s
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """signSGD / Signum's update; ``s = (m,)``, ``c = (μ, λ, decoupled)`` (μ may differ per run: no branch on it)."""
+    (m,) = s
+    mu, wd, decoupled = c
+    if wd != 0.0 and decoupled == 0.0:
+        g = g + wd * p
+    m = ops.where(mu > 0.0, ops.lerp(m, g, 1.0 - mu), m)
+    d = ops.sign(ops.where(mu > 0.0, m, g))
+    if wd != 0.0 and decoupled != 0.0:
+        d = d + wd * p
+    return d, (m,)
 
 
 class SignSGD(Optimizer):
@@ -69,26 +55,13 @@ class SignSGD(Optimizer):
         Spec("weight_decay", 0.0, low=0.0, high=100.0, ui_high=1.0, help="λ: weight decay.", label="weight decay"),
         DECOUPLE,
     )
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (StateField("momentum_buffer", "m (momentum)", "Running average of the gradient; θ moves by η·sign(m).",
                                role="momentum"),)
     per_run = ("lr", "momentum")
 
     def init_state(self, params: np.ndarray) -> State:
         return {"momentum_buffer": np.zeros_like(params)}
-
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        mu, wd, decoupled = h["momentum"], h["weight_decay"], h["weight_decouple"]
-        g = grads + wd * params if wd and not decoupled else grads
-        m = np.where(mu > 0.0, torch_lerp(state["momentum_buffer"], g, 1.0 - mu), state["momentum_buffer"])
-        d = np.sign(np.where(mu > 0.0, m, g))
-        if wd and decoupled:
-            d = d + wd * params
-        return d, {"momentum_buffer": m}
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((1, n))
 
     kernel_coefs_steady_from = 1
 

@@ -72,6 +72,19 @@ def test_scalar_sign_and_where_equal_numpy():
     assert_bits(np.array([where(x > 0.0, x, -x) for x in SPECIAL]), np.where(SPECIAL > 0.0, SPECIAL, -SPECIAL), "where")
 
 
+def test_scalar_lerp_equals_numpy():
+    """:func:`common.ops.lerp` compiled for scalars against its numpy form on specials, with weights either side of ½."""
+    import numba
+
+    jit._register_helpers()
+    lerp = numba.njit(lambda a, b, w: ops.lerp(a, b, w))
+    weights = np.array([0.0, -0.0, 0.1, 0.4999999999999999, 0.5, 0.9, 1.0, -0.7, np.inf, np.nan])
+    a, b, w = (x.ravel() for x in np.meshgrid(SPECIAL, SPECIAL, weights))
+    with np.errstate(all="ignore"):
+        want = ops.lerp(a, b, w)
+    assert_bits(np.array([lerp(x, y, z) for x, y, z in zip(a, b, w, strict=True)]), want, "lerp")
+
+
 @pytest.mark.parametrize("name", derived())
 def test_derived_update_equals_the_code_it_replaced(name, rng):
     """Derived ``direction`` and generated kernel against the legacy numpy ``direction`` and legacy kernel, 12 steps."""
