@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, per_run
-from optimizers.signsgd import torch_lerp
 
 #: torch's ``eps1=None`` means the machine epsilon of the parameters' dtype; ours are always float64.
 FLOAT64_EPS = float(np.finfo(np.float64).eps)

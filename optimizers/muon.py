@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adamw import AdamW
 from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
 from optimizers.layout import HIDDEN_WEIGHT, Block, Layout
-from optimizers.signsgd import torch_lerp
 
 #: torch.optim._muon's DEFAULT_A, DEFAULT_B, DEFAULT_C (Keller Jordan's quintic), EPS and DEFAULT_NS_STEPS.
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -125,7 +125,7 @@ SURFACE_GAIN = ns_gain(1.0)
 
 
 def _lerp(a: np.ndarray, b: np.ndarray, w: Any) -> np.ndarray:
-    """:func:`~optimizers.signsgd.torch_lerp` (torch's ``lerp``), computing only the branch a scalar weight takes."""
+    """:func:`common.ops.lerp` (torch's ``lerp``), computing only the branch a scalar weight takes."""
     if isinstance(w, np.ndarray):
         return torch_lerp(a, b, w)
     return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
 from optimizers.matrix_ops import eigvals_desc, inverse_root, leading_angle, outer, vecmat
 from optimizers.qhm import DECOUPLE, WEIGHT_DECAY
-from optimizers.signsgd import torch_lerp
 
 #: Largest d kept as one d × d matrix per run (a network's flat θ beyond this is refused, with the reason).
 MAX_DIM = 128

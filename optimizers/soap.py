@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adam import EPS
 from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, require_below
 from optimizers.matrix_ops import eigenbasis, eigvals_desc, matvec, outer, qr_q_float32, vecmat
 from optimizers.shampoo import MAX_DIM
-from optimizers.signsgd import torch_lerp
 
 BETA1 = Spec("beta1", 0.95, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average m; must be < 1.",
              label="β₁")
