@@ -25,6 +25,7 @@ from optimizers.lion import Lion
 from optimizers.momentum import Momentum
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
+from optimizers.prodigy import Prodigy
 from optimizers.qhadam import QHAdam
 from optimizers.qhm import QHM
 from optimizers.radam import RAdam
@@ -34,6 +35,7 @@ from optimizers.runner import Trajectory, run
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
 from optimizers.signsgd import SignSGD
+from optimizers.sophia import Sophia
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
@@ -57,6 +59,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SignSGD.name: SignSGD,
     QHM.name: QHM,
     QHAdam.name: QHAdam,
+    Prodigy.name: Prodigy,
+    Sophia.name: Sophia,
 }
 
 
