@@ -13,9 +13,10 @@ from optimizers.signsgd import DECOUPLE, torch_lerp
 
 
 def _scale(opt: Sophia, s: StepView) -> np.ndarray:
-    """``η / max(h_t, ε)`` per coordinate: the step one unit of m gets where the clip does not bind."""
-    eps = opt.hparams["eps"]
-    return s.lr[:, None] / np.maximum(s.state["hessian_moment"], eps)
+    """``η · min(1 / max(h_t, ε), ρ / |m_t|)`` per coordinate: the step one unit of m got, the clip included."""
+    h = opt.hparams
+    return s.lr[:, None] * np.minimum(1.0 / np.maximum(s.state["hessian_moment"], h["eps"]),
+                                      h["p"] / np.abs(s.state["momentum"]))
 
 
 def _clipped(opt: Sophia, s: StepView) -> np.ndarray:
@@ -87,8 +88,8 @@ class Sophia(Optimizer):
         StateField("hessian_moment", "h (Hessian diagonal average)",
                    "Running average of the Hessian diagonal, updated every update_period steps."),
         StateField("hessian", "ĥ (last diagonal)", "The Hessian diagonal of the last refresh (exact or Hutchinson's)."),
-        StateField("scale", "η/max(h, ε)", "Effective step per coordinate where the clip does not bind.", role="scale",
-                   derive=_scale),
+        StateField("scale", "η·min(1/h, ρ/|m|)", "Effective step per coordinate: how far one unit of m moved it, "
+                   "the clip included.", role="scale", derive=_scale),
         StateField("clipped", "clipped share", "Share of coordinates whose step the clip at ρ cut (they move by ηρ).",
                    per="run", derive=_clipped),
     )
