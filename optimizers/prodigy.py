@@ -37,10 +37,10 @@ class Prodigy(Optimizer):
         m_t = \beta_1 m_{t-1} + (1-\beta_1) d_{t-1} g_t,\quad
         v_t = \beta_2 v_{t-1} + (1-\beta_2) d_{t-1}^2 g_t^2,
 
-        r_t = \beta_3 r_{t-1} + \tfrac{d_{t-1}}{d_0} \eta d_{t-1} \langle g_t, \theta_0 - \theta_{t-1}\rangle,\quad
+        r_t = \beta_3 r_{t-1} + \tfrac{d_{t-1}}{d_0} \eta d_{t-1}\, g_t \cdot (\theta_0 - \theta_{t-1}),\quad
         s_t = \beta_3 s_{t-1} + \tfrac{d_{t-1}}{d_0} \eta d_{t-1} g_t,
 
-        d_t = \max\!\left(d_{t-1},\; c\,\frac{r_t}{\lVert s_t\rVert_1}\right),\quad
+        d_t = \max\!\left(d_{t-1},\; c\,\frac{r_t}{\|s_t\|_1}\right),\quad
         \theta_t = \theta_{t-1} - \eta d_{t-1} \frac{m_t}{\sqrt{v_t} + d_t \epsilon}
 
     d is Adam's step size, learned from how far the run has travelled from its
@@ -68,9 +68,9 @@ class Prodigy(Optimizer):
     summary = "Adam whose step size d is learned on the fly from how far the run has moved along its gradients."
     latex = (
         r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)d_{t-1}g_t,\quad v_t=\beta_2 v_{t-1}+(1-\beta_2)d_{t-1}^2g_t^2\\"
-        r"r_t&=\beta_3 r_{t-1}+\tfrac{d_{t-1}}{d_0}\eta d_{t-1}\langle g_t,\theta_0-\theta_{t-1}\rangle,\quad "
+        r"r_t&=\beta_3 r_{t-1}+\tfrac{d_{t-1}}{d_0}\eta d_{t-1}\,g_t\cdot(\theta_0-\theta_{t-1}),\quad "
         r"s_t=\beta_3 s_{t-1}+\tfrac{d_{t-1}}{d_0}\eta d_{t-1}g_t\\"
-        r"d_t&=\max\left(d_{t-1},\,c\,\frac{r_t}{\lVert s_t\rVert_1}\right),\quad "
+        r"d_t&=\max\left(d_{t-1},\,c\,\frac{r_t}{\|s_t\|_1}\right),\quad "
         r"\theta_t=\theta_{t-1}-\eta d_{t-1}\frac{m_t}{\sqrt{v_t}+d_t\epsilon}\end{aligned}"
     )
     reference = "prodigyopt.Prodigy 1.1.2; Mishchenko & Defazio 2024"
@@ -95,6 +95,9 @@ class Prodigy(Optimizer):
     state_fields = (
         StateField("exp_avg", "m (first moment)", "Running average of d·g.", role="momentum"),
         StateField("exp_avg_sq", "v (second moment)", "Running average of d²·g², per coordinate."),
+        StateField("s", "s (weighted gradient sum)", "β₃-decayed sum of the gradients, weighted by d·η·d/d₀; "
+                   "its L1 norm is the denominator of d's estimate."),
+        StateField("p0", "θ₀ (start)", "Where the run started: d is estimated from the distance travelled from it."),
         StateField("d", "d (step size)", "Prodigy's estimate of the distance to the solution: Adam's step size, "
                    "learned from the run.", per="run"),
         StateField("d_max", "d̂ max", "The largest raw estimate c·r/‖s‖₁ so far; d never exceeds it.", per="run"),

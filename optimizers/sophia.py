@@ -57,7 +57,7 @@ class Sophia(Optimizer):
     summary = "Momentum divided by a running Hessian diagonal, clipped per coordinate: Newton-like where curvature is positive."
     latex = (
         r"\begin{aligned}m_t&=\beta_1 m_{t-1}+(1-\beta_1)g_t,\quad "
-        r"h_t=\beta_2 h_{t-k}+(1-\beta_2)\,\widehat{\operatorname{diag}H}_t\ \text{(every }k\text{ steps)}\\"
+        r"h_t=\beta_2 h_{t-k}+(1-\beta_2)\,\hat h_t\ \text{(every }k\text{ steps)},\quad \hat h_t=\operatorname{diag}H_t\ \text{or its estimate}\\"
         r"\theta_t&=\theta_{t-1}(1-\eta\lambda)-\eta\,\operatorname{clip}\left(\frac{m_t}{\max(h_t,\epsilon)},-\rho,\rho\right)"
         r"\end{aligned}"
     )
