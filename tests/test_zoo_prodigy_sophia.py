@@ -230,7 +230,8 @@ def test_defaults_and_names_are_the_packages():
 def test_k_runs_together_equal_k_separate_runs_on_a_surface_and_a_network(name):
     """Reference: each run alone. Prodigy's d sums over a run's coordinates and Sophia's network curvature is a
     seeded draw; both are kept per run (probes shared by the runs of a step), so three runs together equal the
-    three alone to the bit: 150 Rosenbrock steps (with the recorded state), and 5 epochs of b = 16 on Iris."""
+    three alone to the bit: 150 Rosenbrock steps (with the recorded state), 60 with one lr per run, and 5 epochs
+    of b = 16 on Iris."""
     together = _ours(name, {"lr": 0.5})
     for i in range(len(STARTS)):
         alone = optimizers.run(Rosenbrock(), optimizers.get(name, lr=0.5), STARTS[i:i + 1], STEPS, grad_tol=0.0,
@@ -238,6 +239,12 @@ def test_k_runs_together_equal_k_separate_runs_on_a_surface_and_a_network(name):
         np.testing.assert_array_equal(together.params[:, i], alone.params[:, 0])
         for key, arr in alone.extras.items():
             np.testing.assert_array_equal(together.extras[key][:, i], arr[:, 0], err_msg=key)
+    # One lr per run (how the tuning section sweeps lr): each run equals a run alone at its own lr.
+    lrs = [0.1, 0.5, 2.0]
+    swept = optimizers.run(Rosenbrock(), optimizers.get(name, lr=np.array(lrs)), STARTS, 60, backend="numpy")
+    for i, lr in enumerate(lrs):
+        alone = optimizers.run(Rosenbrock(), optimizers.get(name, lr=lr), STARTS[i:i + 1], 60, backend="numpy")
+        np.testing.assert_array_equal(swept.params[:, i], alone.params[:, 0])
     prob = nets.problem("iris", hidden=(4,), batch_size=16)
     hp = {"lr": 0.05} if name == "sophia" else {}
     nets_together = train(prob, optimizers.get(name, **hp), 5, k=3)
