@@ -209,6 +209,11 @@ class Optimizer:
         """The inputs of :attr:`needs` step ``t`` (1-based) takes; all of them by default."""
         return self.needs
 
+    def gradient_cost(self) -> float:
+        """Gradient evaluations a step costs on average on a problem without an analytic Hessian (a network):
+        1, unless :attr:`needs` makes the runner estimate curvature. The work budget multiplies by it."""
+        return 1.0
+
     def lr_at(self, t: int) -> float:
         """Learning rate at step ``t`` (1-based); a ``(k, 1)`` column when lr is given per run."""
         lr = self.hparams.get("lr", 1.0)

@@ -103,6 +103,10 @@ class Sophia(Optimizer):
         """The Hessian diagonal on steps 1, 1 + k, 1 + 2k, … (the package's ``(step − 1) % update_period == 0``)."""
         return self.needs if (t - 1) % int(self.hparams["update_period"]) == 0 else ()
 
+    def gradient_cost(self) -> float:
+        """``1 + 2·num_samples / update_period``: each refresh takes two gradients per Hutchinson probe."""
+        return 1.0 + 2.0 * self.hparams["num_samples"] / self.hparams["update_period"]
+
     def init_state(self, params: np.ndarray) -> State:
         return {"momentum": np.zeros_like(params), "hessian_moment": np.zeros_like(params),
                 "hessian": np.zeros_like(params)}

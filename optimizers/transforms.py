@@ -280,6 +280,9 @@ class Chain(Optimizer):
     def needs_at(self, t: int) -> tuple[str, ...]:
         return self.base.needs_at(t)
 
+    def gradient_cost(self) -> float:
+        return self.base.gradient_cost()
+
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int,
                   **inputs: np.ndarray) -> tuple[np.ndarray, State]:
         if self.noise is not None:

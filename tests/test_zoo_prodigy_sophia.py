@@ -410,3 +410,33 @@ def test_the_surfaces_xray_draws_prodigys_d_over_time_and_sophia_renders():
     assert not at.exception and not at.error
     figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert any(t.get("name") == "clipped share" for f in figs for t in f["data"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The work budget
+# ---------------------------------------------------------------------------------------------------------------
+def test_gradient_cost_counts_the_gradients_the_runner_takes_and_the_budget_charges_them():
+    """Reference: the gradient evaluations counted on a problem without a Hessian (rows asked for, per run and
+    step): Sophia's declared ``gradient_cost`` is 1 + 2·num_samples/update_period, and the networks page's
+    budget, told so, cuts the epochs of a job a plain optimizer runs in full by that factor."""
+    from common import budget
+
+    class Counting:
+        rows = 0
+
+        def value_and_grad(self, p):
+            Counting.rows += len(p)
+            return 0.5 * (p * p).sum(-1), 1.0 * p
+
+    for hp in ({}, {"num_samples": 3, "update_period": 2}, {"num_samples": 10, "update_period": 1}):
+        opt = optimizers.get("sophia", **hp)
+        Counting.rows, k, steps = 0, 3, 40
+        optimizers.run(Counting(), opt, np.ones((k, 4)), steps, grad_tol=0.0, x_tol=0.0, backend="numpy")
+        assert (Counting.rows / k - 1) / steps == pytest.approx(opt.gradient_cost())
+    assert optimizers.get("prodigy").gradient_cost() == 1.0
+    heavy = optimizers.get("sophia", num_samples=10, update_period=1).gradient_cost()
+    args = dict(n_params=67, rows=120, batches=[16], epochs=3000, seeds=1)
+    plain, sophia = budget.net_plan(**args), budget.net_plan(**args, gradients=[heavy])
+    assert plain.values["epochs"] == 3000 and heavy * plain.estimate > budget.SECONDS  # only Sophia is cut
+    assert sophia.values["epochs"] == int(3000 * budget.SECONDS / (heavy * plain.estimate))
+    assert sophia.estimate <= budget.SECONDS
