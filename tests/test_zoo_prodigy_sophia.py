@@ -179,8 +179,8 @@ def test_sophia_with_the_exact_diagonal_matches_sophiah(ours):
 
 @pytest.mark.parametrize("distribution", ["gaussian", "rademacher"])
 def test_sophia_with_hutchinson_matches_sophiah_own_estimator_on_the_same_probes(monkeypatch, distribution):
-    """Reference: ``pytorch_optimizer.SophiaH`` 4.1.0 with its own estimator: ``backward(create_graph=True)`` and
-    torch autograd's exact Hessian–vector products, with its probe draw (``torch.randn_like`` or
+    """Reference: ``pytorch_optimizer.SophiaH`` 4.1.0 with its own estimator: a gradient kept with its graph
+    (``create_graph=True``) and torch autograd's exact Hessian–vector products, with its probe draw (``torch.randn_like`` or
     ``torch.randint_like``) replaced by our probe for that step, so both estimate with the same z. Our runner,
     given Rosenbrock without its ``hessian``, estimates ``z ⊙ Hz`` by central differences of the gradient
     (O(h²) error), so the bound is 1e-6 relative instead of 1e-7."""
@@ -200,8 +200,8 @@ def test_sophia_with_hutchinson_matches_sophiah_own_estimator_on_the_same_probes
         path = [start.copy()]
         for t in range(1, STEPS + 1):
             step["t"] = t
-            p.grad = None
-            _torch_rosen(p).backward(create_graph=True)
+            # The graph kept on p.grad is what the package differentiates again (backward(create_graph=True)).
+            p.grad = torch.autograd.grad(_torch_rosen(p), p, create_graph=True)[0]
             opt.step()
             path.append(p.detach().numpy().copy())
         assert _compare(traj.params[:, i], np.array(path)) <= 1e-6
