@@ -8,12 +8,13 @@ are analytic; the tests compare them with central differences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from common.jit import Kernel
+from common.jit import DerivedKernel, Kernel
 from common.spec import Spec, resolve
 
 Bounds = tuple[tuple[float, float], tuple[float, float]]
@@ -64,11 +65,23 @@ class Landscape:
     #: It counts only on the class that also defines ``value_and_grad``, so a subclass that changes the
     #: formula never inherits a stale kernel.
     kernel: ClassVar[Kernel | None] = None
+    #: The surface written once (optional, instead of ``value_and_grad`` and ``kernel``):
+    #: ``formula(x, y, q) -> (f, df/dx, df/dy)`` in scalar arithmetic and :mod:`common.ops`, with ``q`` the
+    #: tuple of :meth:`kernel_params`. numpy runs it on whole arrays of coordinates (:meth:`value_and_grad`);
+    #: the compiled :attr:`kernel` is generated from it and calls it one point at a time.
+    formula: ClassVar[Callable[..., Any] | None] = None
+    #: Likewise for :meth:`hessian`: ``hessian_formula(x, y, q) -> (h_xx, h_xy, h_yy)`` (numpy only).
+    hessian_formula: ClassVar[Callable[..., Any] | None] = None
     #: The optimizers the surface opens with, as plain dicts (``lessons.demos.demo_configs`` builds them):
     #: ``"name"``, any of its hyperparameters, transform fields such as ``"clip_mode"``, and ``"label"``.
     demo: ClassVar[tuple[dict[str, Any], ...]] = (
         {"name": "gd", "lr": 0.001}, {"name": "momentum", "lr": 0.001, "momentum": 0.9}, {"name": "adam", "lr": 0.05},
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("formula") is not None:
+            cls.kernel = DerivedKernel(cls.__dict__["formula"], lambda: _surface_loop(cls), "surface")
 
     def __init__(self, **params: Any) -> None:
         self.params = resolve(self.specs, params, self.name)
@@ -111,7 +124,19 @@ class Landscape:
         values : ndarray, shape (...)
         grads : ndarray, shape (..., 2)
         """
-        raise NotImplementedError
+        formula = type(self).formula
+        if formula is None:
+            raise NotImplementedError
+        p = as_points(points)
+        x, y = p[..., 0], p[..., 1]
+        with np.errstate(all="ignore"):
+            f, gx, gy = formula(x, y, self.formula_params())
+        f, gx, gy, _ = np.broadcast_arrays(f, gx, gy, x)
+        return np.array(f), stack_grad(gx, gy)
+
+    def formula_params(self) -> tuple[float, ...]:
+        """:meth:`kernel_params` as the tuple ``q`` that :attr:`formula` reads."""
+        return tuple(float(v) for v in self.kernel_params())
 
     def kernel_params(self) -> np.ndarray:
         """``(m,)`` float64 numbers the :attr:`kernel` reads: by default the parameters in spec order."""
@@ -123,13 +148,33 @@ class Landscape:
 
     def hessian(self, points: np.ndarray) -> np.ndarray:
         """Hessian, shape ``(..., 2, 2)`` for points ``(..., 2)``."""
-        raise NotImplementedError
+        formula = type(self).hessian_formula
+        if formula is None:
+            raise NotImplementedError
+        p = as_points(points)
+        x, y = p[..., 0], p[..., 1]
+        with np.errstate(all="ignore"):
+            hxx, hxy, hyy = formula(x, y, self.formula_params())
+        return stack_hessian(*np.broadcast_arrays(hxx, hxy, hyy, x)[:3])
 
     @property
     def f_min(self) -> float:
         """Lowest known value (global minimum), or ``nan`` if unknown."""
         values = [c.value for c in self.minima if c.kind == "global"]
         return min(values) if values else float("nan")
+
+
+def _surface_loop(cls: type[Landscape]) -> str:
+    """Source of the compiled loop around ``cls.formula``: ``loop(P, sp, f, G)`` as :attr:`Landscape.kernel` documents."""
+    n = len(cls().kernel_params())
+    q = "(" + "".join(f"sp[{j}], " for j in range(n)) + ")"
+    return ("def loop(P, sp, f, G):\n"
+            f"    q = {q}\n"
+            "    for i in range(f.shape[0]):\n"
+            "        fi, gx, gy = formula(P[0, i], P[1, i], q)\n"
+            "        f[i] = fi\n"
+            "        G[0, i] = gx\n"
+            "        G[1, i] = gy\n")
 
 
 def stack_grad(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
+from typing import Any
 
-import numpy as np
-
-from common.jit import kernel
+from common import jit, ops
 from common.spec import Spec
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape, critical_points
 
 _BOWL = 0.1
 _CENTRE = (-2.0, 0.0)
@@ -17,31 +15,30 @@ _HEIGHT = 25.0
 _EDGE = 1.0
 
 
-def _sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """σ(z), σ'(z), σ''(z) without overflow for any finite or infinite z."""
-    t = np.exp(-np.abs(z))
-    s = np.where(z >= 0, 1.0 / (1.0 + t), t / (1.0 + t))
-    ds = t / (1.0 + t) ** 2
+@jit.shared
+def _sigmoid_parts(z: Any) -> tuple[Any, Any, Any]:
+    """σ(z), σ'(z), σ''(z) without overflow for any finite or infinite z (a NaN z takes the second branch)."""
+    t = ops.exp(-abs(z))
+    q = 1.0 + t
+    s = ops.where(z >= 0, 1.0 / q, t / q)
+    ds = t / (q * q)
     return s, ds, ds * (1.0 - 2.0 * s)
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Cliff.value_and_grad` (with :func:`_sigmoid_parts` inlined); ``sp = (k,)``."""
-    k = sp[0]
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        z = k * (x - _EDGE)
-        t = math.exp(-abs(z))
-        # np.where's rule: a NaN z fails z >= 0 and takes the second branch.
-        s = 1.0 / (1.0 + t) if z >= 0 else t / (1.0 + t)
-        q = 1.0 + t
-        ds = t / (q * q)
-        u = x - _CENTRE[0]
-        v = y - _CENTRE[1]
-        f[i] = _BOWL * (u * u + v * v) + _HEIGHT * s
-        G[0, i] = 2.0 * _BOWL * u + _HEIGHT * k * ds
-        G[1, i] = 2.0 * _BOWL * v
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; ``q = (k,)``."""
+    k = q[0]
+    s, ds, _ = _sigmoid_parts(k * (x - _EDGE))
+    u = x - _CENTRE[0]
+    v = y - _CENTRE[1]
+    return _BOWL * (u * u + v * v) + _HEIGHT * s, 2.0 * _BOWL * u + _HEIGHT * k * ds, 2.0 * _BOWL * v
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``; ``q = (k,)``."""
+    k = q[0]
+    _, _, d2s = _sigmoid_parts(k * (x - _EDGE))
+    return 2.0 * _BOWL + _HEIGHT * k * k * d2s, 0.0, 2.0 * _BOWL
 
 
 class Cliff(Landscape):
@@ -66,7 +63,8 @@ class Cliff(Landscape):
     lesson = "A cliff makes the gradient explode: one plain step flies off, a clipped step walks down."
     demo = ({"name": "gd", "lr": 0.5}, {"name": "gd", "lr": 0.5, "clip_mode": "norm", "clip_threshold": 1.0, "label": "GD, clipped (norm ≤ 1)"})
     log_scale = True
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
     specs = (
         Spec(
             "steepness", 40.0, low=5.0, high=200.0, log=True,
@@ -95,24 +93,3 @@ class Cliff(Landscape):
             "below the cliff": (-0.5, -1.5),
         }
 
-    def _wall(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        k = self.params["steepness"]
-        s, ds, d2s = _sigmoid_parts(k * (x - _EDGE))
-        return _HEIGHT * s, _HEIGHT * k * ds, _HEIGHT * k * k * d2s
-
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            wall, slope, _ = self._wall(x)
-            u = x - _CENTRE[0]
-            v = y - _CENTRE[1]
-            value = _BOWL * (u * u + v * v) + wall
-            return value, stack_grad(2.0 * _BOWL * u + slope, 2.0 * _BOWL * v)
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x = p[..., 0]
-        with np.errstate(all="ignore"):
-            _, _, bend = self._wall(x)
-            return stack_hessian(2.0 * _BOWL + bend, np.zeros_like(x), np.full_like(x, 2.0 * _BOWL))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
-import numpy as np
-
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape, critical_points
 
 # Printed approximations (e.g. Himmelblau 1972; Wikipedia), polished by Newton.
 _GUESSES = [
@@ -22,16 +20,16 @@ _GUESSES = [
 ]
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Himmelblau.value_and_grad`; ``sp`` is empty."""
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        u = x * x + y - 11.0
-        v = x + y * y - 7.0
-        f[i] = u * u + v * v
-        G[0, i] = 4.0 * x * u + 2.0 * v
-        G[1, i] = 2.0 * u + 4.0 * y * v
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; no parameters."""
+    u = x * x + y - 11.0
+    v = x + y * y - 7.0
+    return u * u + v * v, 4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    return 12.0 * x * x + 4.0 * y - 42.0, 4.0 * (x + y), 12.0 * y * y + 4.0 * x - 26.0
 
 
 class Himmelblau(Landscape):
@@ -47,7 +45,8 @@ class Himmelblau(Landscape):
     latex = r"f(x,y) = (x^2+y-11)^2 + (x+y^2-7)^2"
     lesson = "Several equally good minima: which one you reach depends only on where you start."
     log_scale = True
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -70,24 +69,3 @@ class Himmelblau(Landscape):
             "lower right": (4.5, -4.5),
         }
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            u = x * x + y - 11.0
-            v = x + y * y - 7.0
-            return u * u + v * v, stack_grad(4.0 * x * u + 2.0 * v, 2.0 * u + 4.0 * y * v)
-
-    def value(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            hxx = 12.0 * x * x + 4.0 * y - 42.0
-            hyy = 12.0 * y * y + 4.0 * x - 26.0
-            return stack_hessian(hxx, 4.0 * (x + y), hyy)

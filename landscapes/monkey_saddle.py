@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`MonkeySaddle.value_and_grad`; ``sp`` is empty."""
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        x2, y2 = x * x, y * y
-        f[i] = x * (x2 - 3.0 * y2)
-        G[0, i] = 3.0 * (x2 - y2)
-        G[1, i] = -6.0 * x * y
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; no parameters."""
+    x2, y2 = x * x, y * y
+    return x * (x2 - 3.0 * y2), 3.0 * (x2 - y2), -6.0 * x * y
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    return 6.0 * x, -6.0 * y, -6.0 * x
 
 
 class MonkeySaddle(Landscape):
@@ -32,7 +31,8 @@ class MonkeySaddle(Landscape):
     title = "Monkey saddle"
     latex = r"f(x,y) = x^3 - 3xy^2"
     lesson = "A degenerate saddle: the gradient vanishes quadratically, so GD creeps toward it and crawls away."
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -54,15 +54,3 @@ class MonkeySaddle(Landscape):
             "between ridges: slides away": (0.3, 0.8),
         }
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            x2, y2 = x * x, y * y
-            return x * (x2 - 3.0 * y2), stack_grad(3.0 * (x2 - y2), -6.0 * x * y)
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            return stack_hessian(6.0 * x, -6.0 * y, -6.0 * x)

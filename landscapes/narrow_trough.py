@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
 from common.spec import Spec
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad
+from landscapes.base import Bounds, CriticalPoint, Landscape, as_points
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`NarrowTrough.value_and_grad`; ``sp = (A00, A10, A01, A11)``."""
-    a00, a10, a01, a11 = sp[0], sp[1], sp[2], sp[3]
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        gx = x * a00 + y * a10
-        gy = x * a01 + y * a11
-        f[i] = 0.5 * (x * gx + y * gy)
-        G[0, i] = gx
-        G[1, i] = gy
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; ``q = (A00, A10, A01, A11)``.
+
+    Written out rather than ``p @ A``: BLAS may fuse multiply-adds, and its rounding would then depend
+    on the batch size.
+    """
+    a00, a10, a01, a11 = q
+    gx = x * a00 + y * a10
+    gy = x * a01 + y * a11
+    return 0.5 * (x * gx + y * gy), gx, gy
 
 
 class NarrowTrough(Landscape):
@@ -48,7 +47,7 @@ class NarrowTrough(Landscape):
     lesson = "Ill-conditioning: GD zig-zags across the trough; adaptive methods help only when it is axis-aligned."
     demo = ({"name": "gd", "lr": 0.09}, {"name": "momentum", "lr": 0.03, "momentum": 0.7}, {"name": "adam", "lr": 0.1})
     log_scale = True
-    kernel = _value_and_grad_kernel
+    formula = _formula
     specs = (
         Spec(
             "condition_number", 20.0, low=1.0, high=1000.0, log=True,
@@ -125,21 +124,11 @@ class NarrowTrough(Landscape):
         }
 
     # -- numerics --------------------------------------------------------------
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # Written out rather than ``p @ A``: BLAS may fuse multiply-adds, and its rounding would then
-        # depend on the batch size; these plain products are what the kernel repeats.
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        a00, a10, a01, a11 = self._entries
-        with np.errstate(all="ignore"):
-            gx = x * a00 + y * a10
-            gy = x * a01 + y * a11
-            return 0.5 * (x * gx + y * gy), stack_grad(gx, gy)
-
     def kernel_params(self) -> np.ndarray:
         """``(A00, A10, A01, A11)``: the entries of the Hessian ``A`` that the gradient ``pᵀA`` reads."""
         return np.array(self._entries, dtype=np.float64)
 
     def hessian(self, points: np.ndarray) -> np.ndarray:
+        # The matrix itself, which rounding leaves a hair from symmetric (A01 vs A10), as the gradient reads it.
         p = as_points(points)
         return np.broadcast_to(self._matrix, (*p.shape[:-1], 2, 2)).copy()

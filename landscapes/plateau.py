@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
+from common import ops
 from common.spec import Spec
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Plateau.value_and_grad`; ``sp = (w²,)``."""
-    w2 = sp[0]
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        g = math.exp(-(x * x + y * y) / (2.0 * w2))
-        f[i] = 1.0 - g
-        G[0, i] = g / w2 * x
-        G[1, i] = g / w2 * y
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; ``q = (w²,)``."""
+    w2 = q[0]
+    g = ops.exp(-(x * x + y * y) / (2.0 * w2))
+    return 1.0 - g, g / w2 * x, g / w2 * y
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``; ``q = (w²,)``."""
+    w2 = q[0]
+    g = ops.exp(-(x * x + y * y) / (2.0 * w2)) / w2
+    return g * (1.0 - x * x / w2), -g * x * y / w2, g * (1.0 - y * y / w2)
 
 
 class Plateau(Landscape):
@@ -44,7 +46,8 @@ class Plateau(Landscape):
     title = "Plateau"
     latex = r"f(x,y) = 1 - \exp\!\left(-\frac{x^2+y^2}{2w^2}\right)"
     lesson = "Flat regions: the gradient vanishes, so GD stalls while Adam's normalised step keeps moving."
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
     specs = (
         Spec(
             "width", 0.6, low=0.1, high=3.0, log=True,
@@ -76,17 +79,3 @@ class Plateau(Landscape):
         """``(w²,)``, squared in Python exactly as :meth:`value_and_grad` squares it."""
         return np.array([self.params["width"] ** 2], dtype=np.float64)
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        w2 = self.params["width"] ** 2
-        with np.errstate(all="ignore"):
-            g = np.exp(-np.einsum("...i,...i->...", p, p) / (2.0 * w2))
-            return 1.0 - g, (g / w2)[..., None] * p
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        w2 = self.params["width"] ** 2
-        with np.errstate(all="ignore"):
-            g = np.exp(-(x * x + y * y) / (2.0 * w2)) / w2
-            return stack_hessian(g * (1.0 - x * x / w2), -g * x * y / w2, g * (1.0 - y * y / w2))

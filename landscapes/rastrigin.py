@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_hessian
+from common import ops
+from landscapes.base import Bounds, CriticalPoint, Landscape, critical_points
 
 _A = 10.0
 _TWO_PI = 2.0 * np.pi
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Rastrigin.value_and_grad`; ``sp`` is empty."""
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        f[i] = 2.0 * _A + ((x * x - _A * math.cos(_TWO_PI * x)) + (y * y - _A * math.cos(_TWO_PI * y)))
-        G[0, i] = 2.0 * x + _A * _TWO_PI * math.sin(_TWO_PI * x)
-        G[1, i] = 2.0 * y + _A * _TWO_PI * math.sin(_TWO_PI * y)
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; no parameters."""
+    value = 2.0 * _A + ((x * x - _A * ops.cos(_TWO_PI * x)) + (y * y - _A * ops.cos(_TWO_PI * y)))
+    return value, 2.0 * x + _A * _TWO_PI * ops.sin(_TWO_PI * x), 2.0 * y + _A * _TWO_PI * ops.sin(_TWO_PI * y)
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    return 2.0 + _A * _TWO_PI**2 * ops.cos(_TWO_PI * x), 0.0, 2.0 + _A * _TWO_PI**2 * ops.cos(_TWO_PI * y)
 
 
 class Rastrigin(Landscape):
@@ -38,7 +39,8 @@ class Rastrigin(Landscape):
     title = "Rastrigin's function"
     latex = r"f(x,y) = 20 + \sum_{i}\left(x_i^2 - 10\cos 2\pi x_i\right)"
     lesson = "Many regular local minima: local methods stop in the nearest one; noise or luck is needed to do better."
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -63,19 +65,3 @@ class Rastrigin(Landscape):
             "on a saddle line": (0.5, 2.0),
         }
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        with np.errstate(all="ignore"):
-            value = 2.0 * _A + (p * p - _A * np.cos(_TWO_PI * p)).sum(axis=-1)
-            return value, 2.0 * p + _A * _TWO_PI * np.sin(_TWO_PI * p)
-
-    def value(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        with np.errstate(all="ignore"):
-            return 2.0 * _A + (p * p - _A * np.cos(_TWO_PI * p)).sum(axis=-1)
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        with np.errstate(all="ignore"):
-            diag = 2.0 + _A * _TWO_PI**2 * np.cos(_TWO_PI * p)
-            return stack_hessian(diag[..., 0], np.zeros_like(diag[..., 0]), diag[..., 1])

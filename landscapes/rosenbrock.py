@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from common.jit import kernel
 from common.spec import Spec
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Rosenbrock.value_and_grad`; ``sp = (a, b)``."""
-    a, b = sp[0], sp[1]
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        r = y - x * x
-        u = a - x
-        f[i] = u * u + b * r * r
-        G[0, i] = -2.0 * u - 4.0 * b * x * r
-        G[1, i] = 2.0 * b * r
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; ``q = (a, b)``."""
+    a, b = q
+    r = y - x * x
+    u = a - x
+    return u * u + b * r * r, -2.0 * u - 4.0 * b * x * r, 2.0 * b * r
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``; ``q = (a, b)``."""
+    b = q[1]
+    return 2.0 - 4.0 * b * (y - 3.0 * x * x), -4.0 * b * x, 2.0 * b
 
 
 class Rosenbrock(Landscape):
@@ -33,7 +33,8 @@ class Rosenbrock(Landscape):
     latex = r"f(x,y) = (a-x)^2 + b\,(y-x^2)^2"
     lesson = "A curved, flat-bottomed valley: reaching it is easy, following it to (1, 1) is slow."
     log_scale = True
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
     specs = (
         Spec("a", 1.0, low=-2.0, high=2.0, help="Position of the minimum (a, a²).", label="a"),
         Spec("b", 100.0, low=0.0, high=1000.0, low_open=True, log=True, ui_low=1.0, help="Steepness of the valley walls.", label="b"),
@@ -58,19 +59,3 @@ class Rosenbrock(Landscape):
     def presets(self) -> dict[str, tuple[float, float]]:
         return {"default": self.start, "valley floor": (-1.0, 1.0), "right wall": (1.5, -0.5)}
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        a, b = self.params["a"], self.params["b"]
-        with np.errstate(all="ignore"):
-            r = y - x * x
-            u = a - x
-            value = u * u + b * r * r
-            return value, stack_grad(-2.0 * u - 4.0 * b * x * r, 2.0 * b * r)
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        b = self.params["b"]
-        with np.errstate(all="ignore"):
-            return stack_hessian(2.0 - 4.0 * b * (y - 3.0 * x * x), -4.0 * b * x, np.full_like(x, 2.0 * b))

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
-import numpy as np
-
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`Saddle.value_and_grad`; ``sp`` is empty."""
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        y2 = y * y
-        f[i] = x * x - y2 + 0.25 * y2 * y2
-        G[0, i] = 2.0 * x
-        G[1, i] = y * (y2 - 2.0)
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; no parameters."""
+    y2 = y * y
+    return x * x - y2 + 0.25 * y2 * y2, 2.0 * x, y * (y2 - 2.0)
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    return 2.0, 0.0, 3.0 * y * y - 2.0
 
 
 class Saddle(Landscape):
@@ -40,7 +38,8 @@ class Saddle(Landscape):
         {"name": "gd", "lr": 0.02}, {"name": "gd", "lr": 0.02, "noise_sigma": 0.3, "noise_seed": 1, "label": "GD + gradient noise"},
         {"name": "momentum", "lr": 0.02, "momentum": 0.9}, {"name": "adam", "lr": 0.04},
     )
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -67,23 +66,3 @@ class Saddle(Landscape):
             "off the ridge: rolls down": (-1.5, 0.5),
         }
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            y2 = y * y
-            value = x * x - y2 + 0.25 * y2 * y2
-            return value, stack_grad(2.0 * x, y * (y2 - 2.0))
-
-    def value(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            y2 = y * y
-            return x * x - y2 + 0.25 * y2 * y2
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            return stack_hessian(np.full_like(x, 2.0), np.zeros_like(x), 3.0 * y * y - 2.0)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
-import numpy as np
-
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_grad, stack_hessian
+from landscapes.base import Bounds, CriticalPoint, Landscape, critical_points
 
 # Printed approximations (Dixon & Szegő 1978; Molga & Smutnicki 2005) and a
 # Newton search from a grid for the saddles; polished by Newton at first use.
@@ -30,15 +28,17 @@ _SADDLES = [
 ]
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`SixHumpCamel.value_and_grad`; ``sp`` is empty."""
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        x2, y2 = x * x, y * y
-        f[i] = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (4.0 * y2 - 4.0) * y2
-        G[0, i] = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
-        G[1, i] = x - 8.0 * y + 16.0 * y2 * y
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once; no parameters."""
+    x2, y2 = x * x, y * y
+    value = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (4.0 * y2 - 4.0) * y2
+    return value, 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y, x - 8.0 * y + 16.0 * y2 * y
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    x2 = x * x
+    return 8.0 - 25.2 * x2 + 10.0 * x2 * x2, 1.0, 48.0 * y * y - 8.0
 
 
 class SixHumpCamel(Landscape):
@@ -53,7 +53,8 @@ class SixHumpCamel(Landscape):
     title = "Six-hump camel"
     latex = r"f(x,y) = \left(4 - 2.1x^2 + \tfrac{x^4}{3}\right)x^2 + xy + (4y^2-4)\,y^2"
     lesson = "Unequal basins: a local minimum can be nearly as deep as the global one, or far shallower."
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -74,21 +75,4 @@ class SixHumpCamel(Landscape):
             "right hump": (1.9, 0.2),
             "centre": (0.0, 0.05),
         }
-
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            x2, y2 = x * x, y * y
-            value = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (4.0 * y2 - 4.0) * y2
-            gx = 8.0 * x - 8.4 * x2 * x + 2.0 * x2 * x2 * x + y
-            gy = x - 8.0 * y + 16.0 * y2 * y
-            return value, stack_grad(gx, gy)
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        x, y = p[..., 0], p[..., 1]
-        with np.errstate(all="ignore"):
-            x2 = x * x
-            return stack_hessian(8.0 - 25.2 * x2 + 10.0 * x2 * x2, np.ones_like(x), 48.0 * y * y - 8.0)
 

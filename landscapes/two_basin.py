@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
+from typing import Any
 
-import numpy as np
-
-from common.jit import kernel
-from landscapes.base import Bounds, CriticalPoint, Landscape, as_points, critical_points, stack_hessian
+from common import ops
+from landscapes.base import Bounds, CriticalPoint, Landscape, critical_points
 
 _BOWL = 0.05
 _WIDTH = 0.8
@@ -18,29 +16,34 @@ _WELLS = (((1.2, 1.0), 2.0), ((-1.2, -1.0), 1.0))
 _W2 = _WIDTH**2
 
 
-@kernel
-def _value_and_grad_kernel(P: np.ndarray, sp: np.ndarray, f: np.ndarray, G: np.ndarray) -> None:
-    """Compiled twin of :meth:`TwoBasin.value_and_grad` (its loop over the wells unrolled); ``sp`` is empty."""
+def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """Value and gradient, written once (the sum over the two wells unrolled); no parameters."""
     (m1x, m1y), depth1 = _WELLS[0]
     (m2x, m2y), depth2 = _WELLS[1]
-    for i in range(f.shape[0]):
-        x, y = P[0, i], P[1, i]
-        value = _BOWL * (x * x + y * y)
-        gx = 2.0 * _BOWL * x
-        gy = 2.0 * _BOWL * y
-        dx, dy = x - m1x, y - m1y
-        g = depth1 * math.exp(-(dx * dx + dy * dy) / (2.0 * _W2))
-        value = value - g
-        gx = gx + g / _W2 * dx
-        gy = gy + g / _W2 * dy
-        dx, dy = x - m2x, y - m2y
-        g = depth2 * math.exp(-(dx * dx + dy * dy) / (2.0 * _W2))
-        value = value - g
-        gx = gx + g / _W2 * dx
-        gy = gy + g / _W2 * dy
-        f[i] = value
-        G[0, i] = gx
-        G[1, i] = gy
+    value = _BOWL * (x * x + y * y)
+    gx = 2.0 * _BOWL * x
+    gy = 2.0 * _BOWL * y
+    dx, dy = x - m1x, y - m1y
+    g = depth1 * ops.exp(-(dx * dx + dy * dy) / (2.0 * _W2))
+    value = value - g
+    gx = gx + g / _W2 * dx
+    gy = gy + g / _W2 * dy
+    dx, dy = x - m2x, y - m2y
+    g = depth2 * ops.exp(-(dx * dx + dy * dy) / (2.0 * _W2))
+    return value - g, gx + g / _W2 * dx, gy + g / _W2 * dy
+
+
+def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
+    """``(h_xx, h_xy, h_yy)``."""
+    hxx = hyy = 2.0 * _BOWL
+    hxy = 0.0
+    for (cx, cy), depth in _WELLS:
+        dx, dy = x - cx, y - cy
+        g = depth * ops.exp(-(dx * dx + dy * dy) / (2.0 * _W2)) / _W2
+        hxx = hxx + g * (1.0 - dx * dx / _W2)
+        hyy = hyy + g * (1.0 - dy * dy / _W2)
+        hxy = hxy - g * dx * dy / _W2
+    return hxx, hxy, hyy
 
 
 class TwoBasin(Landscape):
@@ -63,7 +66,8 @@ class TwoBasin(Landscape):
     )
     lesson = "A local minimum beside the global one: plain GD ends in whichever basin it starts in."
     demo = ({"name": "gd", "lr": 0.1}, {"name": "momentum", "lr": 0.1, "momentum": 0.9}, {"name": "adam", "lr": 0.05})
-    kernel = _value_and_grad_kernel
+    formula = _formula
+    hessian_formula = _hessian
 
     @property
     def bounds(self) -> Bounds:
@@ -87,30 +91,3 @@ class TwoBasin(Landscape):
             "upper left: momentum rolls on": (-2.6, 2.4),
         }
 
-    def value_and_grad(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = as_points(points)
-        with np.errstate(all="ignore"):
-            value = _BOWL * np.einsum("...i,...i->...", p, p)
-            grad = 2.0 * _BOWL * p
-            for centre, depth in _WELLS:
-                d = p - np.asarray(centre)
-                g = depth * np.exp(-np.einsum("...i,...i->...", d, d) / (2.0 * _WIDTH**2))
-                value = value - g
-                grad = grad + (g / _WIDTH**2)[..., None] * d
-            return value, grad
-
-    def hessian(self, points: np.ndarray) -> np.ndarray:
-        p = as_points(points)
-        with np.errstate(all="ignore"):
-            hxx = np.full(p.shape[:-1], 2.0 * _BOWL)
-            hyy = hxx.copy()
-            hxy = np.zeros(p.shape[:-1])
-            w2 = _WIDTH**2
-            for centre, depth in _WELLS:
-                d = p - np.asarray(centre)
-                dx, dy = d[..., 0], d[..., 1]
-                g = depth * np.exp(-(dx * dx + dy * dy) / (2.0 * w2)) / w2
-                hxx = hxx + g * (1.0 - dx * dx / w2)
-                hyy = hyy + g * (1.0 - dy * dy / w2)
-                hxy = hxy - g * dx * dy / w2
-            return stack_hessian(hxx, hxy, hyy)

@@ -27,6 +27,7 @@ from numba.extending import intrinsic
 from common.jit import kernel
 from nets.fused import ACT_CODES, LOSS_CODES, OUTPUT_CODES
 from nets.mlp import LEAKY_SLOPE
+from optimizers import stops
 
 _A1 = types.Array(types.float64, 1, "C")
 _A2 = types.Array(types.float64, 2, "C")
@@ -208,7 +209,7 @@ def _segment(theta: np.ndarray, new: np.ndarray, active: np.ndarray, G: np.ndarr
                 continue
             bad = False
             for q in range(P):
-                if not abs(new[r, q]) <= explode:
+                if not stops.bounded(new[r, q], explode):
                     bad = True
                     break
             if bad:

@@ -39,6 +39,7 @@ from common.spec import Spec
 from nets import fused
 from nets.datasets import DATASETS, Split, load
 from nets.mlp import ACTIVATIONS, INITS, LOSSES, MAX_LAYERS, MAX_WIDTH, MLP, LayerSlice, Workspace, check_architecture
+from optimizers.layout import BIAS, HIDDEN_WEIGHT, NORM, OUTPUT_WEIGHT, Block, Layout
 
 #: Outputs ``problem`` accepts: "auto" picks sigmoid (2 classes), softmax (more) or identity (regression).
 OUTPUT_CHOICES = ("auto", "sigmoid", "softmax", "identity")
@@ -150,6 +151,24 @@ class NetProblem:
     def layer_slices(self) -> tuple[LayerSlice, ...]:
         """Per layer, where ``W`` and ``b`` sit in the flat vector."""
         return self.mlp.layer_slices
+
+    def layout(self) -> Layout:
+        """Which slices of θ are which matrices, for optimizers with rules per parameter group (Muon).
+
+        Every layer's ``W`` is a ``hidden weight`` (it feeds a hidden layer) except the last
+        layer's, the ``output weight``; ``b`` is a ``bias`` and batch norm's ``γ``, ``β`` are ``norm``.
+        A weight is stored ``(n_in, n_out)``; torch's ``Linear`` holds it as ``(n_out, n_in)``.
+        """
+        blocks: list[Block] = []
+        last = len(self.layer_slices) - 1
+        for i, ls in enumerate(self.layer_slices, start=1):
+            role = OUTPUT_WEIGHT if i - 1 == last else HIDDEN_WEIGHT
+            blocks.append(Block(f"W{i}", ls.weights, (ls.n_in, ls.n_out), role, out_in=(ls.n_out, ls.n_in)))
+            blocks.append(Block(f"b{i}", ls.bias, (ls.n_out,), BIAS))
+            if ls.gamma is not None and ls.beta is not None:
+                blocks.append(Block(f"γ{i}", ls.gamma, (ls.n_out,), NORM))
+                blocks.append(Block(f"β{i}", ls.beta, (ls.n_out,), NORM))
+        return Layout(tuple(blocks), self.n_params)
 
     @property
     def n_classes(self) -> int:

@@ -23,6 +23,7 @@ from optimizers.base import Optimizer
 from optimizers.gd import GD
 from optimizers.lion import Lion
 from optimizers.momentum import Momentum
+from optimizers.muon import Muon
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
 from optimizers.prodigy import Prodigy
@@ -32,9 +33,12 @@ from optimizers.radam import RAdam
 from optimizers.rmsprop import RMSprop
 from optimizers.rprop import Rprop
 from optimizers.runner import Trajectory, run
+from optimizers.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from optimizers.scipy_reference import SCIPY_METHODS, reference_path
 from optimizers.seed_adam import SeedAdam
+from optimizers.shampoo import Shampoo
 from optimizers.signsgd import SignSGD
+from optimizers.soap import SOAP
 from optimizers.sophia import Sophia
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
@@ -59,6 +63,11 @@ REGISTRY: dict[str, type[Optimizer]] = {
     SignSGD.name: SignSGD,
     QHM.name: QHM,
     QHAdam.name: QHAdam,
+    Muon.name: Muon,
+    Shampoo.name: Shampoo,
+    SOAP.name: SOAP,
+    ScheduleFreeSGD.name: ScheduleFreeSGD,
+    ScheduleFreeAdamW.name: ScheduleFreeAdamW,
     Prodigy.name: Prodigy,
     Sophia.name: Sophia,
 }

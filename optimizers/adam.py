@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
 
-from common.jit import at, kernel
+from common import ops
 from common.spec import Spec
 from optimizers.base import (
     Optimizer,
     State,
     StateField,
     StepView,
-    coupled_decay,
     exact_pow,
     exact_sqrt,
     lr_spec,
@@ -46,41 +44,22 @@ def _scale(opt: Adam, s: StepView) -> np.ndarray:
     return s.lr[:, None] / (np.sqrt(second) / per_run(bias2, k) + per_run(opt.hparams["eps"], k))
 
 
-@kernel
-def _direction_kernel(g: np.ndarray, p: np.ndarray, S: np.ndarray, c: np.ndarray, d: np.ndarray) -> None:
-    """Compiled twin of :meth:`Adam.direction`; ``S = (m, v[, v_max])``, ``c`` from :meth:`Adam.kernel_coefs`.
-
-    β₁, β₂, ε and the bias corrections may be per-element arrays (:attr:`Adam.per_run`).
-    """
-    b1, b2, eps, wd, decoupled, amsgrad, bias1, bias2 = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-    m_, v_ = S[0], S[1]
-    if amsgrad == 0.0 and wd == 0.0:
-        # The common case, kept free of branches so that it vectorizes.
-        for i in range(g.shape[0]):
-            gi = g[i]
-            m = at(b1, i) * m_[i] + (1.0 - at(b1, i)) * gi
-            v = at(b2, i) * v_[i] + (1.0 - at(b2, i)) * (gi * gi)
-            m_[i] = m
-            v_[i] = v
-            d[i] = m / (at(bias1, i) * (math.sqrt(v) / at(bias2, i) + at(eps, i)))
-        return
-    for i in range(g.shape[0]):
-        gi = g[i]
-        if decoupled == 0.0 and wd != 0.0:
-            gi = gi + wd * p[i]
-        m = at(b1, i) * m_[i] + (1.0 - at(b1, i)) * gi
-        v = at(b2, i) * v_[i] + (1.0 - at(b2, i)) * (gi * gi)
-        m_[i] = m
-        v_[i] = v
-        if amsgrad != 0.0:
-            vm = S[2, i]
-            if v == v and (vm > v or vm != vm):  # np.maximum: NaN wins, either side
-                v = vm
-            S[2, i] = v
-        di = m / (at(bias1, i) * (math.sqrt(v) / at(bias2, i) + at(eps, i)))
-        if decoupled != 0.0 and wd != 0.0:
-            di = di + wd * p[i]
-        d[i] = di
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple[Any, tuple]:
+    """Adam's update, written once: ``s = (m, v, v_max)``, ``c`` from :meth:`Adam.kernel_coefs`."""
+    m_prev, v_prev, v_max = s
+    b1, b2, eps, wd, decoupled, amsgrad, bias1, bias2 = c
+    if decoupled == 0.0 and wd != 0.0:
+        g = g + wd * p
+    m = b1 * m_prev + (1.0 - b1) * g
+    v = b2 * v_prev + (1.0 - b2) * (g * g)
+    second = v
+    if amsgrad != 0.0:
+        v_max = ops.maximum(v_max, v)
+        second = v_max
+    d = m / (bias1 * (ops.sqrt(second) / bias2 + eps))
+    if decoupled != 0.0 and wd != 0.0:
+        d = d + wd * p
+    return d, (m, v, v_max)
 
 
 def _bias1(b1: Any, t: int) -> Any:
@@ -123,7 +102,7 @@ class Adam(Optimizer):
     specs = (lr_spec(1e-3), BETA1, BETA2, EPS, weight_decay_spec(), AMSGRAD)
     #: AdamW: weight decay leaves the gradient alone and shrinks θ directly.
     decoupled: ClassVar[bool] = False
-    kernel = _direction_kernel
+    rule = _rule
     state_fields = (M_FIELD, V_FIELD, StateField("v_max", "max v (AMSGrad)", "Largest v so far; the denominator uses it."),
                     BIAS1_FIELD, BIAS2_FIELD, StateField("scale", "η/(√v̂+ε)", SCALE_DOC, role="scale", derive=_scale))
     per_run = ("lr", "beta1", "beta2", "eps")
@@ -142,30 +121,11 @@ class Adam(Optimizer):
             state["v_max"] = np.zeros_like(params)
         return state
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
-        h = self.hparams
-        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
-        g = grads if self.decoupled else coupled_decay(grads, params, wd)
-        m = b1 * state["m"] + (1.0 - b1) * g
-        v = b2 * state["v"] + (1.0 - b2) * (g * g)
-        new = {"m": m, "v": v}
-        if self.amsgrad:
-            v = new["v_max"] = np.maximum(state["v_max"], v)
-        bias1, bias2 = self._bias(t)
-        denom = np.sqrt(v) / bias2 + h["eps"]
-        d = m / (bias1 * denom)
-        if self.decoupled and wd:
-            d = d + wd * params
-        return d, new
-
     def _bias(self, t: int) -> tuple[float, float]:
         """Bias corrections ``1 − β₁ᵗ`` and ``√(1 − β₂ᵗ)`` at step ``t``, shared by both paths."""
         if not self._per_run_names:  # the plain run, as fast as one formula
             return _bias1(self.hparams["beta1"], t), _bias2(self.hparams["beta2"], t)
         return self.per_value(_bias1, ("beta1",), t), self.per_value(_bias2, ("beta2",), t)
-
-    def kernel_state(self, n: int) -> np.ndarray:
-        return np.zeros((3 if self.amsgrad else 2, n))
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from common import jit
-from common.jit import Kernel, kernel
+from common.jit import DerivedKernel, Kernel, kernel
 from common.spec import Spec, resolve
 
 State = dict[str, Any]
@@ -98,10 +98,12 @@ class StateField:
         What it means, in one sentence.
     per : {"coordinate", "run"}
         Shape ``(k, d)`` or ``(k,)``.
-    role : {"", "momentum", "scale", "gradient"}
+    role : {"", "momentum", "scale", "gradient", "point"}
         How a figure draws it: ``momentum`` as an arrow in parameter space,
         ``scale`` as the axes of an ellipse (a step length per coordinate),
-        ``gradient`` as the gradient arrow; fields without a role are traced over time.
+        ``gradient`` as the gradient arrow, ``point`` as a second path in parameter space
+        beside the parameters' own (e.g. Schedule-Free's average ``x``); fields without a
+        role are traced over time.
     derive : callable, optional
         ``derive(optimizer, view) -> ndarray`` broadcastable to the field's shape.
     """
@@ -156,6 +158,14 @@ class Optimizer:
     #: so k runs × d coordinates are flattened into n. Same operations in the same order as
     #: :meth:`direction`. It counts only on the class that also defines ``direction``.
     kernel: ClassVar[Kernel | None] = None
+    #: The update written once (optional, instead of ``direction`` and ``kernel``):
+    #: ``rule(g, p, s, c) -> (d, s_new)`` in scalar arithmetic and :mod:`common.ops`, where ``s`` and
+    #: ``s_new`` are tuples with one entry per stored :attr:`state_fields` entry (in declaration order; a
+    #: slot the run does not keep arrives as ``0.0`` and its result is dropped) and ``c`` is
+    #: :meth:`kernel_coefs`. numpy runs it on the whole ``(k, d)`` arrays (:meth:`direction`); the
+    #: compiled :attr:`kernel` is generated from it and calls it one element at a time. Branch only on
+    #: numbers that are shared by every run (flags, weight decay), never on per-run ones.
+    rule: ClassVar[Callable[..., Any] | None] = None
     #: What the state holds and what it means, for the X-ray (:meth:`xray`); see :class:`StateField`.
     state_fields: ClassVar[tuple[StateField, ...]] = ()
     #: Hyperparameters that may be given as an array of shape ``(k,)``, one value per run, so that a grid of
@@ -166,6 +176,16 @@ class Optimizer:
     #: (:func:`optimizers.curvature.provide`) on the steps :meth:`needs_at` names and passes them to :meth:`step`
     #: as keywords, which hands them to :meth:`direction`.
     needs: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "rule" in cls.__dict__ and cls.__dict__["rule"] is not None:
+            cls.kernel = DerivedKernel(cls.__dict__["rule"], lambda: _direction_loop(cls), "direction")
+
+    @classmethod
+    def slots(cls) -> tuple[str, ...]:
+        """Names of the stored state entries, in the order of the rule's state tuple and the kernel's rows."""
+        return tuple(f.name for f in cls.state_fields if f.derive is None)
 
     def __init__(self, **hparams: Any) -> None:
         arrays = split_per_run(self, hparams)
@@ -218,6 +238,12 @@ class Optimizer:
         """Learning rate at step ``t`` (1-based); a ``(k, 1)`` column when lr is given per run."""
         lr = self.hparams.get("lr", 1.0)
         return lr if isinstance(lr, np.ndarray) else float(lr)
+
+    def bind(self, layout: Any) -> Optimizer:
+        """This optimizer for a problem with ``layout`` (:class:`~optimizers.layout.Layout`): which slices of θ
+        are which matrices. :func:`optimizers.run` calls it when the problem declares a layout; optimizers
+        with rules per parameter group (Muon) return a bound copy, the others themselves."""
+        return self
 
     @property
     def runs(self) -> int | None:
@@ -282,11 +308,21 @@ class Optimizer:
         t : int
             The step being taken, starting at 1.
         """
-        raise NotImplementedError
+        rule = type(self).rule
+        if rule is None:
+            raise NotImplementedError
+        names = self.slots()
+        d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
+        return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
 
     def kernel_state(self, n: int) -> np.ndarray:
-        """Initial ``(slots, n)`` state for :attr:`kernel`: no slots by default."""
-        return np.zeros((0, n))
+        """Initial ``(rows, n)`` state for :attr:`kernel`, zeros: with a :attr:`rule`, one row per slot up to the
+        last one :meth:`init_state` keeps (the generated loop reads missing trailing rows as 0)."""
+        if type(self).rule is None:
+            return np.zeros((0, n))
+        kept = self.init_state(np.zeros((1, 1)))
+        rows = max((i + 1 for i, name in enumerate(self.slots()) if name in kept), default=0)
+        return np.zeros((rows, n))
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         """Numbers :attr:`kernel` reads at step ``t`` (1-based): hyperparameters and per-step scalars."""
@@ -380,6 +416,26 @@ class Optimizer:
     def spec_map(cls) -> Mapping[str, Spec]:
         """Specs by name."""
         return {s.name: s for s in cls.specs}
+
+
+def _direction_loop(cls: type[Optimizer]) -> str:
+    """Source of the compiled loop around ``cls.rule``: ``loop(g, p, S, c, d)`` as :attr:`Optimizer.kernel` documents.
+
+    One plain loop per possible number of state rows, chosen once per call: a row test inside the loop
+    would keep LLVM from vectorizing it (Adam's loop ran 5× slower that way).
+    """
+    n_slots, n_coefs = len(cls.slots()), len(cls().kernel_coefs(1))
+    coefs = "(" + "".join(f"at(c{j}, i), " for j in range(n_coefs)) + ")"
+    lines = ["def loop(g, p, S, c, d):", "    rows = S.shape[0]", *(f"    c{j} = c[{j}]" for j in range(n_coefs))]
+    for r in range(n_slots, -1, -1):
+        state = "(" + "".join(f"S{j}[i], " if j < r else "0.0, " for j in range(n_slots)) + ")"
+        lines += [f"    {'if' if r == n_slots else 'elif'} rows {'>=' if r == n_slots else '=='} {r}:",
+                  *(f"        S{j} = S[{j}]" for j in range(r)),
+                  "        for i in range(g.shape[0]):",
+                  f"            di, new = formula(g[i], p[i], {state}, {coefs})",
+                  *(f"            S{j}[i] = new[{j}]" for j in range(r)),
+                  "            d[i] = di"]
+    return "\n".join(lines) + "\n"
 
 
 def coupled_decay(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:

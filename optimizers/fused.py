@@ -30,6 +30,7 @@ import numpy as np
 
 from common import jit
 from common.jit import at
+from optimizers import stops
 from optimizers.base import Optimizer, unique_rows
 
 # Status codes inside the kernels.
@@ -43,9 +44,16 @@ MIN_BLOCK = 2048
 MAX_TABLE = 4_000_000
 
 
+#: The attribute that holds a formula written once, from which ``method`` and its kernel are both derived.
+_SOURCE = {"direction": "rule", "value_and_grad": "formula"}
+
+
 def _owns(obj: Any, method: str) -> bool:
-    """True when the class that defines ``method`` for ``obj`` also sets ``kernel``."""
+    """True when the class that defines ``method`` (or the formula it is derived from) for ``obj`` also has ``kernel``."""
+    source = _SOURCE.get(method, method)
     for cls in type(obj).__mro__:
+        if cls.__dict__.get(source) is not None:
+            return cls.__dict__.get("kernel") is not None
         if method in cls.__dict__:
             return cls.__dict__.get("kernel") is not None
     return False
@@ -289,7 +297,8 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
         back = np.argsort(p.order)
         out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
                      status=out.status[back], status_step=out.status_step[back], escape=out.escape[back],
-                     bad_value=out.bad_value[back])
+                     bad_value=out.bad_value[back],
+                     state=None if out.state is None else {key: v[..., back] for key, v in out.state.items()})
     return out
 
 
@@ -382,7 +391,8 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     direction = type(p.base).kernel.compiled()
     advance, commit, finite_start = _advance.compiled(), _commit.compiled(), _finite_start.compiled()
     clip = _clip_norm.compiled() if p.clip_mode == 1 else _clip_value.compiled()
-    P, Pn = np.ascontiguousarray(starts[lo:hi].T), np.empty((2, n))  # (2, n): x row, y row
+    # (2, n): x row, y row. A copy: for one run the transpose is already contiguous, and the loop writes into P.
+    P, Pn = np.array(starts[lo:hi].T, order="C"), np.empty((2, n))
     G, Gn = np.empty((2, n)), np.empty((2, n))
     f, fn = np.empty(n), np.empty(n)
     Gc = np.empty((2, n))
@@ -553,8 +563,8 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
         x, y, v = Pn[0, i], Pn[1, i], fn[i]
         gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
         # ``x <= bound`` is False for NaN, so these catch inf and NaN too.
-        fine = ((abs(v) <= lim) & (gn2 < inf) & (abs(x) <= lim) & (abs(y) <= lim)
-                & (xlo <= x) & (x <= xhi) & (ylo <= y) & (y <= yhi) & ~(gn2 < g_thr))
+        fine = (stops.bounded(v, lim) & stops.finite_gradient(gn2) & stops.bounded(x, lim) & stops.bounded(y, lim)
+                & stops.inside(x, xlo, xhi) & stops.inside(y, ylo, yhi) & ~(gn2 < g_thr))
         live = active[i] != 0
         flag = live & ~fine
         attention[i] = flag
@@ -576,10 +586,12 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
         x, y, v = Pn[0, i], Pn[1, i], fn[i]
         gn2 = Gn[0, i] * Gn[0, i] + Gn[1, i] * Gn[1, i]
         stopped = RUNNING_C
-        if t > 0 and not (abs(v) <= explode and gn2 < inf and abs(x) <= explode and abs(y) <= explode):
+        if t > 0 and not (stops.bounded(v, explode) and stops.finite_gradient(gn2) and stops.bounded(x, explode)
+                          and stops.bounded(y, explode)):
             stopped = DIVERGED_C
             bad_value[i] = v
-        elif t > 0 and has_window and not (window[0] <= x <= window[1] and window[2] <= y <= window[3]):
+        elif t > 0 and has_window and not (stops.inside(x, window[0], window[1])
+                                           and stops.inside(y, window[2], window[3])):
             stopped = LEFT_WINDOW_C
         if stopped != RUNNING_C:
             status[i] = stopped
@@ -590,14 +602,14 @@ def _commit(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.
             Pn[0, i], Pn[1, i], fn[i] = P[0, i], P[1, i], f[i]
             Gn[0, i], Gn[1, i] = G[0, i], G[1, i]
             continue
-        done = math.sqrt(gn2) < grad_tol
+        done = stops.small_gradient(math.sqrt(gn2), grad_tol)
         if not done and critical.shape[0] > 0:
             best = inf
             for c in range(critical.shape[0]):
                 dx = x - critical[c, 0]
                 dy = y - critical[c, 1]
                 best = min(best, math.sqrt(dx * dx + dy * dy))
-            done = best < x_tol
+            done = stops.near_critical(best, x_tol)
         if done:
             if status[i] == RUNNING_C:
                 status[i] = CONVERGED_C

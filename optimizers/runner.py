@@ -27,8 +27,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.spec import short_repr
-from optimizers import curvature, fused
+from optimizers import curvature, fused, stops
 from optimizers.base import Optimizer, as_params
+from optimizers.layout import bind as bind_layout
 
 RUNNING, CONVERGED, DIVERGED, LEFT_WINDOW, MAX_STEPS = "running", "converged", "diverged", "left window", "max steps"
 #: Most steps one call to :func:`run` takes (the networks page allows up to 200,000: epochs × steps per epoch).
@@ -183,6 +184,9 @@ def run(
     if not np.isfinite(p).all():
         raise ValueError("start points must be finite numbers")
     k, d = p.shape
+    # A problem that says which slices of θ are which matrices (a network) lets per-group optimizers bind to it.
+    layout = getattr(problem, "layout", None)
+    optimizer = bind_layout(optimizer, layout() if callable(layout) else None)
     n_recorded = (2 if record_end_only else steps // int(record_every) + 2) * k * (d + 2)
     if n_recorded > MAX_RECORDED_FLOATS:
         raise ValueError(
@@ -408,10 +412,10 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
     """
     if need_full:
         # ``x <= bound`` is False for NaN and inf, so one comparison covers both.
-        bad_v = ~(np.abs(v) <= explode) | ~(gn2 < np.inf)
+        bad_v = ~stops.bounded(v, explode) | ~stops.finite_gradient(gn2)
     else:
         bad_v = np.zeros(p.shape[0], dtype=bool)
-    bad_p = ~_rows_all(np.abs(new_p) <= explode)
+    bad_p = ~_rows_all(stops.bounded(new_p, explode))
     newly_bad = active & (bad_p | bad_v)
     if newly_bad.any():
         for i in np.flatnonzero(newly_bad):
@@ -421,7 +425,7 @@ def _masked_step(t, p, new_p, v, g, gn2, last_v, last_gn2, need_full, active, st
         active &= ~newly_bad
     if window is not None:
         lo, hi = window
-        outside = active & ~_rows_all((new_p >= lo) & (new_p <= hi))
+        outside = active & ~_rows_all(stops.inside(new_p, lo, hi))
         if outside.any():
             for i in np.flatnonzero(outside):
                 status[i], status_step[i] = LEFT_WINDOW, t
@@ -585,13 +589,13 @@ def _critical_points(minima: Any, d: int) -> np.ndarray | None:
 
 
 def _check_converged(t, p, gn, grad_tol, x_tol, near, active, status, status_step, reason, stop) -> None:
-    done = active & (gn < grad_tol)
+    done = active & stops.small_gradient(gn, grad_tol)
     if near is not None:
         rows = np.flatnonzero(active & near.candidates(p))
         if rows.size:
             crit = near.points
             dist = np.sqrt(((p[rows][:, None, :] - crit[None, :, :]) ** 2).sum(-1)).min(axis=1)
-            done[rows[dist < x_tol]] = True
+            done[rows[stops.near_critical(dist, x_tol)]] = True
     if not done.any():
         return
     for i in np.flatnonzero(done & (status == RUNNING)):

@@ -268,6 +268,14 @@ class Chain(Optimizer):
     def init(self, params: np.ndarray) -> State:
         return self.base.init(as_params(params))
 
+    def bind(self, layout: Any) -> Optimizer:
+        """The same transforms around the algorithm bound to ``layout`` (see :meth:`Optimizer.bind`)."""
+        base = self.base.bind(layout)
+        if base is self.base:
+            return self
+        return Chain(base, schedule=self.schedule, clip=self.clip, noise=self.noise,
+                     decoupled_weight_decay=self.decoupled_weight_decay)
+
     def lr_at(self, t: int) -> float:
         factor = self.schedule(t) if self.schedule is not None else 1.0
         return self.base.lr_at(t) * factor

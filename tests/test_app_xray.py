@@ -240,10 +240,11 @@ def test_sharpness_plan_thins_records_to_the_budget_then_refuses():
 
 def test_gd_type_finds_exactly_the_methods_whose_update_is_linear_in_the_gradient():
     """Reference: the update rules as written (torch.optim's and the authors' docs): GD, heavy-ball momentum,
-    Nesterov, QHM (a mix of the two) and ASGD (GD with a decaying step) are linear recurrences in the gradients;
+    Nesterov, QHM (a mix of the two), ASGD (GD with a decaying step) and Schedule-Free SGD (an SGD sequence and its
+    average, with weights fixed by the step count) are linear recurrences in the gradients;
     every other registered method rescales or takes signs (RAdam after its rectification starts), so only those
     get a 2/η line."""
     from ui.xray import gd_type
 
     found = {name for name in optimizers.REGISTRY if gd_type(OptimizerConfig.make(name, {}))}
-    assert found == {"gd", "momentum", "nesterov", "qhm", "asgd"}
+    assert found == {"gd", "momentum", "nesterov", "qhm", "asgd", "schedule_free_sgd"}

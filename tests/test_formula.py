@@ -170,7 +170,8 @@ def test_every_bomb_is_refused_or_built_within_100_ms(text: str) -> None:
     gradient and Hessian on a 50×50 grid within the same budget."""
     landscapes.get("formula", expr="x^2")  # the module's imports, paid once per process, are not the formula's
     formula._compile.cache_clear()
-    t0 = time.perf_counter()
+    # CPU time of this thread: the work the formula costs, not the time other processes on a busy machine take.
+    t0 = time.thread_time()
     try:
         land = landscapes.get("formula", expr=text)
     except ValueError as err:
@@ -181,7 +182,7 @@ def test_every_bomb_is_refused_or_built_within_100_ms(text: str) -> None:
         grid = np.stack(np.meshgrid(np.linspace(-2, 2, 50), np.linspace(-2, 2, 50)), axis=-1)
         land.value_and_grad(grid), land.hessian(grid)
         built = True
-    elapsed = time.perf_counter() - t0
+    elapsed = time.thread_time() - t0
     assert elapsed <= 0.1, f"{'built' if built else 'refused'} in {elapsed * 1000:.0f} ms"
 
 
@@ -214,10 +215,10 @@ def test_limits_are_named_in_plain_words(text: str, why: str) -> None:
 def test_node_cap_holds_when_the_length_cap_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reference: MAX_NODES; it still bounds the work if MAX_LENGTH is ever raised past it."""
     monkeypatch.setattr(formula, "MAX_LENGTH", 100_000)
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     with pytest.raises(ValueError, match=f"keep it under {formula.MAX_NODES}"):
         formula.check("x+" * 300 + "x")
-    assert time.perf_counter() - t0 < 0.1
+    assert time.thread_time() - t0 < 0.1
     formula.check("x+" * 99 + "x")  # 199 nodes
 
 

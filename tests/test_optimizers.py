@@ -318,6 +318,125 @@ def ref_qhadam(h, theta, grad_fn, steps):
     return out
 
 
+def ref_muon(h, theta, grad_fn, steps):
+    """Muon on a vector θ without a layout: the 1×d matrix's Newton–Schulz is normalization times the scalar
+    polynomial's value (torch.optim.Muon's code on one singular value), so this is normalized momentum."""
+    lr, mu, wd = h.get("lr", 1e-3), h.get("momentum", 0.95), h.get("weight_decay", 0.1)
+    a, b, c = h.get("ns_a", 3.4445), h.get("ns_b", -4.7750), h.get("ns_c", 2.0315)
+    eps, d = h.get("eps", 1e-7), theta.size
+    ratio = 0.2 * math.sqrt(d) if h.get("adjust_lr_fn") == "match_rms_adamw" else 1.0  # torch shape (1, d)
+    buf, out = np.zeros_like(theta), []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        buf = mu * buf + (1 - mu) * g
+        u = (1 - mu) * g + mu * buf if h.get("nesterov", True) else buf
+        size = math.sqrt(float(u @ u))
+        sigma = size / max(size, eps)
+        for _ in range(h.get("ns_steps", 5)):
+            sigma = a * sigma + b * sigma**3 + c * sigma**5
+        theta = theta * (1 - lr * wd) - lr * ratio * sigma * u / max(size, eps)
+        out.append(theta)
+    return out
+
+
+def _inverse_sqrt(mat):
+    """``mat^(−1/2)`` through the SVD, as the package's ``compute_power_svd`` takes it (before H has full rank
+    its εI directions amplify rounding, so an eigh-based root would differ at 1e-11)."""
+    u, s, vh = np.linalg.svd(mat)
+    return (u * s**-0.5) @ vh
+
+
+def ref_shampoo(h, theta, grad_fn, steps):
+    """pytorch_optimizer.Shampoo on a vector: full-matrix AdaGrad, H = εI + Σ g gᵀ, step H^(−1/2) g."""
+    lr, mu, wd, decouple = h.get("lr", 1e-3), h.get("momentum", 0.0), h.get("weight_decay", 0.0), h.get("weight_decouple", False)
+    every, big_h = h.get("preconditioning_compute_steps", 1), h.get("matrix_eps", 1e-6) * np.eye(len(theta))
+    root, buf, out = np.zeros_like(big_h), None, []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if mu > 0 and buf is not None:
+            g = g + mu * (buf - g) if mu < 0.5 else buf - (buf - g) * (1 - mu)
+        if decouple:
+            theta = theta * (1 - lr * wd)
+        else:
+            g = g + wd * theta
+        big_h = big_h + np.outer(g, g)
+        if t % every == 0:
+            root = _inverse_sqrt(big_h)
+        buf = g @ root
+        theta = theta - lr * buf
+        out.append(theta)
+    return out
+
+
+def ref_soap(h, theta, grad_fn, steps):
+    """pytorch_optimizer.SOAP on a vector with precondition_1d: Adam in the eigenbasis Q of GG = EMA of g gᵀ."""
+    lr, b1, b2, eps, wd = h.get("lr", 3e-3), h.get("beta1", 0.95), h.get("beta2", 0.95), h.get("eps", 1e-8), h.get("weight_decay", 1e-2)
+    every, full = h.get("precondition_frequency", 10), h.get("precondition_1d", True)
+    d = len(theta)
+    gg, q = np.zeros((d, d)), np.eye(d)
+    m, v, out = np.zeros(d), np.zeros(d), []
+    for t in range(1, steps + 1):
+        g = grad_fn(theta)
+        if t == 1:  # the first step only gathers statistics
+            gg = gg + (1 - b2) * (np.outer(g, g) - gg)
+            q = np.linalg.eigh(gg + 1e-30 * np.eye(d))[1][:, ::-1] if full else np.eye(d)
+            out.append(theta)
+            continue
+        s = t - 1
+        m = m + (1 - b1) * (g - m)
+        v = v + (1 - b2) * ((q.T @ g) ** 2 - v)
+        u = q @ ((q.T @ m) / (np.sqrt(v) + eps))
+        if h.get("normalize_gradient", False):
+            u = u / (np.sqrt(np.mean(u**2)) + eps)
+        if h.get("correct_bias", True):
+            u = u * math.sqrt(1 - b2**s) / (1 - b1**s)
+        theta = (theta - lr * u) * (1 - lr * wd)
+        if full:
+            gg = gg + (1 - b2) * (np.outer(g, g) - gg)
+            if s % every == 0:
+                product = gg @ q
+                order = np.argsort(-np.sum(q * product, axis=0), kind="stable")
+                v, product = v[order], product[:, order]
+                q = np.linalg.qr(product.astype(np.float32))[0].astype(np.float64)
+        out.append(theta)
+    return out
+
+def _schedule_free(h, theta, grad_fn, steps, *, adam):
+    """The paper's three sequences (Defazio et al. 2024, with schedulefree 1.4.1's weights): gradients at
+    y = (1 − β) z + β x, z an SGD (or Adam-scaled) step, x the c-weighted average of the z's."""
+    lr = h.get("lr", 0.0025 if adam else 1.0)
+    beta = h.get("beta1" if adam else "momentum", 0.9)
+    b2, eps, wd = h.get("beta2", 0.999), h.get("eps", 1e-8), h.get("weight_decay", 0.0)
+    warmup, r, power = h.get("warmup_steps", 0), h.get("r", 0.0), h.get("weight_lr_power", 2.0)
+    z, x, v = theta.copy(), theta.copy(), np.zeros_like(theta)
+    lr_max, wsum, out = -1.0, 0.0, []
+    for t in range(1, steps + 1):
+        y = (1 - beta) * z + beta * x
+        g = grad_fn(y)
+        lr_t = lr * min(1.0, t / warmup) if warmup else lr
+        lr_max = max(lr_max, lr_t)
+        w = t**r * lr_max**power
+        wsum += w
+        c = w / wsum
+        if adam:
+            v = b2 * v + (1 - b2) * g**2
+            u = g / (np.sqrt(v / (1 - b2**t)) + eps) + wd * y
+        else:
+            u = g + wd * y
+        z = z - lr_t * u
+        x = (1 - c) * x + c * z
+        out.append((1 - beta) * z + beta * x)
+    return out
+
+
+def ref_schedule_free_sgd(h, theta, grad_fn, steps):
+    return _schedule_free(h, theta, grad_fn, steps, adam=False)
+
+
+def ref_schedule_free_adamw(h, theta, grad_fn, steps):
+    return _schedule_free(h, theta, grad_fn, steps, adam=True)
+
+
 def ref_prodigy(h, theta, grad_fn, steps):
     """prodigyopt 1.1.2's step, one run, from its published algorithm (Mishchenko & Defazio 2024, Alg. 4)."""
     lr, b1, b2, eps = h.get("lr", 1.0), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
@@ -415,6 +534,17 @@ HPARAMS = {
             {"lr": 0.05, "momentum": 0.3, "nu": 0.5, "weight_decay": 0.1, "weight_decouple": True}],
     "qhadam": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "nu1": 0.7, "nu2": 0.5, "eps": 1e-3, "weight_decay": 0.1},
                {"lr": 0.1, "nu1": 0.6, "weight_decay": 0.2, "weight_decouple": True}],
+    "muon": [{}, {"lr": 0.05, "momentum": 0.8, "nesterov": False, "weight_decay": 0.0, "adjust_lr_fn": "match_rms_adamw"},
+             {"lr": 0.05, "momentum": 0.6, "weight_decay": 0.2, "ns_steps": 3, "ns_a": 1.5, "ns_b": -0.5, "ns_c": 0.0}],
+    "shampoo": [{}, {"lr": 0.05, "momentum": 0.6, "weight_decay": 0.1, "preconditioning_compute_steps": 2},
+                {"lr": 0.05, "momentum": 0.3, "weight_decay": 0.1, "weight_decouple": True, "matrix_eps": 1e-3}],
+    "soap": [{}, {"lr": 0.05, "precondition_1d": False},
+             {"lr": 0.05, "beta1": 0.8, "beta2": 0.9, "weight_decay": 0.1, "precondition_frequency": 3,
+              "normalize_gradient": True, "correct_bias": False}],
+    "schedule_free_sgd": [{}, {"lr": 0.05, "momentum": 0.7, "weight_decay": 0.1, "warmup_steps": 3, "r": 1.0,
+                               "weight_lr_power": 1.0}],
+    "schedule_free_adamw": [{}, {"lr": 0.1, "beta1": 0.7, "beta2": 0.8, "eps": 1e-3, "weight_decay": 0.1,
+                                 "warmup_steps": 3, "r": 0.5}],
     "prodigy": [{}, {"lr": 0.5, "beta1": 0.0, "beta3": 0.9, "weight_decay": 0.1, "decouple": False, "safeguard_warmup": True},
                 {"use_bias_correction": True, "weight_decay": 0.1, "growth_rate": 1.5, "d_coef": 2.0}],
     "sophia": [{}, {"lr": 0.1, "p": 5.0, "update_period": 3, "weight_decay": 0.1, "fixed_decay": True},
@@ -460,7 +590,7 @@ def test_every_optimizer_has_a_reference_and_cases():
     """The registry order is the agreed one, and each entry has a hand reference and hyperparameter sets here."""
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
                      "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam",
-                     "prodigy", "sophia"]
+                     "muon", "shampoo", "soap", "schedule_free_sgd", "schedule_free_adamw", "prodigy", "sophia"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -593,7 +723,7 @@ def test_display_metadata(name):
 # words run together across string pieces (r"...\quad" r"m_t" -> "\quadm") shows up as an unknown word.
 KATEX_WORDS = {
     "alpha", "bar", "begin", "beta", "Delta", "delta", "end", "epsilon", "eta", "frac", "hat", "infty", "lambda",
-    "le", "left", "max", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
+    "le", "left", "max", "top", "mu", "operatorname", "prod", "psi", "qquad", "quad", "rho", "right", "sqrt", "tau", "text",
     "tfrac", "theta", "to", "leftarrow", "neq", "odot", "cdot", "min", "nu", "dots",
 }
 

@@ -210,6 +210,10 @@ def build_view(surface: Landscape, cfg: OptimizerConfig, traj: Trajectory, fps: 
     opt = cfg.build()
     fields = opt.xray_fields()
     notes: list[str] = []
+    points = [f for f in fields if f.role == "point"]
+    if points:
+        notes.append("The grey path is the parameters, where gradients are taken; dashed beside it: "
+                     + "; ".join(f"{f.label}, {f.doc[0].lower()}{f.doc[1:-1]}" for f in points) + ".")
     eig = cmap = None
     try:
         eig = cv.path_eigenvalues(surface, traj.params)

@@ -37,6 +37,8 @@ from viz.surface_figure import AnimatedFigure, animation_controls
 
 ARROW_COLORS = {"gradient": "#CC3311", "momentum": "#0077BB", "step": "#222222"}
 ELLIPSE_COLOR = "#EE7733"
+#: Colours and markers of the other points a method keeps (fields with role ``point``), in declaration order.
+POINT_STYLES = (("#009988", "diamond"), ("#EE3377", "square"), ("#33BBEE", "triangle-up"))
 #: RGBA of each curvature kind on the map: bowls clear, saddles amber, hilltops violet.
 CURVATURE_RGBA = {POSITIVE_DEFINITE: (255, 255, 255, 0), INDEFINITE: (238, 170, 51, 70),
                   NEGATIVE_DEFINITE: (119, 68, 170, 70)}
@@ -197,13 +199,24 @@ def _frame_records(n_records: int, max_frames: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_records - 1, max_frames).round().astype(int))
 
 
+def point_fields(traj: Trajectory, fields: Sequence[StateField]) -> list[tuple[StateField, np.ndarray]]:
+    """The recorded fields with role ``point``, each with its positions ``(R, k, 2)``: other sequences a method keeps
+    in parameter space (Schedule-Free's average ``x`` and base iterate ``z``), drawn as paths beside the run's own."""
+    out = []
+    for f in fields:
+        arr = _state(traj, f.name) if f.role == "point" else None
+        if arr is not None and arr.ndim == 3 and arr.shape[2] == 2:
+            out.append((f, arr))
+    return out[: len(POINT_STYLES)]
+
+
 def trace_fields(traj: Trajectory, fields: Sequence[StateField]) -> list[tuple[str, np.ndarray]]:
     """The per-run series worth tracing over time, ``(label, values (R, k))``: bias corrections and the like,
     and the effective step per coordinate (one series per coordinate)."""
     out = []
     for f in fields:
         arr = _state(traj, f.name)
-        if arr is None or f.role in ("gradient", "momentum") or f.name == "lr":
+        if arr is None or f.role in ("gradient", "momentum", "point") or f.name == "lr":
             continue
         if f.per == "run" or f.role == "scale":
             if arr.ndim == 2:
@@ -233,8 +246,9 @@ def xray_figure(traj: Trajectory, fields: Sequence[StateField], *, run: int = 0,
     Returns
     -------
     go.Figure
-        Static traces: the path (drawn once), the traced state lines. Frames replace only the four X-ray traces,
-        the current marker and one cursor point per traced series.
+        Static traces: the path (drawn once), a dashed path per field with role ``point``, the traced state lines.
+        Frames replace only the four X-ray traces, the current marker, one marker per ``point`` field (one
+        trace, when there are such fields) and one cursor point per traced series.
     """
     _require_state(traj)
     if traj.params.shape[2] != 2:
@@ -247,6 +261,11 @@ def xray_figure(traj: Trajectory, fields: Sequence[StateField], *, run: int = 0,
     data: list[dict[str, Any]] = [dict(type="scatter", x=path[:, 0].tolist(), y=path[:, 1].tolist(), mode="lines",
                                        line=dict(color="rgba(60,60,60,0.35)", width=1.5), name="path",
                                        hoverinfo="skip", xaxis="x", yaxis="y")]
+    points = point_fields(traj, fields)
+    for (f, arr), (color, _) in zip(points, POINT_STYLES, strict=False):
+        data.append(dict(type="scatter", x=arr[:, run, 0].tolist(), y=arr[:, run, 1].tolist(), mode="lines",
+                         line=dict(color=color, width=1.5, dash="dash"), name=f.label, hoverinfo="skip",
+                         xaxis="x", yaxis="y"))
     for i, (label, arr) in enumerate(series):
         data.append(dict(type="scatter", x=steps.tolist(), y=arr[:, run].tolist(), mode="lines", name=label,
                          line=dict(color=palette.color_for(i), width=1.5), xaxis="x2", yaxis="y2"))
@@ -258,6 +277,13 @@ def xray_figure(traj: Trajectory, fields: Sequence[StateField], *, run: int = 0,
         traces.append(dict(type="scatter", x=[float(path[r, 0])], y=[float(path[r, 1])], mode="markers",
                            marker=dict(size=10, color="#222222"), name="now", xaxis="x", yaxis="y",
                            hovertemplate=f"step {int(steps[r])}<extra></extra>"))
+        if points:
+            styles = POINT_STYLES[: len(points)]
+            traces.append(dict(type="scatter", x=[float(a[r, run, 0]) for _, a in points],
+                               y=[float(a[r, run, 1]) for _, a in points], mode="markers", xaxis="x", yaxis="y",
+                               marker=dict(size=9, color=[c for c, _ in styles], symbol=[m for _, m in styles]),
+                               text=[f.label for f, _ in points], name="points now", showlegend=False,
+                               hovertemplate=f"%{{text}}, step {int(steps[r])}<extra></extra>"))
         cx = [float(steps[r])] * len(series)
         cy = [float(arr[r, run]) for _, arr in series]
         traces.append(dict(type="scatter", x=cx, y=cy, mode="markers", xaxis="x2", yaxis="y2", name="now",

@@ -1,0 +1,117 @@
+"""Shampoo (Gupta, Koren & Singer, 2018), as kozistr's pytorch-optimizer ``Shampoo`` runs it on a vector."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.spec import Spec
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
+from optimizers.matrix_ops import eigvals_desc, inverse_root, leading_angle, outer, vecmat
+from optimizers.qhm import DECOUPLE, WEIGHT_DECAY
+from optimizers.signsgd import torch_lerp
+
+#: Largest d kept as one d × d matrix per run (a network's flat θ beyond this is refused, with the reason).
+MAX_DIM = 128
+
+
+def _eigs(opt: Shampoo, s: StepView) -> np.ndarray:
+    return eigvals_desc(s.state["pre_cond"])
+
+
+def _angle(opt: Shampoo, s: StepView) -> np.ndarray:
+    return leading_angle(s.state["pre_cond"])
+
+
+def _gains(opt: Shampoo, s: StepView) -> np.ndarray:
+    """``η_t λᵢ^(−1/2)``: the step per unit of gradient along each eigenvector of H, largest λ first."""
+    return s.lr[:, None] * eigvals_desc(s.state["pre_cond"]) ** -0.5
+
+
+class Shampoo(Optimizer):
+    r"""Shampoo, following ``pytorch_optimizer.Shampoo`` (kozistr, 4.1.0) on a 1-D parameter.
+
+    .. math::
+        g \leftarrow \operatorname{lerp}(g, b_{t-1}, \mu),\quad g \leftarrow g + \lambda\theta,\quad
+        H_t = H_{t-1} + g g^\top,\quad H_0 = \epsilon I
+
+        u_t = H_t^{-1/2} g,\quad b_t = u_t,\quad \theta_t = \theta_{t-1} - \eta\, u_t
+
+    The package preconditions each dimension of a tensor with its own matrix and takes the root
+    ``−1/(2·order)``. A run's parameters here are one vector (order 1), so there is exactly one
+    ``d × d`` matrix ``H`` (``pre_cond_0``) and the root is ``H^{−1/2}``: full-matrix AdaGrad. ``H`` and its
+    root are kept per run, shape ``(k, d, d)``. The package computes the root by SVD
+    (``compute_power_svd``); for d = 2 we use the closed-form eigen-decomposition of the symmetric 2 × 2
+    matrix, which agrees to rounding; for other d numpy's SVD, as the package does.
+
+    The package's quirks are kept: with momentum, the buffer starts as the first raw gradient and
+    afterwards holds the previous *preconditioned* step, and ``lerp`` mixes it into the new raw gradient
+    before the statistics are updated; the root is recomputed every ``preconditioning_compute_steps``
+    steps and is zero before the first time (no move until then). ``fixed_decay`` and ``maximize``
+    are not offered. Because ``εI`` and ``g gᵀ`` turn with the problem, the path of a rotated problem is
+    the rotated path: Shampoo follows a rotated valley that Adam's per-coordinate scale cannot.
+    On a network the flat θ is one vector (one P × P matrix, up to P = 128), not the package's
+    per-layer factors.
+    """
+
+    name = "shampoo"
+    title = "Shampoo"
+    family = "modern"
+    summary = "Full-matrix AdaGrad on a 2-D point: the gradient times H^(−1/2), H the sum of g gᵀ, so it turns with the valley."
+    latex = (
+        r"\begin{aligned}H_t&=H_{t-1}+g_t g_t^\top,\quad H_0=\epsilon I\\"
+        r"\theta_t&=\theta_{t-1}-\eta\,H_t^{-1/2}g_t\end{aligned}"
+    )
+    reference = "pytorch_optimizer.Shampoo (kozistr 4.1.0); Gupta, Koren & Singer 2018"
+    specs = (
+        lr_spec(1e-3),
+        Spec("momentum", 0.0, low=0.0, high=1.0, ui_high=0.99,
+             help="μ: mixes the previous preconditioned step into the new gradient (0 = none).", label="momentum μ"),
+        WEIGHT_DECAY, DECOUPLE,
+        Spec("preconditioning_compute_steps", 1, low=1, high=10_000, ui_high=100,
+             help="Recompute H^(−1/2) every this many steps; zero until the first time.", label="root every"),
+        Spec("matrix_eps", 1e-6, low=0.0, high=10.0, log=True, ui_low=1e-12, ui_high=1.0,
+             help="ε: H starts as εI, so H^(−1/2) exists from step 1.", label="matrix ε"),
+    )
+    state_fields = (
+        StateField("momentum_buffer", "b (previous step)",
+                   "The previous preconditioned step H^(−1/2) g, mixed into the next gradient by momentum.",
+                   role="momentum"),
+        StateField("pre_cond_eig", "λ(H) (eigenvalues)",
+                   "Eigenvalues of the statistics H = εI + Σ g gᵀ, largest first.", derive=_eigs),
+        StateField("pre_cond_angle", "angle of H's top eigenvector (°)",
+                   "Direction, in degrees from the x-axis, along which gradients have been largest.",
+                   per="run", derive=_angle),
+        StateField("gain", "η/√λ (step per unit gradient)",
+                   "How far one unit of gradient moves θ along each eigenvector of H, largest λ first.",
+                   derive=_gains),
+    )
+
+    def check(self) -> None:
+        require_below(self.name, self.hparams, ("momentum",))
+
+    def init_state(self, params: np.ndarray) -> State:
+        k, d = params.shape
+        if d > MAX_DIM:
+            raise ValueError(f"{self.name} keeps a {d} × {d} matrix per run; it runs up to {MAX_DIM} parameters "
+                             "(a surface, or a small network)")
+        state = {"pre_cond": np.broadcast_to(self.hparams["matrix_eps"] * np.eye(d), (k, d, d)).copy(),
+                 "inv_pre_cond": np.zeros((k, d, d))}
+        if self.hparams["momentum"] > 0.0:
+            state["momentum_buffer"] = np.zeros_like(params)
+        return state
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        h = self.hparams
+        mu, wd, decoupled = h["momentum"], h["weight_decay"], h["weight_decouple"]
+        g = grads
+        if mu > 0.0 and t > 1:  # at t = 1 the package's buffer is this very gradient: lerp returns g
+            g = torch_lerp(g, state["momentum_buffer"], mu)
+        if wd and not decoupled:
+            g = g + wd * params
+        pre_cond = state["pre_cond"] + outer(g)
+        inv = inverse_root(pre_cond, 2.0) if t % h["preconditioning_compute_steps"] == 0 else state["inv_pre_cond"]
+        u = vecmat(g, inv)
+        new = {"pre_cond": pre_cond, "inv_pre_cond": inv}
+        if mu > 0.0:
+            new["momentum_buffer"] = u
+        return (u + wd * params if wd and decoupled else u), new

@@ -1,0 +1,175 @@
+"""Each algorithm written once: the derived numpy path and the generated kernel against the code they replaced.
+
+References:
+
+- the pre-refactor optimizers, kept verbatim in ``tests/legacy`` (a numpy ``direction`` and a hand-written
+  numba twin each): the derived ``direction`` and the generated kernel must equal both, to the bit and
+  signed zeros included, over every branch (:func:`tests.test_fused.hparam_variants`) with gradients that
+  hold zeros, 1e200, inf and NaN;
+- the pre-refactor surfaces, likewise kept in ``tests/legacy``: the derived ``value_and_grad`` equals the old
+  numpy code and the generated kernel the old kernel, to the bit, on a grid around the window and at
+  0, inf and NaN; the Hessians are compared the same way;
+- numpy's own ``maximum``, ``minimum``, ``sign`` and ``where`` for the scalar forms of :mod:`common.ops`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+import landscapes
+import optimizers
+from common import jit, ops
+from optimizers import fused
+from tests.test_fused import assert_bits, hparam_variants
+
+pytestmark = pytest.mark.skipif(os.environ.get("DESCENT_LAB_NO_JIT", "") not in ("", "0"),
+                                reason="compiled kernels switched off by DESCENT_LAB_NO_JIT")
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e-300, -1e-300, 1e300, np.inf, -np.inf, np.nan])
+
+
+def derived() -> list[str]:
+    """Registered optimizers whose update is a :attr:`~optimizers.base.Optimizer.rule`."""
+    return [n for n in optimizers.names() if type(optimizers.get(n)).rule is not None]
+
+
+def legacy_class(name: str) -> type | None:
+    """The pre-refactor class of the same name in the same module, if the module was kept."""
+    cls = type(optimizers.get(name))
+    try:
+        module = importlib.import_module("tests.legacy." + cls.__module__.rsplit(".", 1)[-1])
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, cls.__name__, None)
+
+
+@pytest.mark.parametrize("fn", ["maximum", "minimum"])
+def test_scalar_binary_ops_equal_numpy(fn):
+    """:func:`common.ops.maximum` / ``minimum`` compiled for scalars against numpy's ufunc on every pair of specials."""
+    import numba
+
+    jit._register_helpers()
+    op = getattr(ops, fn)
+    scalar = numba.njit(lambda a, b: op(a, b))
+    a, b = np.meshgrid(SPECIAL, SPECIAL)
+    want = getattr(np, fn)(a.ravel(), b.ravel())
+    got = np.array([scalar(x, y) for x, y in zip(a.ravel(), b.ravel(), strict=True)])
+    assert_bits(got, want, fn)
+
+
+def test_scalar_sign_and_where_equal_numpy():
+    """:func:`common.ops.sign` and ``where`` compiled for scalars against ``np.sign`` / ``np.where``."""
+    import numba
+
+    jit._register_helpers()
+    sign = numba.njit(lambda x: ops.sign(x))
+    where = numba.njit(lambda c, a, b: ops.where(c, a, b))
+    assert_bits(np.array([sign(x) for x in SPECIAL]), np.sign(SPECIAL), "sign")
+    assert_bits(np.array([where(x > 0.0, x, -x) for x in SPECIAL]), np.where(SPECIAL > 0.0, SPECIAL, -SPECIAL), "where")
+
+
+@pytest.mark.parametrize("name", derived())
+def test_derived_update_equals_the_code_it_replaced(name, rng):
+    """Derived ``direction`` and generated kernel against the legacy numpy ``direction`` and legacy kernel, 12 steps."""
+    legacy = legacy_class(name)
+    if legacy is None:
+        pytest.skip(f"{name} was written once from the start: no earlier code to equal")
+    k, d = 7, 2
+    for hp in hparam_variants(name):
+        new, old = optimizers.get(name, **hp), legacy(**hp)
+        p = rng.normal(size=(k, d))
+        s_new, s_old = new.init(p), old.init(p)
+        S_new = np.ascontiguousarray(new.kernel_state(k * d), dtype=np.float64)
+        S_old = np.ascontiguousarray(old.kernel_state(k * d), dtype=np.float64)
+        for t in range(1, 13):
+            g = rng.normal(scale=3.0, size=(k, d))
+            g[0, 0] = 0.0
+            g[3, 1] = -0.0
+            if t == 5:
+                g[1, 1] = 1e200
+            if t >= 10:
+                g[2, 0] = np.inf if t == 10 else np.nan
+            with np.errstate(all="ignore"):
+                want, s_old = old.direction(g, {key: v for key, v in s_old.items() if key != "t"}, p, t)
+                got, s_new = new.direction(g, {key: v for key, v in s_new.items() if key != "t"}, p, t)
+            msg = f"{name} {hp} step {t}"
+            assert_bits(got, want, "numpy " + msg)
+            assert s_new.keys() == s_old.keys(), msg
+            for key in s_old:
+                assert_bits(np.asarray(s_new[key]), np.asarray(s_old[key]), f"state {key} {msg}")
+            outs = []
+            for opt, S in ((new, S_new), (old, S_old)):
+                out = np.empty(k * d)
+                type(opt).kernel(np.ascontiguousarray(g.ravel()), np.ascontiguousarray(p.ravel()), S,
+                                 np.asarray(opt.kernel_coefs(t), dtype=np.float64), out)
+                outs.append(out.reshape(k, d))
+            assert_bits(outs[0], outs[1], "kernel " + msg)
+            assert_bits(outs[0], want, "kernel vs numpy " + msg)
+            p = p - 0.01 * np.nan_to_num(want)
+
+
+def test_every_elementwise_optimizer_is_written_once():
+    """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule."""
+    twins = [n for n in optimizers.names()
+             if fused._owns(optimizers.get(n), "direction") and type(optimizers.get(n)).rule is None]
+    assert twins == []
+
+
+def surfaces() -> list[str]:
+    """Registered surfaces written as a :attr:`~landscapes.base.Landscape.formula`."""
+    return [n for n in landscapes.names() if type(landscapes.get(n)).formula is not None]
+
+
+def legacy_surface(name: str) -> type | None:
+    cls = type(landscapes.get(name))
+    try:
+        module = importlib.import_module("tests.legacy." + cls.__module__.rsplit(".", 1)[-1])
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, cls.__name__, None)
+
+
+def probe_points(f) -> np.ndarray:
+    """``(n, 2)``: a 31×31 grid over the window grown by half its size, and points at 0, ±inf and NaN."""
+    (x0, x1), (y0, y1) = f.bounds
+    wx, wy = x1 - x0, y1 - y0
+    X, Y = np.meshgrid(np.linspace(x0 - wx / 2, x1 + wx / 2, 31), np.linspace(y0 - wy / 2, y1 + wy / 2, 31))
+    odd = np.array([[0.0, 0.0], [-0.0, 1.0], [np.inf, 0.5], [0.5, -np.inf], [np.nan, 1.0], [1e200, -1e200]])
+    return np.concatenate([np.stack([X.ravel(), Y.ravel()], 1), odd])
+
+
+@pytest.mark.parametrize("name", surfaces())
+def test_derived_surface_equals_the_code_it_replaced(name):
+    """Derived value, gradient, Hessian and kernel of each surface (at non-default parameters too) against the
+    legacy numpy code and legacy kernel, to the bit."""
+    legacy = legacy_surface(name)
+    if legacy is None:
+        pytest.skip(f"{name} was written once from the start")
+    variants = [{}] + [{s.name: s.high if s.high is not None and s.high < 1e6 else s.default * 0.5}
+                       for s in type(landscapes.get(name)).specs]
+    for params in variants:
+        new, old = landscapes.get(name, **params), legacy(**params)
+        pts = probe_points(new)
+        with np.errstate(all="ignore"):
+            (fv, gv), (fo, go) = new.value_and_grad(pts), old.value_and_grad(pts)
+            assert_bits(fv, fo, f"{name} {params} value")
+            assert_bits(gv, go, f"{name} {params} gradient")
+            assert_bits(new.hessian(pts), old.hessian(pts), f"{name} {params} hessian")
+        outs = []
+        for f in (new, old):
+            fk, Gk = np.empty(len(pts)), np.empty((2, len(pts)))
+            type(f).kernel(np.ascontiguousarray(pts.T), f.kernel_params(), fk, Gk)
+            outs.append((fk, Gk))
+        assert_bits(outs[0][0], outs[1][0], f"{name} {params} kernel value")
+        assert_bits(outs[0][1], outs[1][1], f"{name} {params} kernel gradient")
+
+
+def test_every_surface_with_a_kernel_is_written_once():
+    """No registered surface keeps a hand-written twin of its formula."""
+    twins = [n for n in landscapes.names()
+             if fused._owns(landscapes.get(n), "value_and_grad") and type(landscapes.get(n)).formula is None]
+    assert twins == []
