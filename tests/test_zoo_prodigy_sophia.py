@@ -182,8 +182,9 @@ def test_sophia_with_hutchinson_matches_sophiah_own_estimator_on_the_same_probes
     """Reference: ``pytorch_optimizer.SophiaH`` 4.1.0 with its own estimator: a gradient kept with its graph
     (``create_graph=True``) and torch autograd's exact Hessian–vector products, with its probe draw (``torch.randn_like`` or
     ``torch.randint_like``) replaced by our probe for that step, so both estimate with the same z. Our runner,
-    given Rosenbrock without its ``hessian``, estimates ``z ⊙ Hz`` by central differences of the gradient
-    (O(h²) error), so the bound is 1e-6 relative instead of 1e-7."""
+    given Rosenbrock without its ``hessian``, estimates ``z ⊙ Hz`` by central differences of the gradient: each
+    first estimate equals the package's to 1e-7 relative (its O(h²) error is about 1e-9), and the paths,
+    along which the valley amplifies that difference (measured: 1e-6 Gaussian, 2e-7 Rademacher), to 1e-5."""
     hp = {"lr": 0.5, "p": 1.0, "update_period": 2, "hessian_distribution": distribution, "seed": 7}
     traj = _ours("sophia", hp, RosenbrockGradientOnly())
     step = {"t": 0}
@@ -204,7 +205,11 @@ def test_sophia_with_hutchinson_matches_sophiah_own_estimator_on_the_same_probes
             p.grad = torch.autograd.grad(_torch_rosen(p), p, create_graph=True)[0]
             opt.step()
             path.append(p.detach().numpy().copy())
-        assert _compare(traj.params[:, i], np.array(path)) <= 1e-6
+            if t == 1:  # the same point on both sides; later refreshes sit on paths that differ by rounding
+                theirs = opt.state[p]["hessian"].detach().numpy()
+                np.testing.assert_allclose(traj.extras["state.hessian"][t, i], theirs, rtol=1e-7,
+                                           atol=1e-7 * np.abs(theirs).max())
+        assert _compare(traj.params[:, i], np.array(path)) <= 1e-5
 
 
 def test_defaults_and_names_are_the_packages():
