@@ -182,7 +182,7 @@ def test_sophia_with_hutchinson_matches_sophiah_own_estimator_on_the_same_probes
     """Reference: ``pytorch_optimizer.SophiaH`` 4.1.0 with its own estimator: a gradient kept with its graph
     (``create_graph=True``) and torch autograd's exact Hessian–vector products, with its probe draw (``torch.randn_like`` or
     ``torch.randint_like``) replaced by our probe for that step, so both estimate with the same z. Our runner,
-    given Rosenbrock without its ``hessian``, estimates ``z ⊙ Hz`` by central differences of the gradient: each
+    given Rosenbrock without its ``hessian``, estimates ``z ⊙ Hz`` by central differences of the gradient: the
     first estimate equals the package's to 1e-7 relative (its O(h²) error is about 1e-9), and the paths,
     along which the valley amplifies that difference (measured: 1e-6 Gaussian, 2e-7 Rademacher), to 1e-5."""
     hp = {"lr": 0.5, "p": 1.0, "update_period": 2, "hessian_distribution": distribution, "seed": 7}
