@@ -127,7 +127,8 @@ def net_cost(*, n_params: int, rows: int, batch: int, epochs: int, seeds: int, r
     return flops / NET_FLOPS_PER_S + overhead
 
 
-def net_plan(*, n_params: int, rows: int, batches: list[int], epochs: int, seeds: int, budget: float = SECONDS) -> Plan:
+def net_plan(*, n_params: int, rows: int, batches: list[int], epochs: int, seeds: int, budget: float = SECONDS,
+             gradients: list[float] | None = None) -> Plan:
     """Seeds and epochs for a networks view within ``budget`` seconds; seeds go first, then epochs.
 
     Parameters
@@ -137,14 +138,19 @@ def net_plan(*, n_params: int, rows: int, batches: list[int], epochs: int, seeds
         Rows per step of every run the view trains (one per optimizer and variant).
     epochs, seeds : int
         What the user asked for.
+    gradients : list of float, optional
+        Gradient evaluations per step of each of those runs (``Optimizer.gradient_cost``; 1 when omitted).
 
     Returns
     -------
     Plan
         ``values["seeds"]``, ``values["epochs"]``; a sentence per reduction.
     """
+    per_step = gradients or [1.0] * len(batches)
+
     def cost(e: int, s: int) -> float:
-        return sum(net_cost(n_params=n_params, rows=rows, batch=b, epochs=e, seeds=s, runs=1) for b in batches)
+        return sum(g * net_cost(n_params=n_params, rows=rows, batch=b, epochs=e, seeds=s, runs=1)
+                   for b, g in zip(batches, per_step, strict=True))
 
     notes = []
     s, e = seeds, epochs

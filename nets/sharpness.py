@@ -24,10 +24,9 @@ import numpy as np
 
 from nets.mlp import Workspace
 from nets.problem import NetProblem
+from optimizers.curvature import HVP_STEP
+from optimizers.curvature import central_hvp as _hvp
 from optimizers.runner import Trajectory
-
-#: Step of the central difference along a unit vector.
-HVP_STEP = 1e-4
 
 
 def _gradient_fn(problem: NetProblem):
@@ -65,15 +64,6 @@ def hessian_vector_products(problem: NetProblem, theta: np.ndarray, vectors: np.
     theta = problem._check(theta)
     v = np.asarray(vectors, dtype=np.float64).reshape(theta.shape)
     return _hvp(_gradient_fn(problem), theta, v, step)
-
-
-def _hvp(grads, theta: np.ndarray, v: np.ndarray, step: float) -> np.ndarray:
-    norms = np.sqrt(np.einsum("kp,kp->k", v, v))
-    safe = np.where(norms > 0, norms, 1.0)[:, None]
-    u = v / safe
-    k = theta.shape[0]
-    g = grads(np.concatenate([theta + step * u, theta - step * u]))
-    return (g[:k] - g[k:]) * (safe / (2.0 * step))
 
 
 def sharpness(problem: NetProblem, theta: np.ndarray, n: int = 1, *, tol: float = 1e-6,

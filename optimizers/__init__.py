@@ -29,6 +29,7 @@ from optimizers.momentum import Momentum
 from optimizers.muon import Muon
 from optimizers.nadam import NAdam
 from optimizers.nesterov import Nesterov
+from optimizers.prodigy import Prodigy
 from optimizers.qhadam import QHAdam
 from optimizers.qhm import QHM
 from optimizers.radam import RAdam
@@ -41,6 +42,7 @@ from optimizers.seed_adam import SeedAdam
 from optimizers.shampoo import Shampoo
 from optimizers.signsgd import SignSGD
 from optimizers.soap import SOAP
+from optimizers.sophia import Sophia
 from optimizers.sweep import Race, Sensitivity, Sweep, lr_sensitivity, sweep, tune_lr
 from optimizers.transforms import Chain, Clip, Noise, schedule
 
@@ -72,6 +74,8 @@ REGISTRY: dict[str, type[Optimizer]] = {
     Adan.name: Adan,
     AdEMAMix.name: AdEMAMix,
     Adafactor.name: Adafactor,
+    Prodigy.name: Prodigy,
+    Sophia.name: Sophia,
 }
 
 

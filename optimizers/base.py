@@ -172,6 +172,10 @@ class Optimizer:
     #: settings runs as one batch. ``direction`` and ``kernel`` must read them elementwise (the kernel through
     #: :func:`common.jit.at`). lr is applied outside the direction, so every optimizer takes it per run.
     per_run: ClassVar[tuple[str, ...]] = ("lr",)
+    #: Inputs the step takes beyond the gradient, e.g. ``("hessian_diag",)`` (Sophia). The runner makes them
+    #: (:func:`optimizers.curvature.provide`) on the steps :meth:`needs_at` names and passes them to :meth:`step`
+    #: as keywords, which hands them to :meth:`direction`.
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -203,7 +207,8 @@ class Optimizer:
         params = as_params(params)
         return {"t": 0, **self.init_state(params)}
 
-    def step(self, params: np.ndarray, grads: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+    def step(self, params: np.ndarray, grads: np.ndarray, state: State, **inputs: np.ndarray
+             ) -> tuple[np.ndarray, State]:
         """One update; returns ``(new_params, new_state)`` without touching inputs.
 
         Parameters
@@ -211,10 +216,23 @@ class Optimizer:
         params, grads : ndarray, shape (k, d)
         state : dict
             From :meth:`init` or a previous :meth:`step`.
+        **inputs : ndarray, shape (k, d)
+            What :meth:`needs_at` names for this step, e.g. ``hessian_diag``.
         """
         t = state["t"] + 1
-        direction, inner = self.direction(grads, {k: v for k, v in state.items() if k != "t"}, params, t)
+        inner = {k: v for k, v in state.items() if k != "t"}
+        direction, inner = self.direction(grads, inner, params, t, **inputs) if inputs else \
+            self.direction(grads, inner, params, t)
         return params - self.lr_at(t) * direction, {"t": t, **inner}
+
+    def needs_at(self, t: int) -> tuple[str, ...]:
+        """The inputs of :attr:`needs` step ``t`` (1-based) takes; all of them by default."""
+        return self.needs
+
+    def gradient_cost(self) -> float:
+        """Gradient evaluations a step costs on average on a problem without an analytic Hessian (a network):
+        1, unless :attr:`needs` makes the runner estimate curvature. The work budget multiplies by it."""
+        return 1.0
 
     def lr_at(self, t: int) -> float:
         """Learning rate at step ``t`` (1-based); a ``(k, 1)`` column when lr is given per run."""

@@ -12,6 +12,9 @@ a landscape, or a batch of networks. Optional attributes refine the run:
 ``batch_value_and_grad(params, step)``
     The gradient used for the update at ``step`` (0-based), e.g. a mini-batch.
     When present the full objective is evaluated only at recorded steps.
+``hessian(params)``
+    ``(k, d, d)``: for optimizers that need the Hessian diagonal (Sophia), which
+    is otherwise estimated from that gradient (:mod:`optimizers.curvature`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.spec import short_repr
-from optimizers import fused, stops
+from optimizers import curvature, fused, stops
 from optimizers.base import Optimizer, as_params
 from optimizers.layout import bind as bind_layout
 
@@ -243,13 +246,19 @@ def run(
         all_active = bool(active.all())
         last_v, last_gn2 = v, gn2
         step_fn, vg = optimizer.step, problem.value_and_grad
+        needs = bool(getattr(optimizer, "needs", ()))
         done_t = 0
         for t in range(1, steps + 1):
             if not all_active and not active.any():
                 break
             grad_for_step = g if batch_fn is None else batch_fn(p, t - 1)[1]
             prev_state, prev_p = state, p
-            new_p, state = step_fn(p, grad_for_step, state)
+            wanted = optimizer.needs_at(t) if needs else ()
+            if wanted:
+                inputs = curvature.provide(wanted, problem, _step_gradient(vg, batch_fn, t - 1), p, t, optimizer)
+                new_p, state = step_fn(p, grad_for_step, state, **inputs)
+            else:
+                new_p, state = step_fn(p, grad_for_step, state)
             ri = rec_at[t]
             need_full = batch_fn is None or ri >= 0
             if need_full:
@@ -343,6 +352,13 @@ def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps
         steps=np.asarray(record_steps, dtype=np.int64), status=status.astype(str), status_step=res.status_step,
         reason=reason, extras=extras, label=label, wall_time=time.perf_counter() - t0, escape=res.escape,
     )
+
+
+def _step_gradient(vg: Callable, batch_fn: Callable | None, step: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``theta -> gradient``: the one the update at 0-based ``step`` uses (its mini-batch, if any)."""
+    if batch_fn is None:
+        return lambda theta: vg(theta)[1]
+    return lambda theta: batch_fn(theta, step)[1]
 
 
 def _record_state(out_x: dict[str, np.ndarray], ri: int, n_rec: int, xray: dict[str, np.ndarray],

@@ -251,6 +251,7 @@ class Chain(Optimizer):
         self.latex = base.latex
         self.specs = base.specs
         self.state_fields = base.state_fields
+        self.needs = base.needs
 
     def __repr__(self) -> str:
         parts = [repr(self.base)]
@@ -284,12 +285,20 @@ class Chain(Optimizer):
             return self.base.lr_series(ts) * 1.0
         return np.array([self.lr_at(t) for t in ts], dtype=np.float64)
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def needs_at(self, t: int) -> tuple[str, ...]:
+        return self.base.needs_at(t)
+
+    def gradient_cost(self) -> float:
+        return self.base.gradient_cost()
+
+    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int,
+                  **inputs: np.ndarray) -> tuple[np.ndarray, State]:
         if self.noise is not None:
             grads = self.noise.apply(grads, t)
         if self.clip is not None:
             grads = self.clip.apply(grads)
-        d, state = self.base.direction(grads, state, params, t)
+        d, state = self.base.direction(grads, state, params, t, **inputs) if inputs else \
+            self.base.direction(grads, state, params, t)
         if self.decoupled_weight_decay:
             d = d + self.decoupled_weight_decay * params
         return d, state

@@ -483,6 +483,37 @@ def ref_ademamix(h, theta, grad_fn, steps):
     return out
 
 
+def ref_prodigy(h, theta, grad_fn, steps):
+    """prodigyopt 1.1.2's step, one run, from its published algorithm (Mishchenko & Defazio 2024, Alg. 4)."""
+    lr, b1, b2, eps = h.get("lr", 1.0), h.get("beta1", 0.9), h.get("beta2", 0.999), h.get("eps", 1e-8)
+    b3 = h.get("beta3", 0.0) or math.sqrt(b2)
+    wd, decouple, d0, coef = h.get("weight_decay", 0.0), h.get("decouple", True), h.get("d0", 1e-6), h.get("d_coef", 1.0)
+    growth = h.get("growth_rate", 0.0) or math.inf
+    d = d_max = d0
+    r, k, p0 = 0.0, 0, theta.copy()
+    m, v, s = np.zeros_like(theta), np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for _ in range(steps):
+        g = grad_fn(theta)
+        if wd and not decouple:
+            g = g + wd * theta
+        bc = math.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1)) if h.get("use_bias_correction") else 1.0
+        dlr = d * lr * bc
+        r = b3 * r + (d / d0) * dlr * float(np.dot(g, p0 - theta))
+        m = b1 * m + d * (1 - b1) * g
+        v = b2 * v + d * d * (1 - b2) * g * g
+        s = b3 * s + (d / d0) * (d if h.get("safeguard_warmup") else dlr) * g
+        d_hat = coef * r / np.abs(s).sum()
+        d_max = max(d_max, d_hat)
+        d_new = min(d_max, (max(d, d_hat) if d == d0 else d) * growth)
+        if wd and decouple:
+            theta = theta - wd * dlr * theta
+        theta = theta - dlr * (m if b1 > 0 else d_new * g) / (np.sqrt(v) + d_new * eps)
+        d, k = d_new, k + 1
+        out.append(theta)
+    return out
+
+
 def ref_adafactor(h, theta, grad_fn, steps):
     """torch.optim.Adafactor's documented algorithm on a vector (unfactored v; RMS over the whole θ)."""
     lr, tau, d, wd = h.get("lr", 1e-2), h.get("beta2_decay", -0.8), h.get("d", 1.0), h.get("weight_decay", 0.0)
@@ -497,6 +528,26 @@ def ref_adafactor(h, theta, grad_fn, steps):
         v = beta2 * v + (1 - beta2) * g**2
         u = g / np.sqrt(np.maximum(v, eps1**2))
         theta = theta * (1 - lr * wd) - alpha / max(1.0, math.sqrt(np.mean(u**2)) / d) * u
+        out.append(theta)
+    return out
+
+
+def ref_sophia(h, theta, grad_fn, steps):
+    """Sophia-H as pytorch_optimizer.SophiaH documents it, with the exact Hessian diagonal of ``quad_grad``."""
+    lr, b1, b2, rho, eps = h.get("lr", 6e-2), h.get("beta1", 0.96), h.get("beta2", 0.99), h.get("p", 1e-2), h.get("eps", 1e-12)
+    wd, decouple, period = h.get("weight_decay", 0.0), h.get("weight_decouple", True), h.get("update_period", 10)
+    m, hm = np.zeros_like(theta), np.zeros_like(theta)
+    out = []
+    for t in range(1, steps + 1):
+        g, diag = grad_fn(theta), quad_hessian_diag(theta)  # both where the step starts, before any decay
+        if wd and decouple:
+            theta = theta * (1 - wd * (1.0 if h.get("fixed_decay") else lr))
+        elif wd:
+            g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        if (t - 1) % period == 0:
+            hm = b2 * hm + (1 - b2) * diag
+        theta = theta - lr * np.clip(m / np.maximum(hm, eps), -rho, rho)
         out.append(theta)
     return out
 
@@ -564,6 +615,10 @@ HPARAMS = {
                       "eps": 1e-3, "weight_decay": 0.1},
                  {"lr": 0.05, "weight_decay": 0.2, "weight_decouple": True, "fixed_decay": True, "t_alpha_beta3": 3.0}],
     "adafactor": [{}, {"lr": 0.05, "beta2_decay": -0.5, "eps1": 1e-3, "eps2": 1e-2, "d": 1.5, "weight_decay": 0.1}],
+    "prodigy": [{}, {"lr": 0.5, "beta1": 0.0, "beta3": 0.9, "weight_decay": 0.1, "decouple": False, "safeguard_warmup": True},
+                {"use_bias_correction": True, "weight_decay": 0.1, "growth_rate": 1.5, "d_coef": 2.0}],
+    "sophia": [{}, {"lr": 0.1, "p": 5.0, "update_period": 3, "weight_decay": 0.1, "fixed_decay": True},
+               {"lr": 0.1, "beta1": 0.5, "p": 5.0, "update_period": 2, "weight_decay": 0.1, "weight_decouple": False}],
 }
 CASES = [(name, h) for name in NAMES for h in HPARAMS[name]]
 
@@ -579,6 +634,16 @@ def quad_grad(theta: np.ndarray) -> np.ndarray:
     return _D * theta + 0.4 * theta[..., ::-1] + 0.05 * theta**3 - _B
 
 
+def quad_hessian_diag(theta: np.ndarray) -> np.ndarray:
+    """The diagonal of ``quad_grad``'s Jacobian, ``D + 0.15 θ²`` (the reversal has no diagonal in 4 coordinates)."""
+    return _D + 0.15 * theta**2
+
+
+def step_inputs(opt, state, p) -> dict:
+    """What the optimizer's next step needs besides the gradient (Sophia: the Hessian diagonal of ``quad_grad``)."""
+    return {"hessian_diag": quad_hessian_diag(p)} if opt.needs_at(state["t"] + 1) else {}
+
+
 STARTS = np.array([[1.0, -2.0, 0.5, 3.0], [-0.7, 0.2, 2.5, -1.0], [0.0, 0.4, -0.3, 0.9]])
 
 
@@ -586,7 +651,7 @@ def run_steps(opt, starts, steps, grad_fn=quad_grad):
     p, state = starts, opt.init(starts)
     out = []
     for _ in range(steps):
-        p, state = opt.step(p, grad_fn(p), state)
+        p, state = opt.step(p, grad_fn(p), state, **step_inputs(opt, state, p))
         out.append(p)
     return np.array(out)
 
@@ -596,7 +661,7 @@ def test_every_optimizer_has_a_reference_and_cases():
     assert NAMES == ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "amsgrad",
                      "nadam", "adamax", "radam", "lion", "seed_adam", "rprop", "asgd", "signsgd", "qhm", "qhadam",
                      "muon", "shampoo", "soap", "schedule_free_sgd", "schedule_free_adamw", "adan", "ademamix",
-                     "adafactor"]
+                     "adafactor", "prodigy", "sophia"]
     assert set(REFERENCES) == set(NAMES) == set(HPARAMS)
 
 
@@ -637,11 +702,11 @@ def test_init_and_step_leave_inputs_unchanged(name):
     # Move a few steps so the state is non-trivial, then freeze everything and step again.
     p, state = params, state0
     for _ in range(3):
-        p, state = opt.step(p, quad_grad(p), state)
+        p, state = opt.step(p, quad_grad(p), state, **step_inputs(opt, state, p))
     p, grads = _frozen(p), _frozen(quad_grad(p))
     state = {k: _frozen(v) for k, v in state.items()}
     copies = (p.copy(), grads.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()})
-    new_p, new_state = opt.step(p, grads, state)
+    new_p, new_state = opt.step(p, grads, state, **step_inputs(opt, state, p))
     np.testing.assert_array_equal(p, copies[0])
     np.testing.assert_array_equal(grads, copies[1])
     assert state.keys() == copies[2].keys()
@@ -657,13 +722,14 @@ def test_same_inputs_same_outputs(name):
     """Stepping the same (params, grads, state) twice gives identical results (reference: the first call)."""
     opt = optimizers.get(name, **HPARAMS[name][-1])
     state = opt.init(STARTS)
-    p1, s1 = opt.step(STARTS, quad_grad(STARTS), state)
-    p2, s2 = opt.step(STARTS, quad_grad(STARTS), state)
+    more = step_inputs(opt, state, STARTS)
+    p1, s1 = opt.step(STARTS, quad_grad(STARTS), state, **more)
+    p2, s2 = opt.step(STARTS, quad_grad(STARTS), state, **more)
     np.testing.assert_array_equal(p1, p2)
     for key in s1:
         np.testing.assert_array_equal(s1[key], s2[key])
     # A fresh optimizer built from the same settings agrees too.
-    p3, _ = optimizers.get(name, **HPARAMS[name][-1]).step(STARTS, quad_grad(STARTS), state)
+    p3, _ = optimizers.get(name, **HPARAMS[name][-1]).step(STARTS, quad_grad(STARTS), state, **more)
     np.testing.assert_array_equal(p1, p3)
 
 

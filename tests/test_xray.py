@@ -59,7 +59,8 @@ def test_recorded_state_equals_the_state_the_step_returns(name):
     states, grads, moves = {0: state}, {}, {}
     for t in range(1, 21):
         g = f.value_and_grad(p)[1]
-        new_p, state = opt.step(p, g, state)
+        more = {"hessian_diag": np.diagonal(f.hessian(p), axis1=-2, axis2=-1)} if opt.needs_at(t) else {}
+        new_p, state = opt.step(p, g, state, **more)
         states[t], grads[t], moves[t] = state, g, new_p - p
         p = new_p
     for r, t in enumerate(traj.steps.tolist()):

@@ -38,7 +38,7 @@ TIMING = "net.timing"
 
 
 def sens_plan(*, n_params: int, rows: int, batches: Sequence[int], epochs: int, seeds: int,
-              limit: float = BUDGET_S) -> tuple[int, int, list[str]]:
+              limit: float = BUDGET_S, gradients: Sequence[float] | None = None) -> tuple[int, int, list[str]]:
     """Seeds and epochs for the sensitivity within ``limit`` seconds, and a sentence per reduction.
 
     Parameters
@@ -48,6 +48,8 @@ def sens_plan(*, n_params: int, rows: int, batches: Sequence[int], epochs: int, 
         Rows per step of each optimizer's runs.
     epochs, seeds : int
         The page's; capped at :data:`MAX_EPOCHS` and :data:`MAX_SEEDS` first.
+    gradients : sequence of float, optional
+        Gradient evaluations per step of each optimizer (``Optimizer.gradient_cost``; 1 when omitted).
     """
     notes = []
     s, e = min(seeds, MAX_SEEDS), min(epochs, MAX_EPOCHS)
@@ -57,9 +59,11 @@ def sens_plan(*, n_params: int, rows: int, batches: Sequence[int], epochs: int, 
         e = max(1, MAX_STEPS // most_steps)
         notes.append(f"{e} epochs (the sweep's cap is {MAX_STEPS:,} steps)")
 
+    per_step = list(gradients) if gradients is not None else [1.0] * len(batches)
+
     def cost(ee: int, ss: int) -> float:
-        return sum(budget.net_cost(n_params=n_params, rows=rows, batch=b, epochs=ee, seeds=N_LRS * ss, runs=1)
-                   for b in batches) / BATCH_SPEEDUP
+        return sum(g * budget.net_cost(n_params=n_params, rows=rows, batch=b, epochs=ee, seeds=N_LRS * ss, runs=1)
+                   for b, g in zip(batches, per_step, strict=True)) / BATCH_SPEEDUP
 
     s0 = s
     while s > 1 and cost(e, s) > limit:
@@ -97,7 +101,7 @@ def net_tuning_section(values: dict[str, Any], runs: Sequence[tuple]) -> None:
     probe = main[0][2]
     s, e, notes = sens_plan(n_params=probe.n_params, rows=probe.n_train,
                             batches=[r[2].batch_size or r[2].n_train for r in main], epochs=values["epochs"],
-                            seeds=values["seeds"])
+                            seeds=values["seeds"], gradients=[r[0].build().gradient_cost() for r in main])
     st.subheader("Learning-rate sensitivity: final training loss against lr")
     st.caption(f"{N_LRS} learning rates × {s} seed{'' if s == 1 else 's'} × {e} epochs per optimizer, each with its "
                "other settings and batch size: the line is the median over seeds, the band the 10th–90th "

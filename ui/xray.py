@@ -75,6 +75,8 @@ def gd_type(cfg: OptimizerConfig, steps: int = 20) -> bool:
     plain momentum until its rectification starts.
     """
     opt = optimizers.get(cfg.name, **dict(cfg.hparams))
+    if opt.needs:  # it reads curvature besides the gradient (Sophia): not a function of the gradient alone
+        return False
     p = np.zeros((1, 2))
     s1 = {k: v for k, v in opt.init(p).items() if k != "t"}
     s2 = dict(s1)

@@ -212,7 +212,8 @@ def _train_all(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str
     probe = get_problem(jobs[0][2])
     plan = budget.net_plan(n_params=probe.n_params, rows=probe.n_train,
                            batches=[get_problem(a).batch_size or probe.n_train for _, _, a in jobs],
-                           epochs=values["epochs"], seeds=values["seeds"])
+                           epochs=values["epochs"], seeds=values["seeds"],
+                           gradients=[e.config.build().gradient_cost() for _, e, _ in jobs])
     for note in plan.reductions:
         st.info(note, icon=":material/speed:")
     epochs, seeds = plan.values["epochs"], plan.values["seeds"]
