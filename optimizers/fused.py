@@ -315,12 +315,13 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
     fns = _compile(p)
     if p.order is not None:
         starts = starts[p.order]
-    if len(blocks) == 1:
+    # The first block runs on the calling thread, the others on kept threads: no thread is started per run.
+    futures = [_pool().submit(_run_block, p, starts, steps, record_steps, out, a, b, fns) for a, b in blocks[1:]]
+    try:
         _run_block(p, starts, steps, record_steps, out, *blocks[0], fns)
-    else:
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            for fut in [pool.submit(_run_block, p, starts, steps, record_steps, out, a, b, fns) for a, b in blocks]:
-                fut.result()
+    finally:
+        for fut in futures:
+            fut.result()
     if p.order is not None:
         back = np.argsort(p.order)
         out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
@@ -328,6 +329,18 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
                      bad_value=out.bad_value[back],
                      state=None if out.state is None else {key: a[..., back] for key, a in out.state.items()})
     return out
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the blocks after the first, made once (``MIN_BLOCK`` keeps their number to the cores)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="fused"))
+        return _POOL[0]
 
 
 def _compile(p: Plan) -> np.ndarray:
@@ -373,6 +386,12 @@ def _block_numbers(p: Plan, t_lo: int, t_hi: int, idx: Any, codes2: np.ndarray |
         lrs = np.stack([np.asarray(p.optimizer.lr_at(t), dtype=np.float64).reshape(-1)[idx]
                         for t in range(t_lo, t_hi + 1)])
     return coefs, lrs
+
+
+def _segments(codes: np.ndarray) -> np.ndarray:
+    """``(2, r + 1)``: where each stretch of equal ``codes`` starts (and, last, the end), and its code."""
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)])).astype(np.int64)
+    return np.stack([starts, np.append(codes[starts[:-1]], 0)]).astype(np.int64)
 
 
 #: The loop's kernel addresses by what decides their argument types (:func:`_addresses`).
@@ -446,7 +465,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     # The loop returns at every record, and with kept state also just before one (the state the step started from).
     stops = sorted({*record_steps, *((s - 1 for s in record_steps if s > 0) if kept is not None else ())})
     codes2 = None if p.codes is None else np.concatenate((p.codes[idx], p.codes[idx]))
-    no_codes = np.zeros(0, dtype=np.int64)
+    segments = np.zeros((2, 1), dtype=np.int64) if codes2 is None else _segments(codes2)
     buf = np.empty((0, 0)) if p.codes is None else np.empty((len(p.per_element), 2 * n))
 
     def record(i: int) -> None:
@@ -473,7 +492,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
                 kept["P0"][r, :, lo:hi] = P
             done_t, n_active, swapped = loop(
                 P, Pn, f, fn, G, Gn, Gc, D, S, active, attention, status, status_step, escape, bad_value, coefs,
-                no_codes if codes2 is None else codes2, buf, lrs, c_lo, t, t_hi, n_active, p.sp, p.decay,
+                segments, buf, lrs, c_lo, t, t_hi, n_active, p.sp, p.decay,
                 p.clip_threshold, p.explode, p.window, p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol,
                 p.near2, p.stop, fns)
             if swapped:

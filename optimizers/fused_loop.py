@@ -60,20 +60,26 @@ def _at_step(table: np.ndarray, s: int) -> Any:
 
 
 @njit(cache=True, nogil=True)
-def _spread(table: np.ndarray, s: int, codes: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """A per-setting number at step ``s`` for each element: ``table[s, codes]`` into ``out``.
+def _spread(table: np.ndarray, s: int, segments: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """A per-setting number at step ``s`` for each element: ``table[s, code]`` into ``out``, a setting at a time.
 
-    A table of one row is already one value per element and is returned as it is.
+    ``segments`` ``(2, r + 1)``: element ``i`` has setting ``segments[1, q]`` for
+    ``segments[0, q] <= i < segments[0, q + 1]``. The runs of a block are sorted by
+    setting, so each setting fills one stretch per coordinate (a gather element by
+    element took as long as Adam's direction). A table of one row is already one
+    value per element and is returned as it is.
     """
     if table.shape[0] == 1:
         return table[0]
     row = table[s]
-    for i in range(codes.shape[0]):
-        out[i] = row[codes[i]]
+    for q in range(segments.shape[1] - 1):
+        value = row[segments[1, q]]
+        for i in range(segments[0, q], segments[0, q + 1]):
+            out[i] = value
     return out
 
 
-def _numbers(coefs, s, codes, buf):  # type: ignore[no-untyped-def]
+def _numbers(coefs, s, segments, buf):  # type: ignore[no-untyped-def]
     """The direction kernel's ``c`` at step ``s`` (compiled only; see :func:`direction_type`).
 
     Unannotated, as its overload: numba wants the implementations' parameters to match, annotations included.
@@ -82,15 +88,15 @@ def _numbers(coefs, s, codes, buf):  # type: ignore[no-untyped-def]
 
 
 @overload(_numbers)
-def _numbers_impl(coefs, s, codes, buf):  # type: ignore[no-untyped-def]  # as _numbers
+def _numbers_impl(coefs, s, segments, buf):  # type: ignore[no-untyped-def]  # as _numbers
     """A 2-D table gives its row (every number shared, ``c`` an array as in :data:`nets.fused_kernels.DIRECTION_SIG`);
     a tuple gives a tuple, each 1-D entry a float, each 2-D entry one value per element (:func:`_spread`)."""
     if isinstance(coefs, types.Array):
-        return lambda coefs, s, codes, buf: coefs[s]
-    parts = [f"_at_step(coefs[{j}], s)" if e.ndim == 1 else f"_spread(coefs[{j}], s, codes, buf[{j}])"
+        return lambda coefs, s, segments, buf: coefs[s]
+    parts = [f"_at_step(coefs[{j}], s)" if e.ndim == 1 else f"_spread(coefs[{j}], s, segments, buf[{j}])"
              for j, e in enumerate(coefs.types)]
     namespace = {"_at_step": _at_step, "_spread": _spread}
-    exec(f"def impl(coefs, s, codes, buf):\n    return ({', '.join(parts)},)\n", namespace)  # a tuple of this arity, built from the types
+    exec(f"def impl(coefs, s, segments, buf):\n    return ({', '.join(parts)},)\n", namespace)  # a tuple of this arity, built from the types
     return namespace["impl"]
 
 
@@ -98,7 +104,7 @@ def _numbers_impl(coefs, s, codes, buf):  # type: ignore[no-untyped-def]  # as _
 def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.ndarray, Gn: np.ndarray,
            Gc: np.ndarray, D: np.ndarray, S: np.ndarray, active: np.ndarray, attention: np.ndarray,
            status: np.ndarray, status_step: np.ndarray, escape: np.ndarray, bad_value: np.ndarray, coefs: Any,
-           codes: np.ndarray, buf: np.ndarray, lrs: np.ndarray, t_base: int, t_lo: int, t_hi: int, n_active: int,
+           segments: np.ndarray, buf: np.ndarray, lrs: np.ndarray, t_base: int, t_lo: int, t_hi: int, n_active: int,
            sp: np.ndarray, decay: float, clip_threshold: float, explode: float, window: np.ndarray, has_window: int,
            grad_tol: float, g_thr: float, critical: np.ndarray, x_tol: float, near2: float, stop: int,
            fns: np.ndarray) -> tuple[int, int, int]:
@@ -127,7 +133,7 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
         if fns[0] != 0:
             _pointer(fns[0], None, (G, clip_threshold, Gc))(G, clip_threshold, Gc)
             g_used = Gc
-        c = _numbers(coefs, s, codes, buf)
+        c = _numbers(coefs, s, segments, buf)
         gf, pf, df = g_used.reshape(-1), P.reshape(-1), D.reshape(-1)
         _pointer(fns[1], None, (gf, pf, S, c, df))(gf, pf, S, c, df)
         lr = _at_step(lrs, s)
@@ -151,7 +157,7 @@ def direction_type(per_element: tuple[bool, ...] | None) -> Any:
 
     :func:`_numbers` reads a C-contiguous ``(T, m)`` table as rows, or a tuple of one table per
     number: ``(T,)`` for a shared number, ``(1, n)`` for one value per element, ``(T, u)`` for one
-    value per setting (spread through ``codes``).
+    value per setting (spread through ``segments``, see :func:`_spread`).
     """
     if per_element is None:
         return _ROW
