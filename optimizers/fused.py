@@ -314,20 +314,30 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
     fns = _compile(p)
     if p.order is not None:
-        starts = starts[p.order]
-    # The first block runs on the calling thread, the others on kept threads: no thread is started per run.
+        starts = np.take(starts, p.order, axis=0)  # np.take: fancy indexing is several times slower here
+    # The first block runs on the calling thread, the others on kept threads (none is started per run); a block
+    # that no thread has begun when the caller is done (a busy machine) runs on the caller too.
     futures = [_pool().submit(_run_block, p, starts, steps, record_steps, out, a, b, fns) for a, b in blocks[1:]]
     try:
         _run_block(p, starts, steps, record_steps, out, *blocks[0], fns)
-    finally:
+    except BaseException:
         for fut in futures:
+            if not fut.cancel():
+                fut.exception()  # wait: the block writes into ``out``
+        raise
+    for fut, (a, b) in zip(futures, blocks[1:], strict=True):
+        if fut.cancel():
+            _run_block(p, starts, steps, record_steps, out, a, b, fns)
+        else:
             fut.result()
     if p.order is not None:
-        back = np.argsort(p.order)
-        out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
-                     status=out.status[back], status_step=out.status_step[back], escape=out.escape[back],
-                     bad_value=out.bad_value[back],
-                     state=None if out.state is None else {key: a[..., back] for key, a in out.state.items()})
+        back = np.empty_like(p.order)
+        back[p.order] = np.arange(k)  # the inverse permutation, without a second sort
+        out = Result(params=np.take(out.params, back, axis=1), values=np.take(out.values, back, axis=1),
+                     grad_norms=np.take(out.grad_norms, back, axis=1), status=np.take(out.status, back),
+                     status_step=np.take(out.status_step, back), escape=np.take(out.escape, back, axis=0),
+                     bad_value=np.take(out.bad_value, back),
+                     state=None if out.state is None else {key: np.take(a, back, axis=-1) for key, a in out.state.items()})
     return out
 
 
@@ -381,9 +391,9 @@ def _block_numbers(p: Plan, t_lo: int, t_hi: int, idx: Any, codes2: np.ndarray |
     if not p.lr_per_run:
         lrs = p.lrs[t_lo - 1:t_hi]
     elif p.run_lrs is not None:
-        lrs = np.ascontiguousarray(p.run_lrs[idx])[None, :]
+        lrs = (p.run_lrs[idx] if isinstance(idx, slice) else np.take(p.run_lrs, idx))[None, :]
     else:
-        lrs = np.stack([np.asarray(p.optimizer.lr_at(t), dtype=np.float64).reshape(-1)[idx]
+        lrs = np.stack([np.asarray(p.optimizer.lr_at(t), dtype=np.float64).reshape(-1)[idx]  # (T, n)
                         for t in range(t_lo, t_hi + 1)])
     return coefs, lrs
 
@@ -464,7 +474,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     kept = out.state
     # The loop returns at every record, and with kept state also just before one (the state the step started from).
     stops = sorted({*record_steps, *((s - 1 for s in record_steps if s > 0) if kept is not None else ())})
-    codes2 = None if p.codes is None else np.concatenate((p.codes[idx], p.codes[idx]))
+    codes2 = None if p.codes is None else np.tile(np.take(p.codes, idx), 2)  # with codes, idx is p.order's part
     segments = np.zeros((2, 1), dtype=np.int64) if codes2 is None else _segments(codes2)
     buf = np.empty((0, 0)) if p.codes is None else np.empty((len(p.per_element), 2 * n))
 
