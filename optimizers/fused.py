@@ -3,8 +3,10 @@
 numpy spends a whole pass over memory on every operation of a step, about 24
 passes for Adam on Rosenbrock. Here each step is four compiled loops
 (:mod:`common.jit`): the optimizer's direction kernel, the update, the
-landscape's value-and-gradient kernel, and the status checks. The runs are split
-into contiguous blocks, one thread each; kernels release the GIL.
+landscape's value-and-gradient kernel, and the status checks. The loop over
+steps is compiled too (:mod:`optimizers.fused_loop`): it calls those kernels,
+so the rules below stay here, and returns to Python only at records. The runs
+are split into contiguous blocks, one thread each; kernels release the GIL.
 
 It is used by :func:`optimizers.run` when the problem and the optimizer both
 have kernels (see :func:`unsupported`) and the job is big enough to pay for the

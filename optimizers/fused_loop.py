@@ -1,12 +1,13 @@
 """The fused runner's step loop, compiled: a stretch of steps of one block of runs in one call.
 
-Imported only when the compiled path runs (it imports numba). :func:`_steps`
-makes exactly the calls the Python loop of :mod:`optimizers.fused` made per
-step (clipping, the optimizer's direction kernel, :func:`~optimizers.fused._advance`,
-the landscape's kernel, :func:`~optimizers.fused._commit`), so the numbers and
-the status rules are theirs: nothing here computes a step or judges a run.
-At 4,096 runs × 2 coordinates a step's work is a few microseconds, less than
-Python's overhead of driving it, so the loop itself had to be compiled.
+Imported only when the compiled path runs (it imports numba). Per step,
+:func:`_steps` calls the kernels of a step in order (clipping, the optimizer's
+direction kernel, :func:`~optimizers.fused._advance`, the landscape's kernel,
+:func:`~optimizers.fused._commit`), so the numbers and the status rules are
+theirs: nothing here computes a step or judges a run. At 4,096 runs × 2
+coordinates a step's work is a few tens of microseconds, about what a Python
+loop spent driving it (with the per-run numbers made step by step), so the
+loop itself is compiled.
 
 The kernels are called through function pointers, as in
 :mod:`nets.fused_kernels`: a numba function that received dispatchers would be
