@@ -171,7 +171,7 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     per_run = base.runs is not None
     reduced, codes = _distinct_settings(base) if per_run else (base, None)
     # Built once per run, Adam's bias corrections in one vectorized pass (kernel_coefs_series: the same numbers).
-    coefs = np.zeros((0, 0)) if codes is not None else np.ascontiguousarray(
+    coefs = np.zeros((0, 0)) if codes is not None or steps == 0 else np.ascontiguousarray(
         reduced.kernel_coefs_series(range(1, steps + 1)), dtype=np.float64).reshape(steps, -1)
     lr1 = optimizer.lr_at(1)
     lr_per_run = isinstance(lr1, np.ndarray)

@@ -296,6 +296,19 @@ def test_compiled_loop_in_stretches_with_per_run_settings_and_state_equals_numpy
         np.testing.assert_array_equal(b.extras[key], a.extras[key], err_msg=key)
 
 
+def test_zero_one_and_two_steps_equal_numpy():
+    """Two algorithms that must agree: the shortest runs (no step, a stretch of one or two) with shared and per-run
+    settings."""
+    f = landscapes.get("rosenbrock")
+    starts = grid(f, 7)
+    k = len(starts)
+    for opt in (optimizers.get("adam", lr=0.1),
+                optimizers.get("adam", lr=np.linspace(0.01, 0.5, k), beta1=np.repeat([0.5, 0.9], [k // 2, k - k // 2]))):
+        for steps in (0, 1, 2):
+            a, b = both(f, opt, starts, steps)
+            assert_same(a, b, exact=True)
+
+
 def test_adagrad_lr_sweep_with_decay_equals_numpy():
     """Two algorithms that must agree: Adagrad's lr decays with t (its own ``lr_at``), so a per-run lr is a table
     per step in the compiled loop; its sweep equals the numpy loop's, bit for bit."""
