@@ -3,8 +3,10 @@
 numpy spends a whole pass over memory on every operation of a step, about 24
 passes for Adam on Rosenbrock. Here each step is four compiled loops
 (:mod:`common.jit`): the optimizer's direction kernel, the update, the
-landscape's value-and-gradient kernel, and the status checks. The runs are split
-into contiguous blocks, one thread each; kernels release the GIL.
+landscape's value-and-gradient kernel, and the status checks. The loop over
+steps is compiled too (:mod:`optimizers.fused_loop`): it calls those kernels,
+so the rules below stay here, and returns to Python only at records. The runs
+are split into contiguous blocks, one thread each; kernels release the GIL.
 
 It is used by :func:`optimizers.run` when the problem and the optimizer both
 have kernels (see :func:`unsupported`) and the job is big enough to pay for the
@@ -19,11 +21,13 @@ kernel walks contiguous memory and numba can vectorize it.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,7 +44,8 @@ RUNNING_C, CONVERGED_C, DIVERGED_C, LEFT_WINDOW_C = 0, 1, 2, 3
 MIN_WORK = 100_000
 #: Runs per thread below which another thread does not pay for itself.
 MIN_BLOCK = 2048
-#: Distinct per-run settings × steps up to which the kernel's numbers are made once, as tables.
+#: Distinct per-run settings (or runs, for a per-run lr that changes with t) × steps of the tables made at once:
+#: a longer run makes them a stretch of steps at a time.
 MAX_TABLE = 4_000_000
 
 
@@ -97,9 +102,9 @@ class Plan:
     Attributes
     ----------
     coefs : ndarray, shape (T, m)
-        The optimizer's numbers for each step (``(0, m)`` when ``per_run``).
+        The optimizer's numbers for each step (``(0, m)`` when ``codes`` is set).
     lrs : ndarray, shape (T,)
-        ``optimizer.lr_at(t)`` (schedule included; empty when ``per_run``).
+        ``optimizer.lr_at(t)`` (schedule included) when it is one number for every run, else empty.
     per_run : bool
         Some hyperparameter holds one value per run. The numbers then come from
         ``reduced``, the optimizer over the u distinct settings of the per-run
@@ -132,12 +137,36 @@ class Plan:
     per_run: bool = False
     reduced: Optimizer | None = None
     codes: np.ndarray | None = None
-    #: With ``codes``: ``(shared (T, m), tables)``, the kernel's numbers at every step, ``tables[j]``
-    #: ``None`` for a shared number, else ``(T or 1, u)`` per setting (:func:`_coef_tables`).
-    tables: tuple[np.ndarray, list[np.ndarray | None]] | None = None
     #: With ``codes``, the runs sorted by setting (stable): blocks run in this order, so that each
     #: setting's runs sit together and spreading its numbers reads the tables in order.
     order: np.ndarray | None = None
+    #: With ``codes``: which of the kernel's numbers hold one value per setting (the others are shared).
+    per_element: tuple[bool, ...] | None = None
+    #: The learning rate is one value per run; ``run_lrs`` ``(k,)`` holds them when they are the same at every
+    #: step (no schedule), else ``lr_at(t)`` is asked for every step, a stretch at a time.
+    lr_per_run: bool = False
+    run_lrs: np.ndarray | None = None
+    #: Steps per stretch of tables (:data:`MAX_TABLE`).
+    chunk: int = 1
+    _tables: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def tables(self, t_lo: int, t_hi: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """:func:`_coef_tables` of steps ``t_lo..t_hi``, made once for every block (the latest two stretches kept)."""
+        with self._lock:
+            if (t_lo, t_hi) not in self._tables:
+                while len(self._tables) >= 2:
+                    self._tables.pop(next(iter(self._tables)))
+                self._tables[t_lo, t_hi] = _coef_tables(self.reduced, t_lo, t_hi)
+            return self._tables[t_lo, t_hi]
+
+
+def _lr_fixed(optimizer: Optimizer, base: Optimizer) -> bool:
+    """Whether ``lr_at(t)`` is the lr hyperparameter itself at every step: no schedule, and ``lr_at`` not overridden
+    (Adagrad's decays)."""
+    from optimizers.transforms import Chain
+
+    return type(base).lr_at is Optimizer.lr_at and (not isinstance(optimizer, Chain) or optimizer.schedule is None)
 
 
 def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critical: np.ndarray | None,
@@ -150,22 +179,26 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     per_run = base.runs is not None
     reduced, codes = _distinct_settings(base) if per_run else (base, None)
     # Built once per run, Adam's bias corrections in one vectorized pass (kernel_coefs_series: the same numbers).
-    coefs = [] if codes is not None else [tuple(map(float, row)) for row in
-                                          reduced.kernel_coefs_series(range(1, steps + 1))]
-    # The distinct settings' numbers, made once for both blocks unless T × u is large (then step by step).
-    # Made once for every block, unless T × u is large (then step by step, in the Python loop).
-    tables = _coef_tables(reduced, steps) if codes is not None and reduced.runs * steps <= MAX_TABLE else None
-    width = len(coefs[0]) if coefs else 0
+    coefs = np.zeros((0, 0)) if codes is not None or steps == 0 else np.ascontiguousarray(
+        reduced.kernel_coefs_series(range(1, steps + 1)), dtype=np.float64).reshape(steps, -1)
+    lr1 = optimizer.lr_at(1)
+    lr_per_run = isinstance(lr1, np.ndarray)
+    run_lrs = np.ascontiguousarray(lr1, dtype=np.float64).reshape(-1) if lr_per_run and _lr_fixed(optimizer, base) \
+        else None
+    width = max(reduced.runs if codes is not None else 0, base.runs if lr_per_run and run_lrs is None else 0)
     clip = chain.clip if chain is not None else None
-    return Plan(
+    out = Plan(
         problem=problem, optimizer=optimizer, base=base, per_run=per_run, reduced=reduced, codes=codes,
-        tables=tables, order=None if codes is None else np.argsort(codes, kind="stable"),
+        order=None if codes is None else np.argsort(codes, kind="stable"),
         sp=np.ascontiguousarray(problem.kernel_params(), dtype=np.float64),
-        coefs=np.asarray(coefs, dtype=np.float64).reshape(len(coefs), width),
-        lrs=np.array([] if per_run else [float(optimizer.lr_at(t)) for t in range(1, steps + 1)], dtype=np.float64),
+        coefs=coefs,
+        lrs=np.array([] if lr_per_run else [float(optimizer.lr_at(t)) for t in range(1, steps + 1)],
+                     dtype=np.float64),
+        lr_per_run=lr_per_run, run_lrs=run_lrs,
+        chunk=max(1, steps if width == 0 else min(steps, MAX_TABLE // width)),
         clip_mode=0 if clip is None else (1 if clip.mode == "norm" else 2),
         clip_threshold=0.0 if clip is None else float(clip.threshold),
-        decay=chain.decoupled_weight_decay if chain is not None else 0.0,
+        decay=float(chain.decoupled_weight_decay) if chain is not None else 0.0,
         window=np.zeros(4) if window is None else np.array(
             [window[0][0], window[1][0], window[0][1], window[1][1]], dtype=np.float64),
         has_window=int(window is not None),
@@ -173,22 +206,27 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
         grad_tol=float(grad_tol), g_thr=_slack_square(grad_tol), x_tol=float(x_tol), near2=_slack_square(x_tol),
         explode=float(explode), stop=int(stop_on_converge),
     )
+    if codes is not None:
+        out.per_element = tuple(tab is not None for tab in out.tables(1, out.chunk)[1])
+    return out
 
 
-def _coef_tables(reduced: Optimizer, steps: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """The kernel's numbers for steps 1 … T of ``reduced`` (u settings): ``shared (T, m)`` and per-setting tables.
+def _coef_tables(reduced: Optimizer, t_lo: int, t_hi: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """The kernel's numbers for steps ``t_lo..t_hi`` (T of them) of ``reduced`` (u settings): ``shared (T, m)`` and
+    per-setting tables.
 
     ``kernel_coefs`` is first asked once with ``t`` a ``(T, 1)`` column of steps (Adam's bias
     terms are then made in one pass); an optimizer whose numbers need a plain int is asked
     step by step. A per-setting number that does not change with t gets a ``(1, u)`` table.
     """
     u = reduced.runs
+    steps = t_hi - t_lo + 1
     n_t = steps + 1 if steps == u else steps  # a (T, 1) column must not look like a (u, 1) one
     entries: list[Any]
     try:
-        entries = list(reduced.kernel_coefs(np.arange(1, n_t + 1, dtype=np.float64)[:, None]))
+        entries = list(reduced.kernel_coefs(np.arange(t_lo, t_lo + n_t, dtype=np.float64)[:, None]))
     except (TypeError, ValueError):
-        rows = [reduced.kernel_coefs(t) for t in range(1, steps + 1)]
+        rows = [reduced.kernel_coefs(t) for t in range(t_lo, t_hi + 1)]
         entries = []
         for j in range(len(rows[0]) if rows else 0):
             col = [r[j] for r in rows]
@@ -284,30 +322,55 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
     n_threads = max(1, min(os.cpu_count() or 1, k // MIN_BLOCK))
     edges = np.linspace(0, k, n_threads + 1).astype(int)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
-    _compile(p)
+    fns = _compile(p)
     if p.order is not None:
-        starts = starts[p.order]
-    if len(blocks) == 1:
-        _run_block(p, starts, steps, record_steps, out, *blocks[0])
-    else:
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            for fut in [pool.submit(_run_block, p, starts, steps, record_steps, out, a, b) for a, b in blocks]:
-                fut.result()
+        starts = np.take(starts, p.order, axis=0)  # np.take: fancy indexing is several times slower here
+    # The first block runs on the calling thread, the others on kept threads (none is started per run); a block
+    # that no thread has begun when the caller is done (a busy machine) runs on the caller too.
+    futures = [_pool().submit(_run_block, p, starts, steps, record_steps, out, a, b, fns) for a, b in blocks[1:]]
+    try:
+        _run_block(p, starts, steps, record_steps, out, *blocks[0], fns)
+    except BaseException:
+        for fut in futures:
+            if not fut.cancel():
+                fut.exception()  # wait: the block writes into ``out``
+        raise
+    for fut, (a, b) in zip(futures, blocks[1:], strict=True):
+        if fut.cancel():
+            _run_block(p, starts, steps, record_steps, out, a, b, fns)
+        else:
+            fut.result()
     if p.order is not None:
-        back = np.argsort(p.order)
-        out = Result(params=out.params[:, back], values=out.values[:, back], grad_norms=out.grad_norms[:, back],
-                     status=out.status[back], status_step=out.status_step[back], escape=out.escape[back],
-                     bad_value=out.bad_value[back],
-                     state=None if out.state is None else {key: v[..., back] for key, v in out.state.items()})
+        back = np.empty_like(p.order)
+        back[p.order] = np.arange(k)  # the inverse permutation, without a second sort
+        out = Result(params=np.take(out.params, back, axis=1), values=np.take(out.values, back, axis=1),
+                     grad_norms=np.take(out.grad_norms, back, axis=1), status=np.take(out.status, back),
+                     status_step=np.take(out.status_step, back), escape=np.take(out.escape, back, axis=0),
+                     bad_value=np.take(out.bad_value, back),
+                     state=None if out.state is None else {key: np.take(a, back, axis=-1) for key, a in out.state.items()})
     return out
 
 
-def _compile(p: Plan) -> None:
-    """Compile (or load) every kernel before threads start, so they never compile twice."""
-    type(p.problem).kernel.compiled()
-    type(p.base).kernel.compiled()
-    for kern in (_advance, _commit, _finite_start, _clip_norm, _clip_value):
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the blocks after the first, made once (``MIN_BLOCK`` keeps their number to the cores)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="fused"))
+        return _POOL[0]
+
+
+def _compile(p: Plan) -> np.ndarray:
+    """Compile (or load) every kernel before threads start, so they never compile twice; the loop's addresses."""
+    from optimizers import fused_loop
+
+    for kern in (_finite_start, _commit, type(p.problem).kernel):
         kern.compiled()
+    fused_loop.steps()
+    return _addresses(p)
 
 
 def _block_runs(p: Plan, lo: int, hi: int) -> Any:
@@ -315,82 +378,96 @@ def _block_runs(p: Plan, lo: int, hi: int) -> Any:
     return slice(lo, hi) if p.order is None else p.order[lo:hi]
 
 
-class _PerRunCoefs:
-    """``rows[t - 1]``: the kernel's numbers at step ``t`` for runs ``lo:hi``, as :func:`common.jit.at` reads them.
+def _chunks(p: Plan, steps: int) -> list[tuple[int, int]]:
+    """Stretches ``(t_lo, t_hi)`` of steps whose tables are made at once, each at most ``p.chunk`` steps."""
+    return [(t, min(t + p.chunk - 1, steps)) for t in range(1, steps + 1, p.chunk)]
 
-    Shared numbers stay floats; a per-setting number becomes a ``(2n,)`` array, a value per
-    coordinate of each run (the x row, then the y row), spread from the distinct settings'
-    values once if it does not change with t (a hyperparameter), else at every step.
+
+def _block_numbers(p: Plan, t_lo: int, t_hi: int, idx: Any, codes2: np.ndarray | None) -> tuple[Any, np.ndarray]:
+    """The direction kernel's numbers and the learning rates of steps ``t_lo..t_hi`` for the runs ``idx`` of a block.
+
+    In the forms :func:`optimizers.fused_loop.direction_type` and :func:`~optimizers.fused_loop.lr_type` read:
+    numbers shared by every run are ``(T, m)`` rows, or a ``(T,)`` table each next to per-run ones; a per-setting
+    hyperparameter is spread once to its ``(1, 2n)`` values per coordinate (x row, then y row, as ``codes2``),
+    and a per-setting number that changes with t stays a ``(T, u)`` table, spread in the loop.
     """
-
-    def __init__(self, p: Plan, lo: int, hi: int) -> None:
-        self.p = p
-        idx = _block_runs(p, lo, hi)
-        self.codes = np.concatenate((p.codes[idx], p.codes[idx]))
-        self.fixed: dict[int, np.ndarray] = {}
-        self.last: list[Any] = []
-        self.spread: list[Any] = []
-
-    def __getitem__(self, i: int) -> tuple[Any, ...]:
-        p = self.p
-        if p.tables is not None:
-            shared, tables = p.tables
-            out: list[Any] = []
-            for j, tab in enumerate(tables):
-                if tab is None:
-                    out.append(float(shared[i, j]))
-                elif tab.shape[0] == 1:
-                    if j not in self.fixed:
-                        self.fixed[j] = np.take(tab[0], self.codes)
-                    out.append(self.fixed[j])
-                else:
-                    out.append(np.take(tab[i], self.codes))
-            return tuple(out)
-        row = p.reduced.kernel_coefs(i + 1)
-        if len(self.last) != len(row):
-            self.last, self.spread = [None] * len(row), [None] * len(row)
-        out = []
-        for j, c in enumerate(row):
-            if not isinstance(c, np.ndarray):
-                out.append(float(c))
-                continue
-            if c is not self.last[j]:
-                self.last[j] = c
-                self.spread[j] = np.take(c.reshape(-1), self.codes)
-            out.append(self.spread[j])
-        return tuple(out)
+    if codes2 is None:
+        coefs: Any = p.coefs[t_lo - 1:t_hi]
+    else:
+        shared, tables = p.tables(t_lo, t_hi)
+        coefs = tuple(np.ascontiguousarray(shared[:, j]) if tab is None
+                      else np.take(tab[0], codes2)[None, :] if tab.shape[0] == 1 else tab
+                      for j, tab in enumerate(tables))
+    if not p.lr_per_run:
+        lrs = p.lrs[t_lo - 1:t_hi]
+    elif p.run_lrs is not None:
+        lrs = (p.run_lrs[idx] if isinstance(idx, slice) else np.take(p.run_lrs, idx))[None, :]
+    else:
+        lrs = np.stack([np.asarray(p.optimizer.lr_at(t), dtype=np.float64).reshape(-1)[idx]  # (T, n)
+                        for t in range(t_lo, t_hi + 1)])
+    return coefs, lrs
 
 
-class _PerRunLrs:
-    """``lrs[t - 1]``: the learning rate at step ``t`` (schedule included), a float or a ``(n,)`` array for runs ``lo:hi``."""
-
-    def __init__(self, optimizer: Optimizer, idx: Any) -> None:
-        self.optimizer, self.idx = optimizer, idx
-        self.last: Any = None
-        self.last_slice: Any = None
-
-    def __getitem__(self, i: int) -> Any:
-        lr = self.optimizer.lr_at(i + 1)
-        if lr is self.last:  # no schedule: the same per-run array every step
-            return self.last_slice
-        self.last = lr
-        self.last_slice = np.ascontiguousarray(lr[self.idx, 0]) if isinstance(lr, np.ndarray) else float(lr)
-        return self.last_slice
+def _segments(codes: np.ndarray) -> np.ndarray:
+    """``(2, r + 1)``: where each stretch of equal ``codes`` starts (and, last, the end), and its code."""
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(codes)) + 1, [len(codes)])).astype(np.int64)
+    return np.stack([starts, np.append(codes[starts[:-1]], 0)]).astype(np.int64)
 
 
-def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int) -> None:
+#: The loop's kernel addresses by what decides their argument types (:func:`_addresses`).
+_ADDRESSES: dict[tuple, np.ndarray] = {}
+
+
+def _addresses(p: Plan) -> np.ndarray:
+    """The kernels' addresses for :func:`optimizers.fused_loop._steps`, compiled for a block's argument types.
+
+    Every array the loop passes is made here with a fixed dtype and layout, except the surface's numbers and the
+    critical points (whose writability is part of their type), so the types, and the addresses, depend only on
+    the key below.
+    """
+    key = (type(p.problem).kernel, type(p.base).kernel, p.clip_mode, p.per_element, p.lr_per_run,
+           p.sp.flags.writeable, p.critical.flags.writeable)
+    if key in _ADDRESSES:
+        return _ADDRESSES[key]
+    from numba import types
+
+    from optimizers import fused_loop
+
+    two, one = np.empty((2, 1)), np.empty(1)
+    flat = two.reshape(-1)
+    S = np.ascontiguousarray(p.base.kernel_state(2), dtype=np.float64)
+    u8, i8, i64 = np.zeros(1, dtype=np.uint8), np.zeros(1, dtype=np.int8), np.zeros(1, dtype=np.int64)
+    lr = types.float64 if not p.lr_per_run else fused_loop.lr_type(np.empty((1, 1)))
+    clip = None if p.clip_mode == 0 else (_clip_norm if p.clip_mode == 1 else _clip_value)
+    _ADDRESSES[key] = fused_loop.addresses(
+        vg=type(p.problem).kernel, direction=type(p.base).kernel, advance=_advance, commit=_commit, clip=clip,
+        vg_args=(two, p.sp, one, two),
+        direction_args=(flat, flat, S, fused_loop.direction_type(p.per_element), flat),
+        advance_args=(two, two, u8, lr, p.decay, two),
+        commit_args=(two, two, one, one, two, two, u8, i8, i64, two, one, types.int64, p.explode, p.window,
+                     p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, u8),
+        clip_args=(two, p.clip_threshold, two),
+    )
+    return _ADDRESSES[key]
+
+
+def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], out: Result, lo: int, hi: int,
+               fns: np.ndarray) -> None:
     """Runs ``lo:hi`` of ``starts``, written into their slice of ``out``.
 
-    Points, values and gradients live in two buffers each, swapped after every
-    step: a frozen run's point is carried over by :func:`_advance`, and a run
-    that stops at this step gets its previous point back in :func:`_commit`,
-    so nothing is copied for the runs that go on.
+    The steps run in the compiled loop (:mod:`optimizers.fused_loop`), one call per
+    stretch between records. Points, values and gradients live in two buffers
+    each, swapped after every step: a frozen run's point is carried over by
+    :func:`_advance`, and a run that stops at this step gets its previous point
+    back in :func:`_commit`, so nothing is copied for the runs that go on.
     """
+    from optimizers import fused_loop
+
     n = hi - lo
+    idx = _block_runs(p, lo, hi)
     vg = type(p.problem).kernel.compiled()
-    direction = type(p.base).kernel.compiled()
-    advance, commit, finite_start = _advance.compiled(), _commit.compiled(), _finite_start.compiled()
-    clip = _clip_norm.compiled() if p.clip_mode == 1 else _clip_value.compiled()
+    commit, finite_start = _commit.compiled(), _finite_start.compiled()
+    loop = fused_loop.steps()
     # (2, n): x row, y row. A copy: for one run the transpose is already contiguous, and the loop writes into P.
     P, Pn = np.array(starts[lo:hi].T, order="C"), np.empty((2, n))
     G, Gn = np.empty((2, n)), np.empty((2, n))
@@ -405,21 +482,18 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     escape = np.full((2, n), np.nan)
     bad_value = np.full(n, np.nan)
     rec_at = {s: i for i, s in enumerate(record_steps)}
+    kept = out.state
+    # The loop returns at every record, and with kept state also just before one (the state the step started from).
+    stops = sorted({*record_steps, *((s - 1 for s in record_steps if s > 0) if kept is not None else ())})
+    codes2 = None if p.codes is None else np.tile(np.take(p.codes, idx), 2)  # with codes, idx is p.order's part
+    segments = np.zeros((2, 1), dtype=np.int64) if codes2 is None else _segments(codes2)
+    buf = np.empty((0, 0)) if p.codes is None else np.empty((len(p.per_element), 2 * n))
 
     def record(i: int) -> None:
         out.params[i, lo:hi] = P.T
         out.values[i, lo:hi] = f
         np.sqrt(G[0] * G[0] + G[1] * G[1], out=out.grad_norms[i, lo:hi])
 
-    # Per-step numbers as ready-made rows and floats, and both buffers' flat views made once: the loop
-    # below runs in Python and its overhead is paid 500 times per run.
-    coef_rows = list(p.coefs)
-    lrs = p.lrs.tolist()
-    if p.per_run:
-        if p.codes is not None:
-            coef_rows = _PerRunCoefs(p, lo, hi)
-        lrs = _PerRunLrs(p.optimizer, _block_runs(p, lo, hi))
-    flat = {id(a): a.reshape(-1) for a in (P, Pn, G, Gn, Gc)}
     vg(P, p.sp, f, G)
     if not finite_start(f, G):
         raise ValueError("the objective is not finite at the start point(s); pick another start")
@@ -427,31 +501,30 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
                       p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)
     record(rec_at[0])
     done_t = 0
-    Df = D.reshape(-1)
-    kept = out.state
-    for t in range(1, steps + 1):
+    for c_lo, c_hi in _chunks(p, steps):
+        coefs, lrs = _block_numbers(p, c_lo, c_hi, idx, codes2)
+        t = c_lo
+        while t <= c_hi and n_active > 0:
+            t_hi = min(stops[bisect.bisect_left(stops, t)] if stops[-1] >= t else c_hi, c_hi)
+            r = rec_at.get(t, -1) if kept is not None else -1
+            if r >= 0:
+                kept["S_prev"][r, :, :, lo:hi] = S.reshape(-1, 2, n)
+                kept["G"][r, :, lo:hi] = G
+                kept["P0"][r, :, lo:hi] = P
+            done_t, n_active, swapped = loop(
+                P, Pn, f, fn, G, Gn, Gc, D, S, active, attention, status, status_step, escape, bad_value, coefs,
+                segments, buf, lrs, c_lo, t, t_hi, n_active, p.sp, p.decay,
+                p.clip_threshold, p.explode, p.window, p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol,
+                p.near2, p.stop, fns)
+            if swapped:
+                P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
+            if done_t == t_hi and t_hi in rec_at:
+                record(rec_at[t_hi])
+                if kept is not None:
+                    kept["S"][rec_at[t_hi], :, :, lo:hi] = S.reshape(-1, 2, n)
+            t = t_hi + 1
         if n_active == 0:
             break
-        r = rec_at.get(t, -1) if kept is not None else -1
-        if r >= 0:
-            kept["S_prev"][r, :, :, lo:hi] = S.reshape(-1, 2, n)
-            kept["G"][r, :, lo:hi] = G
-            kept["P0"][r, :, lo:hi] = P
-        g_used = G
-        if p.clip_mode:
-            clip(G, p.clip_threshold, Gc)
-            g_used = Gc
-        direction(flat[id(g_used)], flat[id(P)], S, coef_rows[t - 1], Df)
-        advance(P, D, active, lrs[t - 1], p.decay, Pn)
-        vg(Pn, p.sp, fn, Gn)
-        n_active = commit(P, Pn, f, fn, G, Gn, active, status, status_step, escape, bad_value, t, p.explode, p.window,
-                          p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, attention)
-        P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
-        if t in rec_at:
-            record(rec_at[t])
-        if r >= 0:
-            kept["S"][r, :, :, lo:hi] = S.reshape(-1, 2, n)
-        done_t = t
     for s in record_steps:
         if s > done_t:
             record(rec_at[s])

@@ -328,7 +328,8 @@ def _run_fused(problem: Problem, optimizer: Optimizer, starts: np.ndarray, steps
                       x_tol=x_tol, explode=explode, stop_on_converge=stop_on_converge)
     with np.errstate(all="ignore"):
         res = fused.run_fused(plan, starts, steps, record_steps, record_state=record_state)
-    names = np.empty(4, dtype=object)
+    # A str array, not objects: turning thousands of objects into str cost more than the rest of this wrapper.
+    names = np.empty(4, dtype=np.array([MAX_STEPS, CONVERGED, DIVERGED, LEFT_WINDOW]).dtype)
     names[[fused.RUNNING_C, fused.CONVERGED_C, fused.DIVERGED_C, fused.LEFT_WINDOW_C]] = [
         MAX_STEPS, CONVERGED, DIVERGED, LEFT_WINDOW]
     status = names[res.status]

@@ -277,6 +277,49 @@ def test_fused_threads_split_the_runs_without_changing_them(monkeypatch):
     assert_same(many, one, exact=True)
 
 
+@pytest.mark.parametrize("transforms", [dict(schedule=schedule("cosine", period=30)), dict(clip=Clip("value", 0.5))])
+def test_compiled_loop_in_stretches_with_per_run_settings_and_state_equals_numpy(monkeypatch, transforms):
+    """Two algorithms that must agree: per-run (lr, β₁) with a schedule (a per-run lr that changes with t) or with
+    clipping, recorded every 3 steps with the X-ray state, run by the compiled loop in stretches of 5 steps of tables
+    (so that stretches, records and the steps just before them interleave) equals the numpy loop, bit for bit."""
+    f = landscapes.get("rosenbrock")
+    lrs, betas = np.array([1e-3, 0.05, 3.0]), np.array([0.0, 0.9])
+    L, B = np.meshgrid(lrs, betas, indexing="ij")
+    starts = np.tile([[-1.5, 2.0], [0.3, 0.3], [1.2, 1.0]], (L.size, 1))
+    opt = Chain(optimizers.get("adam", lr=np.repeat(L.ravel(), 3), beta1=np.repeat(B.ravel(), 3)), **transforms)
+    monkeypatch.setattr(fused, "MAX_TABLE", 5 * len(starts))
+    a, b = both(f, opt, starts, 40, record_every=3, record_state=True)
+    assert_same(a, b, exact=True)
+    assert set(a.status) > {"max steps"}  # some runs stop, inside a stretch or at its end
+    assert a.extras.keys() == b.extras.keys()
+    for key in a.extras:
+        np.testing.assert_array_equal(b.extras[key], a.extras[key], err_msg=key)
+
+
+def test_zero_one_and_two_steps_equal_numpy():
+    """Two algorithms that must agree: the shortest runs (no step, a stretch of one or two) with shared and per-run
+    settings."""
+    f = landscapes.get("rosenbrock")
+    starts = grid(f, 7)
+    k = len(starts)
+    for opt in (optimizers.get("adam", lr=0.1),
+                optimizers.get("adam", lr=np.linspace(0.01, 0.5, k), beta1=np.repeat([0.5, 0.9], [k // 2, k - k // 2]))):
+        for steps in (0, 1, 2):
+            a, b = both(f, opt, starts, steps)
+            assert_same(a, b, exact=True)
+
+
+def test_adagrad_lr_sweep_with_decay_equals_numpy():
+    """Two algorithms that must agree: Adagrad's lr decays with t (its own ``lr_at``), so a per-run lr is a table
+    per step in the compiled loop; its sweep equals the numpy loop's, bit for bit."""
+    f = landscapes.get("rosenbrock")
+    lrs = np.geomspace(1e-3, 3.0, 6)
+    starts = np.tile([[-1.5, 2.0], [0.5, -0.5]], (len(lrs), 1))
+    opt = optimizers.get("adagrad", lr=np.repeat(lrs, 2), lr_decay=0.05)
+    a, b = both(f, opt, starts, 50, record_every=7)
+    assert_same(a, b, exact=True)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # When the fused backend is used
 # --------------------------------------------------------------------------------------------------------------

@@ -395,8 +395,8 @@ def test_exact_pow_equals_pythons_pow():
 @pytest.mark.skipif(NO_JIT, reason="compiled kernels switched off by DESCENT_LAB_NO_JIT")
 def test_fused_per_setting_tables_equal_step_by_step_numbers(monkeypatch):
     """Two algorithms that must agree: the fused backend's per-setting numbers made once as tables (Adam's bias
-    terms for every step in one pass) and asked for step by step (taken when T × settings is huge) give the
-    same per-run sweep, bit for bit, whole paths included."""
+    terms for every step in one pass) and made one step at a time (stretches of one step, as when T × settings is
+    huge) give the same per-run sweep, bit for bit, whole paths included."""
     from optimizers import fused
 
     f = landscapes.get("rosenbrock")
