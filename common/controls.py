@@ -103,6 +103,9 @@ class Control:
         sizes ``"4,x"``). Returns the value to keep.
     fmt : callable, optional
         Option label for choice widgets.
+    fmt_in : callable, optional
+        ``fmt_in(option, values)``: an option label that depends on other
+        controls (the X-ray names the optimizer it would show).
     resets : tuple of str
         Keys reset to their defaults when the user changes this control
         (a new dataset brings its own noise level and feature view).
@@ -123,6 +126,7 @@ class Control:
     default: Callable[[Mapping[str, Any]], Any] | None = None
     check: Callable[[Any, Mapping[str, Any]], Any] | None = None
     fmt: Callable[[Any], str] | None = None
+    fmt_in: Callable[[Any, Mapping[str, Any]], str] | None = None
     resets: tuple[str, ...] = ()
     many: bool = False
     steps: tuple[Any, ...] = ()
@@ -137,6 +141,13 @@ class Control:
     def key(self) -> str:
         """URL key and value name."""
         return self.url or self.spec.name
+
+    def formatter(self, values: Mapping[str, Any]) -> Callable[[Any], str] | None:
+        """The option labels a widget shows: :attr:`fmt`, or :attr:`fmt_in` read against ``values``."""
+        if self.fmt_in is not None:
+            fmt_in = self.fmt_in
+            return lambda option: fmt_in(option, values)
+        return self.fmt
 
     def options(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """Allowed values for a choice control (``()`` for free values)."""

@@ -170,7 +170,7 @@ def draw(controls: Sequence[Control], values: dict[str, Any], prefix: str, secti
         if not c.is_shown(values):
             continue
         widget = c.widget or ("multiselect" if c.many else "")
-        got = spec_widget(c.spec, wkey, values[c.key], widget=widget, options=c.options(values), fmt=c.fmt,
+        got = spec_widget(c.spec, wkey, values[c.key], widget=widget, options=c.options(values), fmt=c.formatter(values),
                           on_change=_reset_later if c.resets else None, args=(prefix, c.resets) if c.resets else ())
         try:
             values[c.key] = c.coerce(got, values)

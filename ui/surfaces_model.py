@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import landscapes
+import optimizers
 from common.controls import Control
 from common.spec import Spec
 from ui.codec import OptEntry, PageModel, make_configs
@@ -81,6 +82,18 @@ def demo_optimizers(values: Mapping[str, Any]) -> tuple[OptEntry, ...]:
     return tuple(OptEntry(c) for c in make_configs(list(demo)))
 
 
+def _xray_label(option: Any, values: Mapping[str, Any]) -> str:
+    """``"2 · Adam"``: the optimizer's place in the list and its name (``"off"`` stays)."""
+    if option == "off":
+        return "off"
+    entries = values.get("optimizers", ())
+    if isinstance(option, int) and option < len(entries):
+        name = entries[option].config.name
+        cls = optimizers.REGISTRY.get(name)
+        return f"{option + 1} · {entries[option].config.label or (cls.title if cls else name)}"
+    return f"optimizer {option + 1}"
+
+
 CONTROLS: tuple[Control, ...] = (
     Control(Spec("surface", DEFAULT_LANDSCAPE, choices=tuple(landscapes.names()), label="Surface",
                  help="The loss surface the optimizers race over."),
@@ -123,7 +136,7 @@ CONTROLS: tuple[Control, ...] = (
                  help="Inside one optimizer (its first start): gradient, momentum and step arrows, the step per "
                       "coordinate, its state over time, and the curvature its path crosses."),
             section="view", choices=lambda v: ("off", *range(len(v.get("optimizers", range(MAX_OPTIMIZERS))))),
-            fmt=lambda i: "off" if i == "off" else f"optimizer {i + 1} in the list"),
+            fmt_in=_xray_label),
 )
 
 
