@@ -184,11 +184,20 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     for c in extras:
         extra_values[c.key] = spec_widget(c.spec, f"{base}.x.{c.key}", extra_values.get(c.key, c.default_for({})),
                                           widget=c.widget, options=c.options({}), fmt=c.fmt)
-    with st.expander("settings, schedule, clipping…", expanded=False):
-        for spec in specs:
-            if spec.name != "lr":
-                hparams[spec.name] = spec_widget(spec, f"{hp_key}.{spec.name}", given.get(spec.name, spec.default))
-        tf = _transforms(base, cfg)
+    more = st.expander("settings, schedule, clipping…", expanded=False, key=f"{base}.more", on_change="rerun")
+    with more:
+        if more.open:
+            for spec in specs:
+                if spec.name != "lr":
+                    hparams[spec.name] = spec_widget(spec, f"{hp_key}.{spec.name}", given.get(spec.name, spec.default))
+            tf = _transforms(base, cfg)
+        else:
+            # Closed, its widgets are not drawn (about half of the panel's server time in every session that
+            # opens a link); the entry keeps the settings it has, and opening the expander seeds the widgets
+            # from them.
+            hparams.update((s.name, given.get(s.name, s.default)) for s in specs if s.name != "lr")
+            tf = {"schedule": cfg.schedule, "schedule_params": dict(cfg.schedule_params),
+                  **{attr: getattr(cfg, attr) for attr in TRANSFORM_SPECS}}
     dup_col, rm_col = st.columns(2)
     dup_col.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
                    help="Add a copy with the current settings (e.g. to compare two learning rates)",
