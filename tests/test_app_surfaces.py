@@ -93,7 +93,11 @@ def test_default_page_shows_the_animated_figure():
     assert not any("diverged" in w.value for w in at.warning)
     # The summary table has one row per optimizer.
     assert len(at.table) == 1 and len(at.table[0].value) == n
-    # Exports are offered (rendered lazily, only on click).
+    # Exports are offered once "Export and share" is opened (files rendered lazily, only on click).
+    assert len(at.get("download_button")) == 0 and not at.code
+    at.session_state["surf.export"] = True
+    at.run()
+    _no_failure(at)
     assert len(at.get("download_button")) == 5
     # The link: MODEL.encode of the defaults is what the page writes to the address bar, and the share box shows
     # MODEL.query_string of that link decoded again (two encodings that must agree).

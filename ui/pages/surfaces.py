@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import landscapes
@@ -240,6 +241,15 @@ def _export_buttons(key: str, values: dict[str, Any], surface: Landscape, series
         )
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _summary(key: str, _surface: Landscape, _series: list[Any]) -> pd.DataFrame:
+    """The summary table of the view ``key`` (the query string), built once: from a list of rows, ``st.table``
+    would build a DataFrame again in every session (more than half of its cost)."""
+    labels = [s.label for s in _series]
+    trajectories: list[Trajectory] = [s.trajectory for s in _series]
+    return pd.DataFrame(_formatted(summary_rows(_surface, labels, trajectories)))
+
+
 def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
@@ -372,19 +382,19 @@ def main() -> None:
     timing["chart"] = time.perf_counter() - t0
 
     st.subheader("Summary")
-    labels = [s.label for s in series]
-    trajectories: list[Trajectory] = [s.trajectory for s in series]
     # A static table: much lighter in the browser than the interactive data grid.
-    st.table(_formatted(summary_rows(surface, labels, trajectories)))
+    st.table(_summary(key, surface, series))
     xray_section(values, surface)
     tuning_section(values, surface)
     t0 = time.perf_counter()
     basin_section(values, surface)
     timing["basins"] = time.perf_counter() - t0
     _explanations(values, surface)
-    with st.expander("Export and share", expanded=False):
-        _share_link(key)
-        _export_buttons(key, values, surface, series, fig)
+    # Drawn only when open (on_change="rerun"): its seven widgets and blocks are otherwise sent to every session.
+    with st.expander("Export and share", expanded=False, key=f"{P}.export", on_change="rerun") as box:
+        if box.open:
+            _share_link(key)
+            _export_buttons(key, values, surface, series, fig)
     timing["total"] = time.perf_counter() - t_start
 
 
