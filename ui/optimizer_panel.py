@@ -165,9 +165,10 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     base = f"{prefix}.{uid}"
     reg = optimizers.REGISTRY
     cfg = entry.config
-    dot, head = st.columns([1, 9], vertical_alignment="center", gap="small")
-    dot.markdown(f"<span style='color:{color};font-size:1.6em'>●</span>", unsafe_allow_html=True)
-    with head:
+    # Horizontal containers rather than columns: one layout block each instead of three, in every session.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.markdown(f"<span style='color:{color};font-size:1.6em'>●</span>", unsafe_allow_html=True, width="content")
+    with row:
         if st.session_state.get(f"{base}.name") not in reg:
             st.session_state[f"{base}.name"] = cfg.name if cfg.name in reg else next(iter(reg))
         current = st.session_state[f"{base}.name"]
@@ -198,11 +199,11 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
             hparams.update((s.name, given.get(s.name, s.default)) for s in specs if s.name != "lr")
             tf = {"schedule": cfg.schedule, "schedule_params": dict(cfg.schedule_params),
                   **{attr: getattr(cfg, attr) for attr in TRANSFORM_SPECS}}
-    dup_col, rm_col = st.columns(2)
-    dup_col.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
+    buttons = st.container(horizontal=True, gap="small")
+    buttons.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
                    help="Add a copy with the current settings (e.g. to compare two learning rates)",
                    on_click=_duplicate, args=(prefix, uid, limit), disabled=n >= limit)
-    rm_col.button("remove", icon=":material/delete:", key=f"{base}.rm", type="tertiary", help="Remove this optimizer",
+    buttons.button("remove", icon=":material/delete:", key=f"{base}.rm", type="tertiary", help="Remove this optimizer",
                   on_click=_remove, args=(prefix, uid), disabled=n <= 1)
     label = cfg.label if name == cfg.name else ""
     new = canonical(OptimizerConfig.make(name, hparams, label=label, **tf))
