@@ -209,11 +209,12 @@ class PrecomputedFigure(go.Figure):
         if callable(raw_frames):
             # viz's AnimatedFigure keeps frames as plain dicts; its own to_dict base64-encodes ~10^4 tiny
             # arrays one by one (seconds). Plain arrays in the frames cost about the same bytes and ~0.1 s.
+            # plotly's to_dict has already encoded the arrays of data and layout; only the frames need the pass.
             spec = go.Figure.to_dict(fig)
-            spec["frames"] = [{**f, "data": [dict(d) for d in f.get("data", [])]} for f in raw_frames()]
+            spec["frames"] = _contiguous(raw_frames())
         else:
-            spec = fig.to_dict()
-        self._spec = _contiguous(spec)
+            spec = _contiguous(fig.to_dict())
+        self._spec = spec
         self._full = fig
 
     @property
