@@ -248,10 +248,10 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
             item["entry"] = entry
             out.append(entry)
     full = len(store["entries"]) >= limit
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    c1.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
-                 disabled=full)
-    c2.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),
-              width="stretch", disabled=full, help=f"At most {limit} optimizers on this page." if full else None)
+    add_row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    add_row.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
+                      disabled=full)
+    add_row.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),
+                   disabled=full, help=f"At most {limit} optimizers on this page." if full else None)
     labels = unique_labels([e.config for e in out])
     return [replace(e, config=c) for e, c in zip(out, labels, strict=True)]

@@ -263,28 +263,34 @@ def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- below the figure --------------------------------------------------------------------------
+def _latex_block(latex: str) -> str:
+    """Display math inside a markdown body, as ``st.latex`` writes it."""
+    return f"$$\n{latex.strip()}\n$$"
+
+
 def _explanations(values: dict[str, Any], surface: Landscape) -> None:
+    # One markdown element per column rather than one per line and formula: each element costs the server
+    # the same in every session, whatever its size.
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Update rules")
         seen: set[str] = set()
         configs = tuple(e.config for e in values["optimizers"])
+        rules = []
         for i, cfg in enumerate(configs):
             if cfg.name in seen or cfg.name not in optimizers.REGISTRY:
                 continue
             seen.add(cfg.name)
             cls = optimizers.REGISTRY[cfg.name]
-            st.markdown(f"<span style='color:{palette.color_for(i)}'>●</span> **{cls.title}** — "
-                        f"<small>{cls.reference}</small>", unsafe_allow_html=True)
-            st.latex(cls.latex)
+            rules.append(f"<span style='color:{palette.color_for(i)}'>●</span> **{cls.title}** — "
+                         f"<small>{cls.reference}</small>\n\n{_latex_block(cls.latex)}")
+        st.markdown("\n\n".join(rules), unsafe_allow_html=True)
         extras = _transform_notes(configs)
         if extras:
             st.caption("Transforms in use: " + "; ".join(extras))
     with right:
         st.subheader(surface.title)
-        st.latex(surface.latex)
-        if surface.lesson:
-            st.markdown(surface.lesson)
+        st.markdown(_latex_block(surface.latex) + (f"\n\n{surface.lesson}" if surface.lesson else ""))
         st.caption(_what_to_look_for(values))
 
 
