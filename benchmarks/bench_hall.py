@@ -42,6 +42,9 @@ from benchmarks.ws_client import RunResult, Session, open_link, streamlit_server
 APP = Path(__file__).resolve().parents[1] / "app.py"
 #: The shared link: a surface a lecturer might put on a slide.
 LINK = "surface=himmelblau"
+#: The page it opens: the surfaces page's own share box gives ``/surfaces?…`` (on the landing page, ``/?surface=…``
+#: is an old link that costs one more script run to redirect).
+PAGE = "surfaces"
 TIMEOUT = 60.0
 
 
@@ -126,7 +129,7 @@ async def hall(port: int, link: str = LINK, page: str = "", n: int = 100, spread
     }
 
 
-def run(quick: bool = False, link: str = LINK, page: str = "") -> dict[str, Any]:
+def run(quick: bool = False, link: str = LINK, page: str = PAGE) -> dict[str, Any]:
     """The suite for ``python -m benchmarks hall``: start the app, fill the hall, stop the app."""
     n, spread, n_changes = (30, 3.0, 5) if quick else (100, 10.0, 20)
     with streamlit_server(APP, profile=True) as port:
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the hall on any link and print its numbers as JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_hall", description=__doc__.splitlines()[0])
     parser.add_argument("--link", default=LINK, help="query string of the shared link, without '?'")
-    parser.add_argument("--page", default="", help="page URL path, e.g. networks ('' = the default page)")
+    parser.add_argument("--page", default=PAGE, help="page URL path, e.g. networks ('' = the default page)")
     parser.add_argument("--port", type=int, help="use a server already running on this port")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--spread", type=float, default=10.0)

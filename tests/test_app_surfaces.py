@@ -93,7 +93,11 @@ def test_default_page_shows_the_animated_figure():
     assert not any("diverged" in w.value for w in at.warning)
     # The summary table has one row per optimizer.
     assert len(at.table) == 1 and len(at.table[0].value) == n
-    # Exports are offered (rendered lazily, only on click).
+    # Exports are offered once "Export and share" is opened (files rendered lazily, only on click).
+    assert len(at.get("download_button")) == 0 and not at.code
+    at.session_state["surf.export"] = True
+    at.run()
+    _no_failure(at)
     assert len(at.get("download_button")) == 5
     # The link: MODEL.encode of the defaults is what the page writes to the address bar, and the share box shows
     # MODEL.query_string of that link decoded again (two encodings that must agree).
@@ -179,6 +183,29 @@ def test_query_parameters_round_trip():
     assert _query(fresh) == url1
     assert not any("ignored" in w.value for w in fresh.warning)
 
+
+
+def test_closed_optimizer_settings_keep_the_links_values_and_open_with_them():
+    """Reference: the link itself (MODEL.decode of the same query). The optimizer's settings expander is not drawn
+    while closed; the page still runs the link's β₁ and clipping (its URL stays the same), and opening the expander
+    shows widgets holding those values; changing one there reaches the URL."""
+    link = {"o0": "adam", "o0.beta1": "0.8", "o0.clip": "norm", "steps": "15"}
+    at = _app(link)
+    _no_failure(at)
+    assert "surf.opt.0.adam.beta1" not in at.session_state  # closed: not drawn
+    (cfg,) = _configs(MODEL.decode(link)[0])
+    assert dict(cfg.hparams)["beta1"] == 0.8 and cfg.clip_mode == "norm"
+    closed = _query(at)
+    assert closed["o0.beta1"] == ["0.8"] and closed["o0.clip"] == ["norm"]
+
+    at.session_state["surf.opt.0.more"] = True  # the user opens the expander
+    at.run()
+    _no_failure(at)
+    assert at.session_state["surf.opt.0.adam.beta1"] == 0.8
+    assert at.session_state["surf.opt.0.clip_mode"] == "norm"
+    assert _query(at) == closed
+    at.selectbox(key="surf.opt.0.clip_mode").set_value("off").run()
+    assert "o0.clip" not in _query(at) and _query(at)["o0.beta1"] == ["0.8"]
 
 def test_garbage_parameters_fall_back_to_defaults_with_one_notice():
     """Reference: MODEL.defaults(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice naming

@@ -165,9 +165,10 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     base = f"{prefix}.{uid}"
     reg = optimizers.REGISTRY
     cfg = entry.config
-    dot, head = st.columns([1, 9], vertical_alignment="center", gap="small")
-    dot.markdown(f"<span style='color:{color};font-size:1.6em'>●</span>", unsafe_allow_html=True)
-    with head:
+    # Horizontal containers rather than columns: one layout block each instead of three, in every session.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.markdown(f"<span style='color:{color};font-size:1.6em'>●</span>", unsafe_allow_html=True, width="content")
+    with row:
         if st.session_state.get(f"{base}.name") not in reg:
             st.session_state[f"{base}.name"] = cfg.name if cfg.name in reg else next(iter(reg))
         current = st.session_state[f"{base}.name"]
@@ -184,16 +185,25 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     for c in extras:
         extra_values[c.key] = spec_widget(c.spec, f"{base}.x.{c.key}", extra_values.get(c.key, c.default_for({})),
                                           widget=c.widget, options=c.options({}), fmt=c.fmt)
-    with st.expander("settings, schedule, clipping…", expanded=False):
-        for spec in specs:
-            if spec.name != "lr":
-                hparams[spec.name] = spec_widget(spec, f"{hp_key}.{spec.name}", given.get(spec.name, spec.default))
-        tf = _transforms(base, cfg)
-    dup_col, rm_col = st.columns(2)
-    dup_col.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
+    more = st.expander("settings, schedule, clipping…", expanded=False, key=f"{base}.more", on_change="rerun")
+    with more:
+        if more.open:
+            for spec in specs:
+                if spec.name != "lr":
+                    hparams[spec.name] = spec_widget(spec, f"{hp_key}.{spec.name}", given.get(spec.name, spec.default))
+            tf = _transforms(base, cfg)
+        else:
+            # Closed, its widgets are not drawn (about half of the panel's server time in every session that
+            # opens a link); the entry keeps the settings it has, and opening the expander seeds the widgets
+            # from them.
+            hparams.update((s.name, given.get(s.name, s.default)) for s in specs if s.name != "lr")
+            tf = {"schedule": cfg.schedule, "schedule_params": dict(cfg.schedule_params),
+                  **{attr: getattr(cfg, attr) for attr in TRANSFORM_SPECS}}
+    buttons = st.container(horizontal=True, gap="small")
+    buttons.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
                    help="Add a copy with the current settings (e.g. to compare two learning rates)",
                    on_click=_duplicate, args=(prefix, uid, limit), disabled=n >= limit)
-    rm_col.button("remove", icon=":material/delete:", key=f"{base}.rm", type="tertiary", help="Remove this optimizer",
+    buttons.button("remove", icon=":material/delete:", key=f"{base}.rm", type="tertiary", help="Remove this optimizer",
                   on_click=_remove, args=(prefix, uid), disabled=n <= 1)
     label = cfg.label if name == cfg.name else ""
     new = canonical(OptimizerConfig.make(name, hparams, label=label, **tf))
@@ -238,10 +248,10 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
             item["entry"] = entry
             out.append(entry)
     full = len(store["entries"]) >= limit
-    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    c1.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
-                 disabled=full)
-    c2.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),
-              width="stretch", disabled=full, help=f"At most {limit} optimizers on this page." if full else None)
+    add_row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    add_row.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
+                      disabled=full)
+    add_row.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),
+                   disabled=full, help=f"At most {limit} optimizers on this page." if full else None)
     labels = unique_labels([e.config for e in out])
     return [replace(e, config=c) for e, c in zip(out, labels, strict=True)]

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import landscapes
@@ -240,6 +241,15 @@ def _export_buttons(key: str, values: dict[str, Any], surface: Landscape, series
         )
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _summary(key: str, _surface: Landscape, _series: list[Any]) -> pd.DataFrame:
+    """The summary table of the view ``key`` (the query string), built once: from a list of rows, ``st.table``
+    would build a DataFrame again in every session (more than half of its cost)."""
+    labels = [s.label for s in _series]
+    trajectories: list[Trajectory] = [s.trajectory for s in _series]
+    return pd.DataFrame(_formatted(summary_rows(_surface, labels, trajectories)))
+
+
 def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
@@ -253,28 +263,34 @@ def _formatted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- below the figure --------------------------------------------------------------------------
+def _latex_block(latex: str) -> str:
+    """Display math inside a markdown body, as ``st.latex`` writes it."""
+    return f"$$\n{latex.strip()}\n$$"
+
+
 def _explanations(values: dict[str, Any], surface: Landscape) -> None:
+    # One markdown element per column rather than one per line and formula: each element costs the server
+    # the same in every session, whatever its size.
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Update rules")
         seen: set[str] = set()
         configs = tuple(e.config for e in values["optimizers"])
+        rules = []
         for i, cfg in enumerate(configs):
             if cfg.name in seen or cfg.name not in optimizers.REGISTRY:
                 continue
             seen.add(cfg.name)
             cls = optimizers.REGISTRY[cfg.name]
-            st.markdown(f"<span style='color:{palette.color_for(i)}'>●</span> **{cls.title}** — "
-                        f"<small>{cls.reference}</small>", unsafe_allow_html=True)
-            st.latex(cls.latex)
+            rules.append(f"<span style='color:{palette.color_for(i)}'>●</span> **{cls.title}** — "
+                         f"<small>{cls.reference}</small>\n\n{_latex_block(cls.latex)}")
+        st.markdown("\n\n".join(rules), unsafe_allow_html=True)
         extras = _transform_notes(configs)
         if extras:
             st.caption("Transforms in use: " + "; ".join(extras))
     with right:
         st.subheader(surface.title)
-        st.latex(surface.latex)
-        if surface.lesson:
-            st.markdown(surface.lesson)
+        st.markdown(_latex_block(surface.latex) + (f"\n\n{surface.lesson}" if surface.lesson else ""))
         st.caption(_what_to_look_for(values))
 
 
@@ -372,19 +388,19 @@ def main() -> None:
     timing["chart"] = time.perf_counter() - t0
 
     st.subheader("Summary")
-    labels = [s.label for s in series]
-    trajectories: list[Trajectory] = [s.trajectory for s in series]
     # A static table: much lighter in the browser than the interactive data grid.
-    st.table(_formatted(summary_rows(surface, labels, trajectories)))
+    st.table(_summary(key, surface, series))
     xray_section(values, surface)
     tuning_section(values, surface)
     t0 = time.perf_counter()
     basin_section(values, surface)
     timing["basins"] = time.perf_counter() - t0
     _explanations(values, surface)
-    with st.expander("Export and share", expanded=False):
-        _share_link(key)
-        _export_buttons(key, values, surface, series, fig)
+    # Drawn only when open (on_change="rerun"): its seven widgets and blocks are otherwise sent to every session.
+    with st.expander("Export and share", expanded=False, key=f"{P}.export", on_change="rerun") as box:
+        if box.open:
+            _share_link(key)
+            _export_buttons(key, values, surface, series, fig)
     timing["total"] = time.perf_counter() - t_start
 
 
