@@ -16,3 +16,14 @@ if str(ROOT) not in sys.path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def torch_float64():
+    """torch's default dtype float64 for the test (reference optimizers keep scalar state in it)."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)

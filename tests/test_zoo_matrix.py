@@ -18,13 +18,13 @@ import pytest
 import pytorch_optimizer
 import torch
 from pytorch_optimizer.optimizer.utils.matrix import compute_power_svd
-from scipy.optimize import rosen_der
 
 import landscapes
 import optimizers
 from landscapes.narrow_trough import NarrowTrough
 from optimizers import fused
 from optimizers.matrix_ops import eigenbasis, inverse_root, qr_q_float32
+from tests.reference_paths import our_path, rosen_grads, torch_path
 
 STEPS = 150
 RTOL = 1e-7
@@ -59,29 +59,15 @@ COVERED = {c[0] for c in CASES}
 OUR_DEFAULTS = {("soap", "precondition_1d"): True}
 
 
-def _grads(x: np.ndarray) -> np.ndarray:
-    return np.stack([rosen_der(row) for row in x])
+_grads = rosen_grads
 
 
 def _reference_path(start: np.ndarray, cls_name: str, kwargs: dict) -> np.ndarray:
-    p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
-    opt = getattr(pytorch_optimizer, cls_name)([p], **kwargs)
-    path = [start.copy()]
-    for _ in range(STEPS):
-        p.grad = torch.tensor(_grads(p.detach().numpy()[None, :])[0], dtype=torch.float64)
-        opt.step()
-        path.append(p.detach().numpy().copy())
-    return np.array(path)
+    return torch_path(start, lambda params: getattr(pytorch_optimizer, cls_name)(params, **kwargs), STEPS)
 
 
 def _our_path(name: str, hparams: dict, starts: np.ndarray, steps: int = STEPS, grad_fn=_grads) -> np.ndarray:
-    opt = optimizers.get(name, **hparams)
-    p, state = starts.copy(), opt.init(starts)
-    path = [p]
-    for _ in range(steps):
-        p, state = opt.step(p, grad_fn(p), state)
-        path.append(p)
-    return np.array(path)
+    return our_path(name, starts, steps, grad_fn, **hparams)
 
 
 #: The lr-only cases run by default; the branch cases take a few seconds more under load and are marked slow.

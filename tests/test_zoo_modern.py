@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import pytorch_optimizer
 import torch
-from scipy.optimize import rosen_der
 
 import landscapes
 import optimizers
 from optimizers import fused
+from tests.reference_paths import our_path, rosen_grads, torch_path
 from tests.test_fused import assert_same
 
 STEPS = 150
@@ -55,36 +55,16 @@ CASES = [
 NAMES = ("adan", "ademamix", "adafactor")
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
-def _grads(x: np.ndarray) -> np.ndarray:
-    return np.stack([rosen_der(row) for row in x])
+pytestmark = pytest.mark.usefixtures("torch_float64")
+_grads = rosen_grads
 
 
 def _reference_path(start: np.ndarray, cls: type, kwargs: dict, steps: int = STEPS) -> np.ndarray:
-    p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
-    opt = cls([p], **kwargs)
-    path = [start.copy()]
-    for _ in range(steps):
-        p.grad = torch.tensor(_grads(p.detach().numpy()[None, :])[0], dtype=torch.float64)
-        opt.step()
-        path.append(p.detach().numpy().copy())
-    return np.array(path)
+    return torch_path(start, lambda params: cls(params, **kwargs), steps)
 
 
 def _our_path(opt: optimizers.Optimizer, starts: np.ndarray, steps: int = STEPS) -> np.ndarray:
-    p, state = starts.copy(), opt.init(starts)
-    path = [p]
-    for _ in range(steps):
-        p, state = opt.step(p, _grads(p), state)
-        path.append(p)
-    return np.array(path)
+    return our_path(opt, starts, steps)
 
 
 @pytest.mark.parametrize(("name", "ours", "cls", "theirs"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])

@@ -49,12 +49,7 @@ class RosenbrockGradientOnly:
         return ROSEN.value_and_grad(p)
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def _grad(x: np.ndarray) -> np.ndarray:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import pytorch_optimizer
-import torch
-from scipy.optimize import rosen_der
 
 import optimizers
+from tests.reference_paths import our_path, torch_path
 
 STEPS = 150
 RTOL = 1e-7
@@ -40,37 +39,15 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
-def _grads(x: np.ndarray) -> np.ndarray:
-    return np.stack([rosen_der(row) for row in x])
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def _reference_path(start: np.ndarray, cls_name: str, kwargs: dict) -> np.ndarray:
-    p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
-    opt = getattr(pytorch_optimizer, cls_name)([p], **kwargs)
-    path = [start.copy()]
-    for _ in range(STEPS):
-        p.grad = torch.tensor(_grads(p.detach().numpy()[None, :])[0], dtype=torch.float64)
-        opt.step()
-        path.append(p.detach().numpy().copy())
-    return np.array(path)
+    return torch_path(start, lambda params: getattr(pytorch_optimizer, cls_name)(params, **kwargs), STEPS)
 
 
 def _our_path(name: str, hparams: dict) -> np.ndarray:
-    opt = optimizers.get(name, **hparams)
-    p, state = STARTS.copy(), opt.init(STARTS)
-    path = [p]
-    for _ in range(STEPS):
-        p, state = opt.step(p, _grads(p), state)
-        path.append(p)
-    return np.array(path)
+    return our_path(name, STARTS, STEPS, **hparams)
 
 
 def max_relative_error(name: str, ours: dict, cls_name: str, theirs: dict) -> float:
