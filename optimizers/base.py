@@ -172,6 +172,9 @@ class Optimizer:
     #: settings runs as one batch. ``direction`` and ``kernel`` must read them elementwise (the kernel through
     #: :func:`common.jit.at`). lr is applied outside the direction, so every optimizer takes it per run.
     per_run: ClassVar[tuple[str, ...]] = ("lr",)
+    #: Hyperparameters that act only on a problem with a layout (:meth:`bind`: a network's weight matrices);
+    #: a page without layouts (the surfaces) does not offer them.
+    layout_specs: ClassVar[tuple[str, ...]] = ()
     #: Inputs the step takes beyond the gradient, e.g. ``("hessian_diag",)`` (Sophia). The runner makes them
     #: (:func:`optimizers.curvature.provide`) on the steps :meth:`needs_at` names and passes them to :meth:`step`
     #: as keywords, which hands them to :meth:`direction`.

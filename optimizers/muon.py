@@ -212,6 +212,8 @@ class Muon(Optimizer):
         r"\quad\text{(normalized momentum)}\end{aligned}"
     )
     reference = "Jordan et al. 2024, as torch.optim.Muon runs it; torch.optim.AdamW for biases and the output layer"
+    #: AdamW's settings move only the biases and output layer of a network; on a surface θ is one matrix.
+    layout_specs = ("adamw_lr", "adamw_beta1", "adamw_beta2", "adamw_eps", "adamw_weight_decay")
     specs = (
         lr_spec(1e-3),
         Spec("momentum", 0.95, low=0.0, high=1.0, ui_high=0.999,

@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nets
+import optimizers
 from tests.apptest_support import one_component_scan  # noqa: F401  (autouse fixture)
 from ui.networks_model import MODEL, PRESETS
 
@@ -139,3 +140,14 @@ def test_a_regression_set_shows_r2_not_accuracy_and_its_fitted_function():
     assert fig["layout"]["yaxis2"]["title"]["text"] == "R²"
     assert any("train R²" in str(col) for col in at.dataframe[0].value.columns)
     assert any(el.key == "net.fit" for el in at.get("plotly_chart") if getattr(el, "key", None))
+
+
+def test_network_page_offers_the_settings_that_need_a_layout():
+    """Reference: Muon's ``layout_specs``: on networks AdamW moves the biases and output layer, so its settings are
+    offered there (the surfaces page hides them; tests/test_app_surfaces.py)."""
+    at = _app({"o0": "muon", "epochs": "5"})
+    at.session_state["net.opt.0.more"] = True
+    at.run()
+    _ok(at)
+    for name in optimizers.REGISTRY["muon"].layout_specs:
+        assert f"net.opt.0.muon.{name}" in at.session_state

@@ -207,6 +207,22 @@ def test_closed_optimizer_settings_keep_the_links_values_and_open_with_them():
     at.selectbox(key="surf.opt.0.clip_mode").set_value("off").run()
     assert "o0.clip" not in _query(at) and _query(at)["o0.beta1"] == ["0.8"]
 
+
+
+def test_settings_that_need_a_network_are_not_offered_on_surfaces():
+    """Reference: Muon's declaration (``layout_specs``: AdamW's settings move a network's biases and output layer).
+    With the settings open, the surfaces page offers Muon's own knobs and none of AdamW's, and a link's AdamW
+    value is kept in the run's settings and in the URL."""
+    at = _app({"o0": "muon", "o0.adamw_lr": "0.002", "steps": "15"})
+    at.session_state["surf.opt.0.more"] = True
+    at.run()
+    _no_failure(at)
+    assert "surf.opt.0.muon.momentum" in at.session_state
+    hidden = optimizers.REGISTRY["muon"].layout_specs
+    assert hidden and not any(f"surf.opt.0.muon.{name}" in at.session_state for name in hidden)
+    assert _query(at)["o0.adamw_lr"] == ["0.002"]
+
+
 def test_garbage_parameters_fall_back_to_defaults_with_one_notice():
     """Reference: MODEL.defaults(): lr=banana, steps=-5, surface=nope, x=nan -> those defaults, one notice naming
     each (escaped, so -5 reads -5 once rendered)."""

@@ -161,7 +161,7 @@ def _transforms(base: str, cfg: OptimizerConfig) -> dict[str, Any]:
 
 
 def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, limit: int,
-                   extras: Sequence[Control]) -> OptEntry:
+                   extras: Sequence[Control], layouts: bool) -> OptEntry:
     base = f"{prefix}.{uid}"
     reg = optimizers.REGISTRY
     cfg = entry.config
@@ -189,8 +189,12 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     with more:
         if more.open:
             for spec in specs:
-                if spec.name != "lr":
+                if spec.name == "lr":
+                    continue
+                if layouts or spec.name not in reg[name].layout_specs:
                     hparams[spec.name] = spec_widget(spec, f"{hp_key}.{spec.name}", given.get(spec.name, spec.default))
+                else:
+                    hparams[spec.name] = given.get(spec.name, spec.default)
             tf = _transforms(base, cfg)
         else:
             # Closed, its widgets are not drawn (about half of the panel's server time in every session that
@@ -211,7 +215,7 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
 
 
 def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
-                    extras: Sequence[Control] = ()) -> list[OptEntry]:
+                    extras: Sequence[Control] = (), layouts: bool = True) -> list[OptEntry]:
     """Controls for up to ``limit`` optimizers; returns their entries in order.
 
     Parameters
@@ -225,6 +229,9 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
         Most optimizers the page runs; the add and duplicate buttons stop there.
     extras : sequence of Control
         The page's own per-optimizer controls (e.g. a batch size).
+    layouts : bool
+        Whether the page's problems have a layout (networks); without one, settings an optimizer declares
+        in ``layout_specs`` are not offered (they keep their values).
 
     Returns
     -------
@@ -239,7 +246,7 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
     for item in list(store["entries"]):
         with st.container(border=True):
             entry = _one_optimizer(prefix, item["uid"], item["entry"], color_for(len(out)), len(store["entries"]),
-                                   limit, extras)
+                                   limit, extras, layouts)
             try:
                 entry.config.build()
             except ValueError as err:

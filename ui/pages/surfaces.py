@@ -114,7 +114,8 @@ def _sidebar(values: dict[str, Any]) -> tuple[Landscape, list[str]]:
             surface = landscape_cached(values["surface"], ())
 
         st.header("Optimizers")
-        values["optimizers"] = tuple(optimizer_panel(OPT, values["optimizers"], limit=MODEL.max_optimizers))
+        values["optimizers"] = tuple(optimizer_panel(OPT, values["optimizers"], limit=MODEL.max_optimizers,
+                                                     layouts=False))
 
         st.header("Run")
         st.markdown("**Start point** — type it, pick a preset, or click the map")
