@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 import landscapes
+import optimizers
 from lessons.core import (
     Lesson,
     Predict,
@@ -148,11 +149,18 @@ def _trough_claim(r: Result) -> tuple[bool, str]:
 
 def _trough_notes(r: Result) -> list[tuple[int, float, str]]:
     notes: list[tuple[int, float, str]] = [(0, 5, "GD bounces from wall to wall")]
-    for i, name in enumerate(("GD", "momentum", "Adam")):
+    # A variation may add optimizers after the lesson's three; they are named by their registry title.
+    names = ["GD", "momentum", "Adam", *(optimizers.REGISTRY[c.name].title for c in r.scenario.optimizers[3:])]
+    for i, name in enumerate(names):
         s = _steps_to_1e6(r, i)
         if math.isfinite(s):
             notes.append((i, s, f"{name} reaches 1e-6, step {fmt_int(s)}"))
     return notes
+
+
+#: Full-matrix preconditioning for the trough lesson's last variation: one 2×2 matrix per run turns with the
+#: valley, where Adam's one scale per axis cannot.
+SHAMPOO = OptimizerConfig.make("shampoo", {"lr": 0.5})
 
 
 TROUGH = Lesson(
@@ -181,8 +189,13 @@ TROUGH = Lesson(
     facts=_trough_facts,
     annotations=_trough_notes,
     variations=(
-        Variation("align the trough with the x axis (θ = 0)", lambda s: set_landscape(s, angle=0.0)),
+        # The start turns with the trough, so the aligned problem is the tilted one rotated, nothing else.
+        Variation("align the trough with the x axis (θ = 0)",
+                  lambda s: replace(set_landscape(s, angle=0.0),
+                                    starts=(landscapes.get("narrow_trough", **{**dict(s.landscape_params),
+                                                                               "angle": 0.0}).start,))),
         Variation("milder trough (κ = 10)", lambda s: set_landscape(s, condition_number=10.0)),
+        Variation("add Shampoo: a full 2×2 preconditioner", lambda s: replace(s, optimizers=(*s.optimizers, SHAMPOO))),
     ),
     claim=_trough_claim,
     compute=compute,

@@ -77,6 +77,24 @@ def test_adam_needs_an_axis_aligned_trough() -> None:
     assert 0 < steps(aligned) < 0.75 * steps(_result("ill_conditioning"))
 
 
+def test_shampoo_variation_turns_with_the_trough_where_adam_does_not() -> None:
+    """Reference: two runs that must agree (Shampoo's path rotates with the problem, so its steps to 1e-6 are the
+    same on the tilted and the aligned trough) and two that must not (Adam's); read straight off traj.values."""
+    lesson = lessons.REGISTRY["ill_conditioning"]
+    add = next(v for v in lesson.variations if "Shampoo" in v.label)
+    align = next(v for v in lesson.variations if "θ = 0" in v.label)
+    tilted = lesson.compute(add.apply(lesson.scenario))
+    aligned = lesson.compute(align.apply(add.apply(lesson.scenario)))
+
+    def steps(r: lessons.Result, i: int) -> int:
+        return int(r.trajectories[i].steps[first_at_or_below(r.trajectories[i].values[:, 0], 1e-6)])
+
+    assert steps(tilted, 3) == steps(aligned, 3)
+    assert steps(tilted, 3) < steps(tilted, 2)  # Shampoo before Adam on the tilted trough
+    assert steps(aligned, 2) < 0.75 * steps(tilted, 2)
+    assert any(note.startswith("Shampoo reaches 1e-6") for _, _, note in lesson.annotations(tilted))
+
+
 def test_two_basin_each_basin_takes_a_quarter() -> None:
     """Reference: counts of the basin map's outcome grid, by the kind of critical point."""
     bm = _result("local_minimum").basin_maps[0]
