@@ -66,8 +66,36 @@ class Kernel:
                     _register_helpers()
 
                     # error_model="numpy": x/0 gives inf or NaN, as numpy does, instead of raising.
-                    self._compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(self._function())
+                    compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(self._function())
+                    self._forget_stale(compiled)
+                    self._compiled = compiled
         return self._compiled
+
+    def _forget_stale(self, compiled: Any) -> None:
+        """Drop numba's disk cache of this kernel when code it calls has changed since it was cached.
+
+        numba checks only the kernel's own file; a kernel may also call :mod:`common.ops` or the
+        stop rules (:data:`DEPENDENCIES`). A stamp per kernel in :func:`kernel_dir` holds the digest of
+        those sources at the last compile; a different digest empties this kernel's cache index.
+        """
+        fn = self.py_func
+        stamp = os.path.join(kernel_dir(), "stamps", f"{fn.__module__}.{fn.__qualname__}")
+        digest = dependency_digest()
+        try:
+            with open(stamp, encoding="utf-8") as fh:
+                if fh.read() == digest:
+                    return
+        except OSError:
+            pass
+        cache = getattr(compiled, "_cache", None)
+        if cache is not None and hasattr(cache, "flush"):
+            cache.flush()
+        try:
+            os.makedirs(os.path.dirname(stamp), exist_ok=True)
+            with open(stamp, "w", encoding="utf-8") as fh:
+                fh.write(digest)
+        except OSError:  # a read-only cache folder: the kernel still compiles, it just cannot be kept
+            pass
 
     def _function(self) -> Callable[..., Any]:
         """The Python function numba compiles (a derived kernel generates it here)."""
@@ -132,9 +160,9 @@ def shared(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     numba is not imported here; the helper is registered with it when the first kernel compiles.
     """
-    _SHARED.append(fn)
-    if _HELPERS_REGISTERED:
-        with _LOCK:
+    with _LOCK:  # against a first compile registering the list on another thread at this moment
+        _SHARED.append(fn)
+        if _HELPERS_REGISTERED:
             _register_shared(fn)
     return fn
 
@@ -192,7 +220,9 @@ class DerivedKernel(Kernel):
 
         fn = self.py_func
         text = self.source()
-        digest = hashlib.sha1((inspect.getsource(fn) + text).encode()).hexdigest()[:12]
+        # The formula's whole module (its helpers too) and the code compiled formulas may call.
+        module = inspect.getsource(inspect.getmodule(fn))  # type: ignore[arg-type]
+        digest = hashlib.sha1((module + text + dependency_digest()).encode()).hexdigest()[:12]
         name = f"_dl_{fn.__module__.replace('.', '_')}_{fn.__name__}_{self.tag}_{digest}"
         path = os.path.join(kernel_dir(), name + ".py")
         if not os.path.exists(path):
@@ -200,6 +230,7 @@ class DerivedKernel(Kernel):
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, path)  # atomic: another process may be writing the same file
+            importlib.invalidate_caches()  # the import system may have listed the folder before the file existed
         # Imported by name from a folder on sys.path: numba's disk cache finds the module again that way.
         folder = os.path.dirname(path)
         if folder not in sys.path:
@@ -207,15 +238,60 @@ class DerivedKernel(Kernel):
         return importlib.import_module(name).loop
 
 
-def kernel_dir() -> str:
-    """Where generated kernels and their numba caches live: ``$DESCENT_LAB_KERNEL_DIR``, else a user cache folder."""
-    path = os.environ.get("DESCENT_LAB_KERNEL_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "descent-lab", "kernels")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:  # a read-only home: a per-user temporary folder still keeps the cache for this machine
-        import tempfile
+#: Modules whose functions compiled code may call besides the kernel's own: their sources key every cache.
+DEPENDENCIES = ("common.ops", "common.jit", "optimizers.stops")
+_DIGEST: str | None = None
 
-        path = os.path.join(tempfile.gettempdir(), f"descent-lab-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}")
-        os.makedirs(path, exist_ok=True)
-    return path
+
+def dependency_digest() -> str:
+    """sha1 of the sources of :data:`DEPENDENCIES` (read once per process)."""
+    global _DIGEST
+    if _DIGEST is None:
+        import hashlib
+        import importlib.util
+
+        h = hashlib.sha1()
+        for name in DEPENDENCIES:
+            spec = importlib.util.find_spec(name)
+            if spec is not None and spec.origin and os.path.exists(spec.origin):
+                with open(spec.origin, "rb") as fh:
+                    h.update(fh.read())
+        _DIGEST = h.hexdigest()[:16]
+    return _DIGEST
+
+
+_KERNEL_DIR: str | None = None
+
+
+def kernel_dir() -> str:
+    """Where generated kernels and their stamps live: ``$DESCENT_LAB_KERNEL_DIR``, else a user cache folder.
+
+    The folder is put on ``sys.path`` and imported from, so it must belong to this user and be writable
+    by no one else; otherwise a private temporary folder (kept for this process only) is used.
+    """
+    global _KERNEL_DIR
+    if _KERNEL_DIR is None:
+        path = os.environ.get("DESCENT_LAB_KERNEL_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "descent-lab",
+            "kernels")
+        _KERNEL_DIR = path if _private_folder(path) else _temporary_folder()
+    return _KERNEL_DIR
+
+
+def _private_folder(path: str) -> bool:
+    """Create ``path`` (mode 0o700) if needed; True when it is ours, not writable by others, and writable by us."""
+    import stat
+
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.stat(path)
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return mine and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and os.access(path, os.W_OK)
+
+
+def _temporary_folder() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="descent-lab-kernels-")

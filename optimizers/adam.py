@@ -30,9 +30,10 @@ AMSGRAD = Spec("amsgrad", False, help="Use the running maximum of v (AMSGrad).",
 M_FIELD = StateField("m", "m (first moment)", "Running average of the gradient: the momentum.", role="momentum")
 V_FIELD = StateField("v", "v (second moment)", "Running average of the squared gradient, per coordinate.")
 BIAS1_FIELD = StateField("bias1", "1 − β₁ᵗ", "Bias correction of m: m̂ = m / (1 − β₁ᵗ); near 0 early, then 1.",
-                         per="run", derive=lambda opt, s: 1.0 - per_run(opt.hparams["beta1"], len(s.lr))[:, 0] ** s.t)
+                         per="run", derive=lambda opt, s: _bias1(per_run(opt.hparams["beta1"], len(s.lr))[:, 0], s.t))
 BIAS2_FIELD = StateField("bias2", "1 − β₂ᵗ", "Bias correction of v: v̂ = v / (1 − β₂ᵗ); reaches 1 slowly.",
-                         per="run", derive=lambda opt, s: 1.0 - per_run(opt.hparams["beta2"], len(s.lr))[:, 0] ** s.t)
+                         per="run", derive=lambda opt, s: 1.0 - exact_pow(per_run(opt.hparams["beta2"], len(s.lr))[:, 0],
+                                                                          s.t))
 SCALE_DOC = "Effective step per coordinate, η_t / (√v̂ + ε): how far one unit of m̂ moves each coordinate."
 
 

@@ -315,7 +315,8 @@ class Optimizer:
         if rule is None:
             raise NotImplementedError
         names = self.slots()
-        d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
+        with np.errstate(all="ignore"):  # a diverging run's inf and NaN are the runner's to judge, not warnings
+            d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
         return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
 
     def kernel_state(self, n: int) -> np.ndarray:
