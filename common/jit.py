@@ -171,7 +171,8 @@ def _register_shared(fn: Callable[..., Any]) -> None:
     from numba.extending import register_jitable
 
     if not getattr(fn, "_numba_registered", False):
-        register_jitable(fn)
+        # Compiled with the kernels' error model: x/0 gives inf or NaN, as numpy does (a branch not taken may divide).
+        register_jitable(error_model="numpy")(fn)
         fn._numba_registered = True  # type: ignore[attr-defined]
 
 

@@ -15,10 +15,11 @@ same bits.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from common import jit
+from common import jit, ops
 from common.jit import kernel
 
 #: What the reference adds to the diagonal before ``eigh`` (SOAP's ``get_orthogonal_matrix``).
@@ -46,100 +47,67 @@ def sym2_eig(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, .
 
 
 def sym2_eig_numpy(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`sym2_eig_formula` on whole arrays, under ``np.errstate`` (a degenerate branch may divide by 0)."""
+    with np.errstate(all="ignore"):
+        return tuple(np.asarray(x, dtype=np.float64) for x in sym2_eig_formula(a, b, c))
+
+
+@jit.shared
+def sym2_eig_formula(a: Any, b: Any, c: Any) -> tuple[Any, Any, Any, Any]:
     """Eigen-decomposition of the symmetric 2 × 2 matrices ``[[a, b], [b, c]]``, as LAPACK's ``dsyevd`` gives it.
 
-    For n = 2 ``dsyevd`` reaches ``dsteqr``, which splits off a negligible ``b`` and otherwise
-    calls ``dlaev2``; its arithmetic is written out here, one rounding each, then the ascending sort.
-    On torch 2.13's MKL ``torch.linalg.eigh`` gives the same bits (eigenvalues, and eigenvectors up
-    to sign; checked on 5,000 random matrices while writing this). ``dlaev2`` gets the smaller
-    eigenvalue as ``det / rt1`` rather than by cancellation.
+    Written once, with :mod:`common.ops`: numpy runs it on arrays (every branch computed, then chosen),
+    the compiled loop :func:`_sym2_eig_kernel` on one matrix at a time. For n = 2 ``dsyevd`` reaches
+    ``dsteqr``, which splits off a negligible ``b`` and otherwise calls ``dlaev2``; its arithmetic is
+    written out here, one rounding each, then the ascending sort. On torch 2.13's MKL
+    ``torch.linalg.eigh`` gives the same bits (eigenvalues, and eigenvectors up to sign; checked on
+    5,000 random matrices while writing this). ``dlaev2`` gets the smaller eigenvalue as ``det / rt1``
+    rather than by cancellation.
 
     Parameters
     ----------
-    a, b, c : ndarray, shape (k,)
+    a, b, c : float or ndarray, shape (k,)
 
     Returns
     -------
-    hi, lo, cos, sin : ndarray, shape (k,)
+    hi, lo, cos, sin : float or ndarray, shape (k,)
         The eigenvalues ``hi ≥ lo`` and the unit eigenvector ``(cos, sin)`` of ``hi``;
         ``(−sin, cos)`` is one of ``lo``.
     """
-    with np.errstate(all="ignore"):
-        sm, df, tb = a + c, a - c, b + b
-        adf, ab = np.abs(df), np.abs(tb)
-        a_big = np.abs(a) > np.abs(c)
-        acmx, acmn = np.where(a_big, a, c), np.where(a_big, c, a)
-        r1, r2 = ab / adf, adf / ab
-        rt = np.where(adf > ab, adf * np.sqrt(1.0 + r1 * r1),
-                      np.where(adf < ab, ab * np.sqrt(1.0 + r2 * r2), ab * _SQRT2))
-        rt1 = np.where(sm < 0, 0.5 * (sm - rt), np.where(sm > 0, 0.5 * (sm + rt), 0.5 * rt))
-        rt2 = np.where(sm != 0, (acmx / rt1) * acmn - (b / rt1) * b, -0.5 * rt)
-        cs = np.where(df >= 0, df + rt, df - rt)
-        ct = -tb / cs
-        sn_a = 1.0 / np.sqrt(1.0 + ct * ct)
-        tn = -cs / tb
-        cs_b = 1.0 / np.sqrt(1.0 + tn * tn)
-        by_ct = np.abs(cs) > ab
-        cs1 = np.where(by_ct, ct * sn_a, np.where(ab == 0, 1.0, cs_b))
-        sn1 = np.where(by_ct, sn_a, np.where(ab == 0, 0.0, tn * cs_b))
-        swap = (sm < 0) == (df < 0)  # dlaev2's sgn1 == sgn2: (cs1, sn1) belongs to the other eigenvalue
-        cs1, sn1 = np.where(swap, -sn1, cs1), np.where(swap, cs1, sn1)
-        # dsteqr: a negligible off-diagonal splits the matrix, the diagonal is the answer.
-        split = np.abs(b) <= np.sqrt(np.abs(a)) * np.sqrt(np.abs(c)) * _EPS_LAPACK
-        rt1, rt2 = np.where(split, a, rt1), np.where(split, c, rt2)
-        cs1, sn1 = np.where(split, 1.0, cs1), np.where(split, 0.0, sn1)
-        # The ascending sort swaps only on a strict order; flipped, the first column is the top eigenvector.
-        ordered = rt2 < rt1
-        hi, lo = np.where(ordered, rt1, rt2), np.where(ordered, rt2, rt1)
-        cos, sin = np.where(ordered, cs1, -sn1), np.where(ordered, sn1, cs1)
-    return hi, lo, cos, sin
+    sm, df, tb = a + c, a - c, b + b
+    adf, ab = abs(df), abs(tb)
+    a_big = abs(a) > abs(c)
+    acmx, acmn = ops.where(a_big, a, c), ops.where(a_big, c, a)
+    r1, r2 = ab / adf, adf / ab
+    rt = ops.where(adf > ab, adf * ops.sqrt(1.0 + r1 * r1),
+                   ops.where(adf < ab, ab * ops.sqrt(1.0 + r2 * r2), ab * _SQRT2))
+    rt1 = ops.where(sm < 0, 0.5 * (sm - rt), ops.where(sm > 0, 0.5 * (sm + rt), 0.5 * rt))
+    rt2 = ops.where(sm != 0, (acmx / rt1) * acmn - (b / rt1) * b, -0.5 * rt)
+    cs = ops.where(df >= 0, df + rt, df - rt)
+    ct = -tb / cs
+    sn_a = 1.0 / ops.sqrt(1.0 + ct * ct)
+    tn = -cs / tb
+    cs_b = 1.0 / ops.sqrt(1.0 + tn * tn)
+    by_ct = abs(cs) > ab
+    cs1 = ops.where(by_ct, ct * sn_a, ops.where(ab == 0, 1.0, cs_b))
+    sn1 = ops.where(by_ct, sn_a, ops.where(ab == 0, 0.0, tn * cs_b))
+    swap = (sm < 0) == (df < 0)  # dlaev2's sgn1 == sgn2: (cs1, sn1) belongs to the other eigenvalue
+    cs1, sn1 = ops.where(swap, -sn1, cs1), ops.where(swap, cs1, sn1)
+    # dsteqr: a negligible off-diagonal splits the matrix, the diagonal is the answer.
+    split = abs(b) <= ops.sqrt(abs(a)) * ops.sqrt(abs(c)) * _EPS_LAPACK
+    rt1, rt2 = ops.where(split, a, rt1), ops.where(split, c, rt2)
+    cs1, sn1 = ops.where(split, 1.0, cs1), ops.where(split, 0.0, sn1)
+    # The ascending sort swaps only on a strict order; flipped, the first column is the top eigenvector.
+    ordered = rt2 < rt1
+    return (ops.where(ordered, rt1, rt2), ops.where(ordered, rt2, rt1),
+            ops.where(ordered, cs1, -sn1), ops.where(ordered, sn1, cs1))
 
 
 @kernel
 def _sym2_eig_kernel(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
-    """Compiled twin of :func:`sym2_eig_numpy`: ``out = (hi, lo, cos, sin)`` ``(4, n)``, same operations in the same order."""
+    """:func:`sym2_eig_formula` one matrix at a time: ``out = (hi, lo, cos, sin)`` ``(4, n)``."""
     for i in range(a.shape[0]):
-        ai, bi, ci = a[i], b[i], c[i]
-        sm, df, tb = ai + ci, ai - ci, bi + bi
-        adf, ab = abs(df), abs(tb)
-        if abs(ai) > abs(ci):
-            acmx, acmn = ai, ci
-        else:
-            acmx, acmn = ci, ai
-        if adf > ab:
-            r = ab / adf
-            rt = adf * math.sqrt(1.0 + r * r)
-        elif adf < ab:
-            r = adf / ab
-            rt = ab * math.sqrt(1.0 + r * r)
-        else:
-            rt = ab * _SQRT2
-        if sm < 0:
-            rt1 = 0.5 * (sm - rt)
-        elif sm > 0:
-            rt1 = 0.5 * (sm + rt)
-        else:
-            rt1 = 0.5 * rt
-        rt2 = (acmx / rt1) * acmn - (bi / rt1) * bi if sm != 0 else -0.5 * rt
-        cs = df + rt if df >= 0 else df - rt
-        if abs(cs) > ab:
-            ct = -tb / cs
-            sn1 = 1.0 / math.sqrt(1.0 + ct * ct)
-            cs1 = ct * sn1
-        elif ab == 0:
-            cs1, sn1 = 1.0, 0.0
-        else:
-            tn = -cs / tb
-            cs1 = 1.0 / math.sqrt(1.0 + tn * tn)
-            sn1 = tn * cs1
-        if (sm < 0) == (df < 0):
-            cs1, sn1 = -sn1, cs1
-        if abs(bi) <= math.sqrt(abs(ai)) * math.sqrt(abs(ci)) * _EPS_LAPACK:
-            rt1, rt2, cs1, sn1 = ai, ci, 1.0, 0.0
-        if rt2 < rt1:
-            out[0, i], out[1, i], out[2, i], out[3, i] = rt1, rt2, cs1, sn1
-        else:
-            out[0, i], out[1, i], out[2, i], out[3, i] = rt2, rt1, -sn1, cs1
+        out[0, i], out[1, i], out[2, i], out[3, i] = sym2_eig_formula(a[i], b[i], c[i])
 
 
 def from_eig(cos: np.ndarray, sin: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
