@@ -78,8 +78,12 @@ class Kernel:
         stop rules (:data:`DEPENDENCIES`). A stamp per kernel in :func:`kernel_dir` holds the digest of
         those sources at the last compile; a different digest empties this kernel's cache index.
         """
+        import hashlib
+
         fn = self.py_func
-        stamp = os.path.join(kernel_dir(), "stamps", f"{fn.__module__}.{fn.__qualname__}")
+        # Per source file: two checkouts of the project keep separate numba caches, so separate stamps.
+        where = hashlib.sha1(fn.__code__.co_filename.encode()).hexdigest()[:8]
+        stamp = os.path.join(kernel_dir(), "stamps", f"{fn.__module__}.{fn.__qualname__}.{where}")
         digest = dependency_digest()
         try:
             with open(stamp, encoding="utf-8") as fh:
