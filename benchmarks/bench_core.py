@@ -88,34 +88,51 @@ def torch_loop(starts: np.ndarray, steps: int, a: float = 1.0, b: float = 100.0)
     return out
 
 
-def jax_job(steps: int, a: float = 1.0, b: float = 100.0) -> Any:
-    """A jitted ``(n, 2) -> ((n, 2) final points, (n,) final values)`` for the same Adam job."""
+def jax_adam(steps: int, a: float = 1.0, b: float = 100.0) -> tuple[Any, Any]:
+    """``(final(lr, b1, p0), rosen)``: Adam on Rosenbrock in JAX (``lax.scan``), not yet vmapped or jitted.
+
+    ``final`` returns the point ``(2,)`` after ``steps`` steps from ``p0``; the gradient is written as the
+    landscape writes it, so rounding matches. The basin map (here) and the tuning map (bench_sweep) vmap it.
+    """
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    b2, eps = 0.999, 1e-8
 
     def rosen(p):
         return (a - p[0]) ** 2 + b * (p[1] - p[0] ** 2) ** 2
 
     def grad(p):
-        # The analytic gradient, written as the landscape writes it, so rounding matches.
         r = p[1] - p[0] * p[0]
         return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
 
-    def one_start(p0):
+    def final(lr, b1, p0):
         def body(carry, t):
             p, m, v = carry
             g = grad(p)
             m = b1 * m + (1.0 - b1) * g
             v = b2 * v + (1.0 - b2) * g * g
             denom = jnp.sqrt(v) / jnp.sqrt(1.0 - b2**t) + eps
-            p = p - LR * (m / ((1.0 - b1**t) * denom))
+            p = p - lr * (m / ((1.0 - b1**t) * denom))
             return (p, m, v), None
 
         zeros = jnp.zeros_like(p0)
         (p, _, _), _ = jax.lax.scan(body, (p0, zeros, zeros), jnp.arange(1, steps + 1, dtype=jnp.float64))
+        return p
+
+    return final, rosen
+
+
+def jax_job(steps: int, a: float = 1.0, b: float = 100.0) -> Any:
+    """A jitted ``(n, 2) -> ((n, 2) final points, (n,) final values)`` for the same Adam job."""
+    import jax
+    import jax.numpy as jnp
+
+    final, rosen = jax_adam(steps, a, b)
+
+    def one_start(p0):
+        p = final(LR, 0.9, p0)
         return p, rosen(p)
 
     compiled = jax.jit(jax.vmap(one_start))

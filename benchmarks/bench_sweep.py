@@ -27,6 +27,7 @@ import landscapes
 import nets
 import optimizers
 from benchmarks._timing import Goal, best_of, interleaved
+from benchmarks.bench_core import jax_adam
 
 STEPS = 500
 START = (-1.2, 1.0)
@@ -46,29 +47,10 @@ def jax_job(steps: int, a: float = 1.0, b: float = 100.0) -> Any:
     import jax
     import jax.numpy as jnp
 
-    jax.config.update("jax_enable_x64", True)
-    b2, eps = 0.999, 1e-8
-
-    def rosen(p):
-        return (a - p[0]) ** 2 + b * (p[1] - p[0] ** 2) ** 2
-
-    def grad(p):
-        r = p[1] - p[0] * p[0]
-        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+    final, rosen = jax_adam(steps, a, b)
 
     def one(lr, b1, p0):
-        def body(carry, t):
-            p, m, v = carry
-            g = grad(p)
-            m = b1 * m + (1.0 - b1) * g
-            v = b2 * v + (1.0 - b2) * g * g
-            denom = jnp.sqrt(v) / jnp.sqrt(1.0 - b2**t) + eps
-            p = p - lr * (m / ((1.0 - b1**t) * denom))
-            return (p, m, v), None
-
-        zeros = jnp.zeros_like(p0)
-        (p, _, _), _ = jax.lax.scan(body, (p0, zeros, zeros), jnp.arange(1, steps + 1, dtype=jnp.float64))
-        return rosen(p)
+        return rosen(final(lr, b1, p0))
 
     compiled = jax.jit(jax.vmap(jax.vmap(one, in_axes=(None, 0, None)), in_axes=(0, None, None)))
 

@@ -16,6 +16,7 @@ import torch
 from scipy.optimize import rosen_der
 
 import optimizers
+from tests.reference_paths import our_path, torch_path
 
 STEPS = 50
 RTOL = 1e-12
@@ -88,36 +89,16 @@ def _rosenbrock():
 PROBLEMS = {"rosenbrock": _rosenbrock, "quadratic5": _quadratic}
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    # torch keeps scalar state (step, NAdam's mu_product) in the default dtype; float32 would round it.
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+# torch keeps scalar state (step, NAdam's mu_product) in the default dtype; float32 would round it.
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def _torch_path(grad_fn, start: np.ndarray, cls, kwargs, steps: int = STEPS) -> np.ndarray:
-    p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
-    opt = cls([p], **kwargs)
-    path = [start.copy()]
-    for _ in range(steps):
-        x = p.detach().numpy().copy()
-        p.grad = torch.tensor(grad_fn(x[None, :])[0], dtype=torch.float64)
-        opt.step()
-        path.append(p.detach().numpy().copy())
-    return np.array(path)
+    return torch_path(start, lambda params: cls(params, **kwargs), steps, grad_fn)
 
 
 def _our_path(grad_fn, starts: np.ndarray, name: str, hparams, steps: int = STEPS) -> np.ndarray:
-    opt = optimizers.get(name, **hparams)
-    p = starts.copy()
-    state = opt.init(p)
-    path = [p]
-    for _ in range(steps):
-        p, state = opt.step(p, grad_fn(p), state)
-        path.append(p)
-    return np.array(path)
+    return our_path(name, starts, steps, grad_fn, **hparams)
 
 
 @pytest.mark.parametrize("problem", list(PROBLEMS))
