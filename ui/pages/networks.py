@@ -197,10 +197,32 @@ def main() -> None:
         st.error(f"Hidden sizes: {echo(err, 160)}. The other settings are kept; fix the text in the sidebar.")
         return
     timing["sidebar"] = time.perf_counter() - t_start
-    _body(values, hidden, timing)
+    runnable = _runnable(values, hidden)
+    if not runnable:
+        st.info("None of these optimizers can train this network; change the network or add another optimizer.")
+        return
+    _body({**values, "optimizers": runnable}, hidden, timing)
     timing["total"] = time.perf_counter() - t_start
     parts = ", ".join(f"{k} {v:.2f}" for k, v in timing.items() if k != "total")
     st.caption(f"Server time for this view: {timing['total']:.2f} s ({parts}).")
+
+
+def _runnable(values: dict[str, Any], hidden: tuple[int, ...]) -> tuple[OptEntry, ...]:
+    """The optimizers that can start on this network; each one that cannot gets a notice with its reason.
+
+    Some refuse a size (Shampoo and SOAP keep a P × P matrix per run up to P = 128); the others still run,
+    and the link keeps every optimizer.
+    """
+    n_params = get_problem(problem_args(values, hidden, batch_of(values, values["optimizers"][0]))).n_params
+    kept = []
+    for i, e in enumerate(values["optimizers"]):
+        try:
+            e.config.build().init(np.zeros((1, n_params)))
+        except ValueError as err:
+            st.warning(f"Optimizer {i + 1} is not run on this network: {echo(err, 200)}", icon=":material/block:")
+            continue
+        kept.append(e)
+    return tuple(kept)
 
 
 def _train_all(values: dict[str, Any], hidden: tuple[int, ...], timing: dict[str, float]
