@@ -12,6 +12,7 @@ compare both on zeros, infinities and NaNs.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,9 +43,24 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
+def clip(x: Any, lo: Any, hi: Any) -> Any:
+    """``np.clip(x, lo, hi)``: NaN stays NaN; in scalar code ``lo`` where ``x < lo``, then ``hi`` where above ``hi``."""
+    return np.clip(x, lo, hi)
+
+
 def lerp(a: Any, b: Any, w: Any) -> Any:
     """``torch.lerp(a, b, w)`` as torch computes it: ``a + w(b − a)`` for ``|w| < ½``, else ``b − (b − a)(1 − w)``."""
     return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1.0 - w))
+
+
+def pow(x: Any, y: Any) -> Any:
+    """``x ** y`` through the C library's ``pow`` one value at a time, as Python's ``**`` and compiled code call it
+    (numpy's vectorized ``power`` may round differently)."""
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        xb, yb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        return np.fromiter(map(math.pow, xb.ravel().tolist(), yb.ravel().tolist()), np.float64, xb.size
+                           ).reshape(xb.shape)
+    return math.pow(x, y)
 
 
 def exp(x: Any) -> Any:
@@ -113,8 +129,15 @@ def register_scalar_forms() -> None:
     def _where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
 
+    def _clip(x: Any, lo: Any, hi: Any) -> Any:
+        low = lo if x < lo else x  # np.clip's order: the floor, then the ceiling (its signed zeros and NaN follow)
+        return hi if low > hi else low
+
     def _lerp(a: Any, b: Any, w: Any) -> Any:
         return a + w * (b - a) if abs(w) < 0.5 else b - (b - a) * (1.0 - w)
+
+    def _pow(a: Any, b: Any) -> Any:
+        return math.pow(a, b)
 
     def _exp(x: Any) -> Any:
         return math.exp(x)
@@ -129,10 +152,14 @@ def register_scalar_forms() -> None:
         return math.sin(x)
 
     for fn, impl in ((sqrt, _sqrt), (maximum, _maximum), (minimum, _minimum), (sign, _sign), (where, _where),
-                     (exp, _exp), (log, _log), (cos, _cos), (sin, _sin)):
+                     (pow, _pow), (exp, _exp), (log, _log), (cos, _cos), (sin, _sin)):
         scalar(fn, impl)
 
-    # Named like its implementation's parameters, which the three-argument form above is not.
+    # Named like their implementations' parameters, which the three-argument form above is not.
+    @overload(clip)
+    def _typed_clip(x: Any, lo: Any, hi: Any) -> Any:
+        return _clip if numbers(x, lo, hi) else None
+
     @overload(lerp)
     def _typed_lerp(a: Any, b: Any, w: Any) -> Any:
         return _lerp if numbers(a, b, w) else None

@@ -70,8 +70,12 @@ class Landscape:
     #: tuple of :meth:`kernel_params`. numpy runs it on whole arrays of coordinates (:meth:`value_and_grad`);
     #: the compiled :attr:`kernel` is generated from it and calls it one point at a time.
     formula: ClassVar[Callable[..., Any] | None] = None
-    #: Likewise for :meth:`hessian`: ``hessian_formula(x, y, q) -> (h_xx, h_xy, h_yy)`` (numpy only).
+    #: Likewise for :meth:`hessian`: ``hessian_formula(x, y, q) -> (h_xx, h_xy, h_yy)``.
     hessian_formula: ClassVar[Callable[..., Any] | None] = None
+    #: The Hessian's diagonal compiled from :attr:`hessian_formula` (set for a class that defines one):
+    #: ``hessian_kernel(P, sp, H)`` writes ``h_xx`` into ``H[0]`` and ``h_yy`` into ``H[1]`` for the points
+    #: ``P`` ``(2, n)``, as :meth:`hessian` computes them; the fused backend's input for Sophia.
+    hessian_kernel: ClassVar[Kernel | None] = None
     #: The optimizers the surface opens with, as plain dicts (``lessons.demos.demo_configs`` builds them):
     #: ``"name"``, any of its hyperparameters, transform fields such as ``"clip_mode"``, and ``"label"``.
     demo: ClassVar[tuple[dict[str, Any], ...]] = (
@@ -82,6 +86,10 @@ class Landscape:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("formula") is not None:
             cls.kernel = DerivedKernel(cls.__dict__["formula"], lambda: _surface_loop(cls), "surface")
+        if cls.__dict__.get("hessian_formula") is not None:
+            cls.hessian_kernel = DerivedKernel(cls.__dict__["hessian_formula"], lambda: _hessian_loop(cls), "hessian")
+        elif "hessian" in cls.__dict__:  # a hand-written Hessian: no compiled diagonal inherited from a parent
+            cls.hessian_kernel = None
 
     def __init__(self, **params: Any) -> None:
         self.params = resolve(self.specs, params, self.name)
@@ -175,6 +183,18 @@ def _surface_loop(cls: type[Landscape]) -> str:
             "        f[i] = fi\n"
             "        G[0, i] = gx\n"
             "        G[1, i] = gy\n")
+
+
+def _hessian_loop(cls: type[Landscape]) -> str:
+    """Source of the compiled loop around ``cls.hessian_formula``: ``loop(P, sp, H)``, the diagonal only."""
+    n = len(cls().kernel_params())
+    q = "(" + "".join(f"sp[{j}], " for j in range(n)) + ")"
+    return ("def loop(P, sp, H):\n"
+            f"    q = {q}\n"
+            "    for i in range(P.shape[1]):\n"
+            "        hxx, hxy, hyy = formula(P[0, i], P[1, i], q)\n"
+            "        H[0, i] = hxx\n"
+            "        H[1, i] = hyy\n")
 
 
 def stack_grad(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:

@@ -166,6 +166,25 @@ class Optimizer:
     #: compiled :attr:`kernel` is generated from it and calls it one element at a time. Branch only on
     #: numbers that are shared by every run (flags, weight decay), never on per-run ones.
     rule: ClassVar[Callable[..., Any] | None] = None
+    #: The update of one whole run on a 2-D point, written once (optional, for updates that are not elementwise:
+    #: sums over a run's coordinates, a 2 × 2 matrix per run): ``point_rule(g, p, s, c) -> (d, s_new)`` in
+    #: scalar arithmetic and :mod:`common.ops` (plus :func:`common.jit.shared` helpers), where ``g``, ``p`` and
+    #: ``d`` are pairs ``(x, y)``, a sum over the run is written out (``x0 * y0 + x1 * y1``), ``s`` and
+    #: ``s_new`` are flat tuples holding, for each row of :attr:`point_rows`, its x entry then its y entry, and
+    #: ``c`` is :meth:`kernel_coefs` (per-run numbers as ``(k, 1)`` columns, which the rule sees as one number
+    #: per run). numpy runs it on ``(k,)`` columns (:meth:`direction` on a 2-D problem); the compiled
+    #: :attr:`kernel` is generated from it and calls it one run at a time. Any other d takes
+    #: :meth:`direction_any_d`. Branch only on numbers shared by every run.
+    point_rule: ClassVar[Callable[..., Any] | None] = None
+    #: With :attr:`point_rule`: where each state entry lives, as rows of two entries (the x and the y half of a
+    #: kernel state row): ``"m[0]"`` is coordinate 0 of the ``(k, 2)`` entry ``m``, ``"d"`` a ``(k,)`` entry,
+    #: ``"H[0,1]"`` an entry of a ``(k, 2, 2)`` one, ``None`` an unused half. Every entry :meth:`init_state` makes
+    #: must be named; an entry the run does not keep reads as ``0.0`` and its result is dropped.
+    point_rows: ClassVar[tuple[tuple[str | None, str | None], ...]] = ()
+    #: Inputs of :attr:`needs` that the update reads from a state entry: ``{"hessian_diag": "hessian"}`` makes the
+    #: input overwrite that entry before the update on the steps that take it (and the fused backend writes it
+    #: there from the surface's compiled Hessian diagonal, :attr:`landscapes.base.Landscape.hessian_kernel`).
+    input_slots: ClassVar[Mapping[str, str]] = {}
     #: What the state holds and what it means, for the X-ray (:meth:`xray`); see :class:`StateField`.
     state_fields: ClassVar[tuple[StateField, ...]] = ()
     #: Hyperparameters that may be given as an array of shape ``(k,)``, one value per run, so that a grid of
@@ -184,6 +203,9 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         if "rule" in cls.__dict__ and cls.__dict__["rule"] is not None:
             cls.kernel = DerivedKernel(cls.__dict__["rule"], lambda: _direction_loop(cls), "direction")
+        if cls.__dict__.get("point_rule") is not None:
+            cls._point_entries = tuple(_parse_entry(e) for row in cls.point_rows for e in row)
+            cls.kernel = DerivedKernel(cls.__dict__["point_rule"], lambda: _point_loop(cls), "point")
 
     @classmethod
     def slots(cls) -> tuple[str, ...]:
@@ -311,7 +333,12 @@ class Optimizer:
         t : int
             The step being taken, starting at 1.
         """
-        rule = type(self).rule
+        cls = type(self)
+        if cls.point_rule is not None:
+            if grads.shape[1] == 2:
+                return self._point_direction(grads, state, params, t)
+            return self.direction_any_d(grads, state, params, t)
+        rule = cls.rule
         if rule is None:
             raise NotImplementedError
         names = self.slots()
@@ -319,9 +346,50 @@ class Optimizer:
             d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
         return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
 
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """:meth:`direction` for a problem of any dimension but 2 (a network), with a :attr:`point_rule`."""
+        raise ValueError(f"{self.name} runs on 2-D problems only")
+
+    def _point_direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                         ) -> tuple[np.ndarray, State]:
+        """:attr:`point_rule` on the ``(k,)`` columns of a 2-D problem (see :attr:`point_rows`)."""
+        entries = type(self)._point_entries
+        s = tuple(0.0 if e is None or e[0] not in state else state[e[0]][(slice(None), *e[1])] for e in entries)
+        coefs = tuple(c.reshape(-1) if isinstance(c, np.ndarray) and c.ndim == 2 else c for c in self.kernel_coefs(t))
+        with np.errstate(all="ignore"):  # a diverging run's inf and NaN are the runner's to judge, not warnings
+            (dx, dy), values = type(self).point_rule((grads[:, 0], grads[:, 1]), (params[:, 0], params[:, 1]), s,
+                                                     coefs)
+        k = grads.shape[0]
+        new = {name: np.empty(np.shape(value)) for name, value in state.items()}
+        for e, value in zip(entries, values, strict=True):
+            if e is not None and e[0] in new:
+                new[e[0]][(slice(None), *e[1])] = value
+        d = np.empty((k, 2))
+        d[:, 0], d[:, 1] = dx, dy
+        return d, new
+
+    def kernel_init(self, params: np.ndarray) -> np.ndarray:
+        """The kernel's state for runs starting at ``params`` ``(n, 2)``: ``(rows, 2n)``, each row its x half (the n
+        runs) then its y half, as the fused backend lays out points. :meth:`kernel_state` for an elementwise
+        :attr:`rule`; with a :attr:`point_rule`, :meth:`init` packed by :attr:`point_rows`."""
+        n = params.shape[0]
+        if type(self).point_rule is None:
+            return np.ascontiguousarray(self.kernel_state(2 * n), dtype=np.float64)
+        state = self.init(params)
+        S = np.zeros((len(type(self).point_rows), 2 * n))
+        for r, row in enumerate(type(self).point_rows):
+            for half, e in enumerate(row):
+                entry = _parse_entry(e)
+                if entry is not None and entry[0] in state:
+                    S[r, half * n:(half + 1) * n] = state[entry[0]][(slice(None), *entry[1])]
+        return S
+
     def kernel_state(self, n: int) -> np.ndarray:
         """Initial ``(rows, n)`` state for :attr:`kernel`, zeros: with a :attr:`rule`, one row per slot up to the
         last one :meth:`init_state` keeps (the generated loop reads missing trailing rows as 0)."""
+        if type(self).point_rule is not None:
+            return np.zeros((len(type(self).point_rows), n))
         if type(self).rule is None:
             return np.zeros((0, n))
         kept = self.init_state(np.zeros((1, 1)))
@@ -413,6 +481,14 @@ class Optimizer:
         """
         _, d, k = S.shape
         present = self.init(np.zeros((k, d)))
+        if type(self).point_rule is not None:
+            out: State = {"t": t, **{name: np.empty(np.shape(v)) for name, v in present.items() if name != "t"}}
+            for r, row in enumerate(type(self).point_rows):
+                for half, e in enumerate(row):
+                    entry = _parse_entry(e)
+                    if entry is not None and entry[0] in out:
+                        out[entry[0]][(slice(None), *entry[1])] = S[r, half]
+            return out
         stored = [f.name for f in self.state_fields if f.derive is None]
         return {"t": t, **{name: S[row].T.copy() for row, name in enumerate(stored) if name in present}}
 
@@ -439,6 +515,31 @@ def _direction_loop(cls: type[Optimizer]) -> str:
                   f"            di, new = formula(g[i], p[i], {state}, {coefs})",
                   *(f"            S{j}[i] = new[{j}]" for j in range(r)),
                   "            d[i] = di"]
+    return "\n".join(lines) + "\n"
+
+
+def _parse_entry(spec: str | None) -> tuple[str, tuple[int, ...]] | None:
+    """``"m[0]"`` -> ``("m", (0,))``, ``"H[0,1]"`` -> ``("H", (0, 1))``, ``"d"`` -> ``("d", ())`` (see :attr:`Optimizer.point_rows`)."""
+    if spec is None:
+        return None
+    name, _, index = spec.partition("[")
+    return name, tuple(int(i) for i in index.rstrip("]").split(",")) if index else ()
+
+
+def _point_loop(cls: type[Optimizer]) -> str:
+    """Source of the compiled loop around ``cls.point_rule``: ``loop(g, p, S, c, d)`` as :attr:`Optimizer.kernel`
+    documents, one run at a time: run ``i`` of ``n`` has its x at ``i`` and its y at ``n + i`` (the fused
+    backend's ``(2, n)`` points, flattened), and so has each state row."""
+    rows, n_coefs = len(cls.point_rows), len(cls().kernel_coefs(1))
+    coefs = "(" + "".join(f"at(c{j}, i), " for j in range(n_coefs)) + ")"
+    state = "(" + "".join(f"S{r}[i], S{r}[j], " for r in range(rows)) + ")"
+    lines = ["def loop(g, p, S, c, d):", "    n = g.shape[0] // 2", *(f"    c{j} = c[{j}]" for j in range(n_coefs)),
+             *(f"    S{r} = S[{r}]" for r in range(rows)),
+             "    for i in range(n):",
+             "        j = n + i",
+             f"        di, new = formula((g[i], g[j]), (p[i], p[j]), {state}, {coefs})",
+             *(f"        S{r}[i], S{r}[j] = new[{2 * r}], new[{2 * r + 1}]" for r in range(rows)),
+             "        d[i], d[j] = di[0], di[1]"]
     return "\n".join(lines) + "\n"
 
 

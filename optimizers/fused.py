@@ -49,15 +49,15 @@ MIN_BLOCK = 2048
 MAX_TABLE = 4_000_000
 
 
-#: The attribute that holds a formula written once, from which ``method`` and its kernel are both derived.
-_SOURCE = {"direction": "rule", "value_and_grad": "formula"}
+#: The attributes that hold a formula written once, from which ``method`` and its kernel are both derived.
+_SOURCE = {"direction": ("rule", "point_rule"), "value_and_grad": ("formula",)}
 
 
 def _owns(obj: Any, method: str) -> bool:
     """True when the class that defines ``method`` (or the formula it is derived from) for ``obj`` also has ``kernel``."""
-    source = _SOURCE.get(method, method)
+    sources = _SOURCE.get(method, (method,))
     for cls in type(obj).__mro__:
-        if cls.__dict__.get(source) is not None:
+        if any(cls.__dict__.get(source) is not None for source in sources):
             return cls.__dict__.get("kernel") is not None
         if method in cls.__dict__:
             return cls.__dict__.get("kernel") is not None
@@ -92,6 +92,11 @@ def unsupported(problem: Any, optimizer: Optimizer, *, metrics: Any = None) -> s
         return "gradient noise is drawn by numpy's generator"
     if not _owns(base, "direction"):
         return f"{type(base).__name__} has no compiled kernel"
+    for name in base.needs:
+        if name not in type(base).input_slots:
+            return f"{type(base).__name__} needs {name}, which the fused backend does not make"
+        if name == "hessian_diag" and getattr(type(problem), "hessian_kernel", None) is None:
+            return f"{type(problem).__name__} has no compiled Hessian (Sophia needs its diagonal)"
     return None
 
 
@@ -148,6 +153,11 @@ class Plan:
     run_lrs: np.ndarray | None = None
     #: Steps per stretch of tables (:data:`MAX_TABLE`).
     chunk: int = 1
+    #: With an optimizer that reads the Hessian diagonal (:attr:`~optimizers.base.Optimizer.input_slots`): the
+    #: state row it is written into, and ``(steps + 1,)`` flags of the steps that take it (``needs_at``); else -1
+    #: and an empty table, and the loop never asks.
+    hessian_row: int = -1
+    hessian_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint8))
     _tables: dict[tuple[int, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -208,6 +218,11 @@ def plan(problem: Any, optimizer: Optimizer, steps: int, *, window: Any, critica
     )
     if codes is not None:
         out.per_element = tuple(tab is not None for tab in out.tables(1, out.chunk)[1])
+    slot = type(base).input_slots.get("hessian_diag") if "hessian_diag" in base.needs else None
+    if slot is not None:
+        out.hessian_row = base.slots().index(slot)
+        out.hessian_steps = np.array([0, *("hessian_diag" in base.needs_at(t) for t in range(1, steps + 1))],
+                                     dtype=np.uint8)
     return out
 
 
@@ -369,6 +384,8 @@ def _compile(p: Plan) -> np.ndarray:
 
     for kern in (_finite_start, _commit, type(p.problem).kernel):
         kern.compiled()
+    if p.hessian_row >= 0:
+        type(p.problem).hessian_kernel.compiled()
     fused_loop.steps()
     return _addresses(p)
 
@@ -425,8 +442,9 @@ def _addresses(p: Plan) -> np.ndarray:
     critical points (whose writability is part of their type), so the types, and the addresses, depend only on
     the key below.
     """
+    hessian = type(p.problem).hessian_kernel if p.hessian_row >= 0 else None
     key = (type(p.problem).kernel, type(p.base).kernel, p.clip_mode, p.per_element, p.lr_per_run,
-           p.sp.flags.writeable, p.critical.flags.writeable)
+           p.sp.flags.writeable, p.critical.flags.writeable, hessian)
     if key in _ADDRESSES:
         return _ADDRESSES[key]
     from numba import types
@@ -446,7 +464,7 @@ def _addresses(p: Plan) -> np.ndarray:
         advance_args=(two, two, u8, lr, p.decay, two),
         commit_args=(two, two, one, one, two, two, u8, i8, i64, two, one, types.int64, p.explode, p.window,
                      p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol, p.near2, p.stop, u8),
-        clip_args=(two, p.clip_threshold, two),
+        clip_args=(two, p.clip_threshold, two), hessian=hessian, hessian_args=(two, p.sp, two),
     )
     return _ADDRESSES[key]
 
@@ -474,7 +492,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     f, fn = np.empty(n), np.empty(n)
     Gc = np.empty((2, n))
     D = np.empty((2, n))
-    S = np.ascontiguousarray(p.base.kernel_state(2 * n), dtype=np.float64)
+    S = np.ascontiguousarray(p.base.kernel_init(starts[lo:hi]), dtype=np.float64)
     active = np.ones(n, dtype=np.uint8)
     attention = np.zeros(n, dtype=np.uint8)
     status = np.zeros(n, dtype=np.int8)
@@ -515,7 +533,7 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
                 P, Pn, f, fn, G, Gn, Gc, D, S, active, attention, status, status_step, escape, bad_value, coefs,
                 segments, buf, lrs, c_lo, t, t_hi, n_active, p.sp, p.decay,
                 p.clip_threshold, p.explode, p.window, p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol,
-                p.near2, p.stop, fns)
+                p.near2, p.stop, fns, p.hessian_row, p.hessian_steps)
             if swapped:
                 P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
             if done_t == t_hi and t_hi in rec_at:

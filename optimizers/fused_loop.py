@@ -108,14 +108,16 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
            segments: np.ndarray, buf: np.ndarray, lrs: np.ndarray, t_base: int, t_lo: int, t_hi: int, n_active: int,
            sp: np.ndarray, decay: float, clip_threshold: float, explode: float, window: np.ndarray, has_window: int,
            grad_tol: float, g_thr: float, critical: np.ndarray, x_tol: float, near2: float, stop: int,
-           fns: np.ndarray) -> tuple[int, int, int]:
+           fns: np.ndarray, h_row: int, h_steps: np.ndarray) -> tuple[int, int, int]:
     """Steps ``t_lo..t_hi`` of one block: the body of the fused runner's loop, for each step.
 
     Points, values and gradients swap between the two buffers of each pair after
     every step, as in the Python loop. ``coefs`` and ``lrs`` hold the numbers of
     steps ``t_base, t_base + 1, …`` (see :func:`direction_type`, :func:`lr_type`).
     ``fns`` holds the addresses of the clip (0 for none), direction, advance,
-    landscape and commit kernels, from :func:`addresses`.
+    landscape and commit kernels and of the surface's Hessian diagonal (0 for none), from :func:`addresses`.
+    On the steps ``t`` with ``h_steps[t]`` set, the Hessian diagonal at the points the step starts from is
+    written into the state row ``h_row`` before the direction (Sophia's input; ``h_row`` is -1 otherwise).
 
     Returns
     -------
@@ -135,6 +137,9 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
             _pointer(fns[0], None, (G, clip_threshold, Gc))(G, clip_threshold, Gc)
             g_used = Gc
         c = _numbers(coefs, s, segments, buf)
+        if h_row >= 0 and h_steps[t] != 0:
+            H = S[h_row].reshape(P.shape)
+            _pointer(fns[5], None, (P, sp, H))(P, sp, H)
         gf, pf, df = g_used.reshape(-1), P.reshape(-1), D.reshape(-1)
         _pointer(fns[1], None, (gf, pf, S, c, df))(gf, pf, S, c, df)
         lr = _at_step(lrs, s)
@@ -172,16 +177,17 @@ def lr_type(lrs: np.ndarray) -> Any:
 
 def addresses(*, vg: Kernel, direction: Kernel, advance: Kernel, commit: Kernel, clip: Kernel | None,
               vg_args: tuple, direction_args: tuple, advance_args: tuple, commit_args: tuple,
-              clip_args: tuple) -> np.ndarray:
+              clip_args: tuple, hessian: Kernel | None = None, hessian_args: tuple = ()) -> np.ndarray:
     """``fns`` for :func:`_steps`: each kernel compiled (or loaded) for the types of its arguments in the loop.
 
     Each ``*_args`` is a tuple of numba types, or of values whose ``typeof`` is the type.
     """
     from numba import typeof
 
-    out = np.zeros(5, dtype=np.int64)
+    out = np.zeros(6, dtype=np.int64)
     wanted = ((clip, clip_args, types.none), (direction, direction_args, types.none),
-              (advance, advance_args, types.none), (vg, vg_args, types.none), (commit, commit_args, types.int64))
+              (advance, advance_args, types.none), (vg, vg_args, types.none), (commit, commit_args, types.int64),
+              (hessian, hessian_args, types.none))
     for j, (kern, args, ret) in enumerate(wanted):
         if kern is None:
             continue

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from common import ops
 from common.spec import Spec
 from optimizers.adam import BETA1, BETA2, EPS
 from optimizers.base import (
@@ -27,6 +28,44 @@ def _scale(opt: Prodigy, s: StepView) -> np.ndarray:
     k = len(s.lr)
     eps = per_run(opt.hparams["eps"], k)
     return s.lr[:, None] * s.prev["d"][:, None] / (np.sqrt(s.state["exp_avg_sq"]) + s.state["d"][:, None] * eps)
+
+
+def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): the same operations, in the
+    same order, as :meth:`Prodigy.direction_any_d` on a row, with its sums over θ written out."""
+    g0, g1 = g
+    m0, m1, v0, v1, s0, s1, q0, q1, d, d_max, numer, steps = s
+    lr, b1, b2, b3, d0, eps, decay, coupled, decoupled, bias, safeguard, d_coef, growth = c
+    bc = ops.pow(1.0 - ops.pow(b2, steps + 1.0), 0.5) / (1.0 - ops.pow(b1, steps + 1.0)) if bias else 1.0
+    dlr = d * lr * bc
+    if coupled:
+        g0, g1 = g0 + decay * p[0], g1 + decay * p[1]
+    # numpy's sums start from 0.0, which only a sum of two -0.0 tells apart.
+    delta_numerator = (d / d0) * dlr * (0.0 + g0 * (q0 - p[0]) + g1 * (q1 - p[1]))
+    if b1 > 0:
+        m0, m1 = m0 * b1 + g0 * (d * (1.0 - b1)), m1 * b1 + g1 * (d * (1.0 - b1))
+    v0, v1 = v0 * b2 + g0 * g0 * (d * d * (1.0 - b2)), v1 * b2 + g1 * g1 * (d * d * (1.0 - b2))
+    s_alpha = (d / d0) * (d if safeguard else dlr)
+    s0, s1 = s0 * b3 + g0 * s_alpha, s1 * b3 + g1 * s_alpha
+    d_denom = 0.0 + abs(s0) + abs(s1)
+    live = d_denom != 0
+    numerator = numer * b3 + delta_numerator
+    d_hat = d_coef * numerator / ops.where(live, d_denom, 1.0)
+    d_new = ops.where(d == d0, ops.maximum(d, d_hat), d)
+    d_max_new = ops.maximum(d_max, d_hat)
+    d_new = ops.minimum(d_max_new, d_new * growth)
+    d_after = ops.where(live, d_new, d)
+    state = (m0, m1, v0, v1, s0, s1, q0, q1, d_after, ops.where(live, d_max_new, d_max),
+             ops.where(live, numerator, numer), steps + ops.where(live, 1.0, 0.0))
+    step = d * bc
+    if b1 > 0:
+        u0, u1 = step * (m0 / (ops.sqrt(v0) + d_after * eps)), step * (m1 / (ops.sqrt(v1) + d_after * eps))
+    else:
+        u0 = (step * d_after) * (g0 / (ops.sqrt(v0) + d_after * eps))
+        u1 = (step * d_after) * (g1 / (ops.sqrt(v1) + d_after * eps))
+    if decoupled:
+        u0, u1 = u0 + (decay * step) * p[0], u1 + (decay * step) * p[1]
+    return (ops.where(live, u0, 0.0), ops.where(live, u1, 0.0)), state
 
 
 class Prodigy(Optimizer):
@@ -106,6 +145,9 @@ class Prodigy(Optimizer):
     )
     #: The estimate of d reads lr (as the package's does), so lr is part of the direction.
     direction_uses_lr: ClassVar[bool] = True
+    point_rule = _point
+    point_rows = (("exp_avg[0]", "exp_avg[1]"), ("exp_avg_sq[0]", "exp_avg_sq[1]"), ("s[0]", "s[1]"),
+                  ("p0[0]", "p0[1]"), ("d", "d_max"), ("d_numerator", "k"))
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -121,7 +163,20 @@ class Prodigy(Optimizer):
             state["exp_avg"] = np.zeros_like(params)
         return state
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        decay = float(h["weight_decay"])
+        return (h["lr"], float(h["beta1"]), float(h["beta2"]),
+                float(h["beta3"]) if h["beta3"] > 0 else math.sqrt(h["beta2"]), float(h["d0"]), float(h["eps"]), decay,
+                float(bool(decay) and not h["decouple"]), float(bool(decay) and bool(h["decouple"])),
+                float(h["use_bias_correction"]), float(h["safeguard_warmup"]), float(h["d_coef"]),
+                float(h["growth_rate"]) if h["growth_rate"] > 0 else math.inf)
+
+    kernel_coefs_steady_from = 1
+
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
         h = self.hparams
         b1, b2, decay = h["beta1"], h["beta2"], h["weight_decay"]
         b3 = h["beta3"] if h["beta3"] > 0 else math.sqrt(b2)
