@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from common import ops
 from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, per_run
@@ -22,6 +23,29 @@ def _rms(x: np.ndarray) -> np.ndarray:
 def _python_max(a: Any, b: Any) -> Any:
     """Python's ``max(a, b)`` elementwise: ``b`` only where ``b > a`` (a NaN ``b`` loses, as in torch's code)."""
     return np.where(b > a, b, a)
+
+
+def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): the operations of
+    :meth:`Adafactor.direction_any_d` on a row, in the same order, with RMS(θ) and RMS(u) written out
+    (numpy's sums start from 0.0)."""
+    g0, g1 = g
+    v0, v1 = s
+    w, eps1_sq, eps2, rho, lr, clip_d, wd = c
+    v0, v1 = ops.lerp(v0, g0 * g0, w), ops.lerp(v1, g1 * g1, w)
+    rms = ops.sqrt(0.0 + p[0] * p[0] + p[1] * p[1]) / _SQRT2
+    alpha = ops.where(rms > eps2, rms, eps2) * rho
+    u0 = 1.0 / ops.sqrt(ops.maximum(v0, eps1_sq)) * g0
+    u1 = 1.0 / ops.sqrt(ops.maximum(v1, eps1_sq)) * g1
+    ratio = ops.sqrt(0.0 + u0 * u0 + u1 * u1) / clip_d
+    clip = ops.where(ratio > 1.0, ratio, 1.0)
+    d0, d1 = alpha / clip / lr * u0, alpha / clip / lr * u1
+    if wd:
+        d0, d1 = d0 + wd * p[0], d1 + wd * p[1]
+    return (d0, d1), (v0, v1)
+
+
+_SQRT2 = 2**0.5
 
 
 class Adafactor(Optimizer):
@@ -89,6 +113,8 @@ class Adafactor(Optimizer):
                    role="scale", derive=lambda opt, s: opt._scale(s)),
     )
     per_run = ("lr", "beta2_decay", "eps1", "eps2", "d")
+    point_rule = _point
+    point_rows = (("variance[0]", "variance[1]"),)
 
     def init_state(self, params: np.ndarray) -> State:
         return {"variance": np.zeros_like(params)}
@@ -108,7 +134,15 @@ class Adafactor(Optimizer):
         clip = _python_max(1.0, np.sqrt(np.sum(u * u, axis=1, keepdims=True)) / (u.shape[1] ** 0.5 * h["d"]))
         return u, np.broadcast_to(alpha, clip.shape), clip
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        h = self.hparams
+        eps1 = h["eps1"]
+        return (exact_pow(float(t), h["beta2_decay"]), eps1 * eps1, h["eps2"], self._rho(t), h["lr"], _SQRT2 * h["d"],
+                float(h["weight_decay"]))
+
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
         h = self.hparams
         with np.errstate(all="ignore"):
             variance = torch_lerp(state["variance"], grads * grads, exact_pow(float(t), h["beta2_decay"]))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from common import ops
 from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adamw import AdamW
@@ -150,6 +151,25 @@ def _o_norm(opt: Muon, s: StepView) -> Any:
     return np.sqrt(sum(np.einsum("kn,kn->k", o, o) for _, _, _, o in parts))
 
 
+def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
+    """One run's step on a 2-D surface (:attr:`~optimizers.base.Optimizer.point_rule`): θ is one rank-one matrix,
+    so :meth:`Muon.direction_any_d` is normalized momentum, :func:`_newton_schulz_row` of the look-ahead
+    with the sums over its two entries written out, in the same order."""
+    g0, g1 = g
+    b0, b1 = s
+    w, mu, nesterov, a, b, cc, ns_steps, eps, ratio, wd = c
+    b0, b1 = ops.lerp(b0, g0, w), ops.lerp(b1, g1, w)
+    y0, y1 = (ops.lerp(g0, b0, mu), ops.lerp(g1, b1, mu)) if nesterov else (b0, b1)
+    norm = ops.maximum(ops.sqrt(y0 * y0 + y1 * y1), eps)
+    y0, y1 = y0 / norm, y1 / norm
+    for _ in range(int(ns_steps)):
+        gram = y0 * y0 + y1 * y1
+        y0, y1 = a * y0 + (b * gram + cc * (gram * gram)) * y0, a * y1 + (b * gram + cc * (gram * gram)) * y1
+    if wd:
+        return (ratio * y0 + wd * p[0], ratio * y1 + wd * p[1]), (b0, b1)
+    return (ratio * y0, ratio * y1), (b0, b1)
+
+
 @dataclass(frozen=True)
 class _Plan:
     """The groups of one layout: Muon's matrices with their lr factors, and AdamW's coordinates."""
@@ -261,6 +281,9 @@ class Muon(Optimizer):
                    derive=_o_norm),
     )
     per_run = ("lr", "momentum")
+    #: A surface (no layout) is one 1 × 2 matrix: normalized momentum, compiled from this rule.
+    point_rule = _point
+    point_rows = (("momentum_buffer[0]", "momentum_buffer[1]"),)
     #: The problem's layout, set by :meth:`bind`; ``None``: :func:`surface_layout`.
     layout: Layout | None = None
 
@@ -327,7 +350,24 @@ class Muon(Optimizer):
             out.append((blk, ratio, u, o))
         return out
 
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        """The surface form's numbers (:func:`_point`): lerp weights, Newton–Schulz settings, lr factor, decay."""
+        h = self.hparams
+        (ratio,) = self._plan(2).ratios
+        return (1.0 - h["momentum"], h["momentum"], float(h["nesterov"]), *map(float, self.coefficients),
+                float(h["ns_steps"]), float(h["eps"]), ratio, float(h["weight_decay"]))
+
+    kernel_coefs_steady_from = 1
+
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+        if self.layout is not None:  # a network: Newton–Schulz per hidden matrix, AdamW for the rest
+            return self.direction_any_d(grads, state, params, t)
+        return super().direction(grads, state, params, t)
+
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """The step on a layout (a network), or on a point of any d but 2 without one; a 2-D surface takes
+        :func:`_point`, the same operations written out."""
         h = self.hparams
         plan = self._plan(grads.shape[1])
         d = np.empty_like(grads)
