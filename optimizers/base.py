@@ -338,12 +338,17 @@ class Optimizer:
             if grads.shape[1] == 2:
                 return self._point_direction(grads, state, params, t)
             return self.direction_any_d(grads, state, params, t)
-        rule = cls.rule
+        return self._rule_direction(grads, state, params, self.kernel_coefs(t))
+
+    def _rule_direction(self, grads: np.ndarray, state: State, params: np.ndarray, coefs: tuple
+                        ) -> tuple[np.ndarray, State]:
+        """:attr:`rule` on the whole ``(k, d)`` arrays with the numbers ``coefs``."""
+        rule = type(self).rule
         if rule is None:
             raise NotImplementedError
         names = self.slots()
         with np.errstate(all="ignore"):  # a diverging run's inf and NaN are the runner's to judge, not warnings
-            d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), self.kernel_coefs(t))
+            d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), coefs)
         return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
 
     def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
-from common.ops import lerp as torch_lerp
+from common import ops
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, per_run
+from optimizers.base import Optimizer, State, StateField, StepView, lr_spec
 from optimizers.curvature import DISTRIBUTIONS
 from optimizers.signsgd import DECOUPLE
 
@@ -25,6 +26,23 @@ def _clipped(opt: Sophia, s: StepView) -> np.ndarray:
     h = opt.hparams
     ratio = s.state["momentum"] / np.maximum(s.state["hessian_moment"], h["eps"])
     return (np.abs(ratio) > h["p"]).mean(axis=1)
+
+
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple:
+    """Sophia-H's update, elementwise (:attr:`~optimizers.base.Optimizer.rule`). The Hessian diagonal arrives in
+    the state entry ``hessian`` (:attr:`~optimizers.base.Optimizer.input_slots`) on the steps that refresh it."""
+    m, moment, hess = s
+    w1, w2, eps, rho, coupled_wd, decoupled, decay, fresh = c
+    if coupled_wd:
+        g = g + coupled_wd * p
+    m = ops.lerp(m, g, w1)
+    if fresh:
+        moment = ops.lerp(moment, hess, w2)
+    d = ops.clip(m / ops.maximum(moment, eps), -rho, rho)
+    if decoupled:
+        # The package shrinks θ by 1 − λη (or 1 − λ with fixed_decay) before the step.
+        d = d + decay * p
+    return d, (m, moment, hess)
 
 
 class Sophia(Optimizer):
@@ -84,6 +102,8 @@ class Sophia(Optimizer):
         Spec("seed", 0, low=0, high=2**32 - 1, help="Seed of Hutchinson's probes on a network.", label="probe seed"),
     )
     needs = ("hessian_diag",)
+    input_slots: ClassVar[Mapping[str, str]] = {"hessian_diag": "hessian"}
+    rule = _rule
     state_fields = (
         StateField("momentum", "m (momentum)", "Running average of the gradient.", role="momentum"),
         StateField("hessian_moment", "h (Hessian diagonal average)",
@@ -112,23 +132,30 @@ class Sophia(Optimizer):
         return {"momentum": np.zeros_like(params), "hessian_moment": np.zeros_like(params),
                 "hessian": np.zeros_like(params)}
 
+    @property
+    def direction_uses_lr(self) -> bool:
+        """With ``fixed_decay`` the decay is divided by lr inside the direction (``θ − η·d`` then shrinks by λ)."""
+        h = self.hparams
+        return bool(h["weight_decay"] and h["weight_decouple"] and h["fixed_decay"])
+
+    def kernel_coefs(self, t: Any) -> tuple[Any, ...]:
+        """:func:`_rule`'s numbers; ``fresh`` is 1 on the steps that refresh the Hessian diagonal (``t`` may be a
+        column of steps)."""
+        h = self.hparams
+        wd = float(h["weight_decay"])
+        decoupled = bool(wd and h["weight_decouple"])
+        decay = wd * (1.0 / h["lr"]) if decoupled and h["fixed_decay"] else wd
+        fresh = ((np.asarray(t) - 1) % int(h["update_period"]) == 0) * 1.0
+        return (1.0 - h["beta1"], 1.0 - h["beta2"], float(h["eps"]), float(h["p"]),
+                0.0 if decoupled else wd, float(decoupled), decay, fresh if np.ndim(t) else float(fresh))
+
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int,
                   hessian_diag: Any = None) -> tuple[np.ndarray, State]:
         h = self.hparams
-        b1, b2, wd = h["beta1"], h["beta2"], h["weight_decay"]
         if self.needs_at(t) and hessian_diag is None:
             raise ValueError(f"sophia needs the Hessian diagonal at step {t} (every {h['update_period']} steps from 1): "
                              "pass hessian_diag=, or run it through optimizers.run")
-        decoupled = wd and h["weight_decouple"]
-        g = grads + wd * params if wd and not decoupled else grads
-        m = torch_lerp(state["momentum"], g, 1.0 - b1)
-        moment, hess = state["hessian_moment"], state["hessian"]
         if hessian_diag is not None:
-            hess = np.asarray(hessian_diag, dtype=np.float64)
-            moment = torch_lerp(moment, hess, 1.0 - b2)
-        d = np.clip(m / np.maximum(moment, h["eps"]), -h["p"], h["p"])
-        if decoupled:
-            # The package shrinks θ by 1 − λη (or 1 − λ with fixed_decay) before the step.
-            rate = 1.0 / per_run(self.hparams["lr"], params.shape[0]) if h["fixed_decay"] else 1.0
-            d = d + (wd * rate) * params
-        return d, {"momentum": m, "hessian_moment": moment, "hessian": hess}
+            state = {**state, "hessian": np.asarray(hessian_diag, dtype=np.float64)}
+        coefs = self.kernel_coefs(t)
+        return self._rule_direction(grads, state, params, (*coefs[:-1], float(hessian_diag is not None)))
