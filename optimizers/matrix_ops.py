@@ -113,10 +113,35 @@ def _sym2_eig_kernel(a: np.ndarray, b: np.ndarray, c: np.ndarray, out: np.ndarra
 def from_eig(cos: np.ndarray, sin: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     """``R diag(hi, lo) Rᵀ`` with ``R = [[cos, −sin], [sin, cos]]``, shape ``(k, 2, 2)``."""
     out = np.empty((*cos.shape, 2, 2))
-    out[..., 0, 0] = cos * cos * hi + sin * sin * lo
-    out[..., 1, 1] = sin * sin * hi + cos * cos * lo
-    out[..., 0, 1] = out[..., 1, 0] = cos * sin * (hi - lo)
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 1] = from_eig_formula(cos, sin, hi, lo)
+    out[..., 1, 0] = out[..., 0, 1]
     return out
+
+
+@jit.shared
+def from_eig_formula(cos: Any, sin: Any, hi: Any, lo: Any) -> tuple[Any, Any, Any]:
+    """The entries ``(m00, m01, m11)`` of ``R diag(hi, lo) Rᵀ``, ``R = [[cos, −sin], [sin, cos]]`` (``m10 = m01``)."""
+    return cos * cos * hi + sin * sin * lo, cos * sin * (hi - lo), sin * sin * hi + cos * cos * lo
+
+
+@jit.shared
+def inverse_sqrt_formula(a: Any, b: Any, c: Any) -> tuple[Any, Any, Any]:
+    """``M^(−1/2)`` of the symmetric 2 × 2 matrices ``[[a, b], [b, c]]`` as :func:`inverse_root` gives it for
+    ``power = 2``: the entries ``(m00, m01, m11)``, each eigenvalue λ replaced by ``sign(λ)/√|λ|``."""
+    hi, lo, cos, sin = sym2_eig_formula(a, b, c)
+    return from_eig_formula(cos, sin, signed_inverse_sqrt(hi), signed_inverse_sqrt(lo))
+
+
+@jit.shared
+def signed_inverse_sqrt(lam: Any) -> Any:
+    """``sign(λ)/√|λ|`` (±inf at ±0): what ``u s^(−1/2) vᵀ`` of the SVD gives for an eigenvalue λ (u = ±v)."""
+    return np.copysign(1.0 / np.sqrt(np.abs(lam)), lam)
+
+
+@jit.shared
+def mat2_vec(m00: Any, m01: Any, m10: Any, m11: Any, v0: Any, v1: Any) -> tuple[Any, Any]:
+    """``M v`` for ``M = [[m00, m01], [m10, m11]]``, written out (see :func:`matvec`)."""
+    return m00 * v0 + m01 * v1, m10 * v0 + m11 * v1
 
 
 def inverse_root(mat: np.ndarray, power: float) -> np.ndarray:
@@ -134,6 +159,13 @@ def inverse_root(mat: np.ndarray, power: float) -> np.ndarray:
     -------
     ndarray, shape (k, d, d)
     """
+    if mat.shape[-1] == 2 and power == 2.0:
+        with np.errstate(all="ignore"):
+            out = np.empty(mat.shape)
+            out[..., 0, 0], out[..., 0, 1], out[..., 1, 1] = inverse_sqrt_formula(
+                mat[..., 0, 0], mat[..., 1, 0], mat[..., 1, 1])
+        out[..., 1, 0] = out[..., 0, 1]
+        return out
     if mat.shape[-1] == 2:
         hi, lo, cos, sin = sym2_eig(mat[..., 0, 0], mat[..., 1, 0], mat[..., 1, 1])
         return from_eig(cos, sin, _signed_root(hi, power), _signed_root(lo, power))
@@ -222,8 +254,8 @@ def matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
     there are (a BLAS call may block k rows differently from one).
     """
     if mat.shape[-1] == 2:
-        return np.stack([mat[..., 0, 0] * vec[..., 0] + mat[..., 0, 1] * vec[..., 1],
-                         mat[..., 1, 0] * vec[..., 0] + mat[..., 1, 1] * vec[..., 1]], axis=-1)
+        return np.stack(mat2_vec(mat[..., 0, 0], mat[..., 0, 1], mat[..., 1, 0], mat[..., 1, 1], vec[..., 0],
+                                 vec[..., 1]), axis=-1)
     return (mat @ vec[..., None])[..., 0]
 
 

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from common import ops
 from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
-from optimizers.matrix_ops import eigvals_desc, inverse_root, leading_angle, outer, vecmat
+from optimizers.matrix_ops import (
+    eigvals_desc,
+    inverse_root,
+    inverse_sqrt_formula,
+    leading_angle,
+    mat2_vec,
+    outer,
+    vecmat,
+)
 from optimizers.qhm import DECOUPLE, WEIGHT_DECAY
 
 #: Largest d kept as one d × d matrix per run (a network's flat θ beyond this is refused, with the reason).
@@ -25,6 +34,27 @@ def _angle(opt: Shampoo, s: StepView) -> np.ndarray:
 def _gains(opt: Shampoo, s: StepView) -> np.ndarray:
     """``η_t λᵢ^(−1/2)``: the step per unit of gradient along each eigenvector of H, largest λ first."""
     return s.lr[:, None] * eigvals_desc(s.state["pre_cond"]) ** -0.5
+
+
+def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): :meth:`Shampoo.direction_any_d`
+    with its 2 × 2 matrices as entries, ``H^(−1/2)`` from the closed form of :mod:`optimizers.matrix_ops`."""
+    g0, g1 = g
+    b0, b1, h00, h01, h10, h11, r00, r01, r10, r11 = s
+    mu, mix, coupled_wd, decoupled_wd, refresh = c
+    if mix:
+        g0, g1 = ops.lerp(g0, b0, mu), ops.lerp(g1, b1, mu)
+    if coupled_wd:
+        g0, g1 = g0 + coupled_wd * p[0], g1 + coupled_wd * p[1]
+    h00, h01, h10, h11 = h00 + g0 * g0, h01 + g0 * g1, h10 + g1 * g0, h11 + g1 * g1
+    if refresh:
+        r00, r01, r11 = inverse_sqrt_formula(h00, h10, h11)
+        r10 = r01
+    u0, u1 = mat2_vec(r00, r10, r01, r11, g0, g1)  # gᵀ H^(−1/2): the transpose times g
+    state = (u0, u1, h00, h01, h10, h11, r00, r01, r10, r11)
+    if decoupled_wd:
+        return (u0 + decoupled_wd * p[0], u1 + decoupled_wd * p[1]), state
+    return (u0, u1), state
 
 
 class Shampoo(Optimizer):
@@ -86,8 +116,21 @@ class Shampoo(Optimizer):
                    derive=_gains),
     )
 
+    point_rule = _point
+    point_rows = (("momentum_buffer[0]", "momentum_buffer[1]"), ("pre_cond[0,0]", "pre_cond[0,1]"),
+                  ("pre_cond[1,0]", "pre_cond[1,1]"), ("inv_pre_cond[0,0]", "inv_pre_cond[0,1]"),
+                  ("inv_pre_cond[1,0]", "inv_pre_cond[1,1]"))
+
     def check(self) -> None:
         require_below(self.name, self.hparams, ("momentum",))
+
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        """:func:`_point`'s numbers at step ``t``: μ, whether it mixes, the coupled and decoupled decay, whether the
+        root is recomputed."""
+        h = self.hparams
+        mu, wd, decoupled = float(h["momentum"]), float(h["weight_decay"]), bool(h["weight_decouple"])
+        return (mu, float(mu > 0.0 and t > 1), 0.0 if decoupled else wd, wd if decoupled else 0.0,
+                float(t % h["preconditioning_compute_steps"] == 0))
 
     def init_state(self, params: np.ndarray) -> State:
         k, d = params.shape
@@ -100,7 +143,9 @@ class Shampoo(Optimizer):
             state["momentum_buffer"] = np.zeros_like(params)
         return state
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
         h = self.hparams
         mu, wd, decoupled = h["momentum"], h["weight_decay"], h["weight_decouple"]
         g = grads
