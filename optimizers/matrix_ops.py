@@ -221,30 +221,34 @@ def qr_q_float32(mat: np.ndarray) -> np.ndarray:
     ndarray, shape (k, d, d)
         Orthogonal to float32 rounding.
     """
-    a = mat.astype(np.float32)
     if mat.shape[-1] != 2:
-        return np.linalg.qr(a)[0].astype(np.float64)
-    one = np.float32(1.0)
-    alpha, x = a[..., 0, 0], a[..., 1, 0]
+        return np.linalg.qr(mat.astype(np.float32))[0].astype(np.float64)
+    q = np.empty(mat.shape)
+    with np.errstate(all="ignore"):
+        q[..., 0, 0], q[..., 0, 1], q[..., 1, 0], q[..., 1, 1] = qr2_q_float32(mat[..., 0, 0], mat[..., 1, 0])
+    return q
+
+
+@jit.shared
+def qr2_q_float32(a00: Any, a10: Any) -> tuple[Any, Any, Any, Any]:
+    """The entries ``(q00, q01, q10, q11)`` of :func:`qr_q_float32` for a 2 × 2 matrix whose first column is
+    ``(a00, a10)`` (the second does not change Q): float32 arithmetic, returned as float64."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    alpha, x = np.float32(a00), np.float32(a10)
     xnorm = np.abs(x)
     # slapy2: √(α² + x²) scaled by the larger magnitude, so it neither overflows nor underflows.
-    w = np.maximum(np.abs(alpha), xnorm)
-    z = np.minimum(np.abs(alpha), xnorm)
-    safe_w = np.where(w > 0, w, one)
+    w = ops.maximum(np.abs(alpha), xnorm)
+    z = ops.minimum(np.abs(alpha), xnorm)
+    safe_w = ops.where(w > zero, w, one)
     ratio = z / safe_w
     norm = w * np.sqrt(one + ratio * ratio)
     beta = -np.copysign(norm, alpha)
-    reflect = xnorm > 0  # x = 0: already triangular, LAPACK takes τ = 0 (Q = I)
-    safe_beta = np.where(reflect, beta, one)
-    tau = np.where(reflect, (safe_beta - alpha) / safe_beta, np.float32(0.0))
-    v2 = np.where(reflect, x / np.where(reflect, alpha - safe_beta, one), np.float32(0.0))
+    reflect = xnorm > zero  # x = 0: already triangular, LAPACK takes τ = 0 (Q = I)
+    safe_beta = ops.where(reflect, beta, one)
+    tau = ops.where(reflect, (safe_beta - alpha) / safe_beta, zero)
+    v2 = ops.where(reflect, x / ops.where(reflect, alpha - safe_beta, one), zero)
     off = -tau * v2
-    q = np.empty(a.shape, dtype=np.float32)
-    q[..., 0, 0] = one - tau
-    q[..., 0, 1] = off
-    q[..., 1, 0] = off
-    q[..., 1, 1] = one + v2 * off
-    return q.astype(np.float64)
+    return np.float64(one - tau), np.float64(off), np.float64(off), np.float64(one + v2 * off)
 
 
 def matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:

@@ -7,11 +7,23 @@ from typing import Any
 
 import numpy as np
 
+from common import ops
 from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adam import EPS
 from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, require_below
-from optimizers.matrix_ops import eigenbasis, eigvals_desc, matvec, outer, qr_q_float32, vecmat
+from optimizers.matrix_ops import (
+    EIGH_JITTER,
+    eigenbasis,
+    eigvals_desc,
+    mat2_vec,
+    matvec,
+    outer,
+    qr2_q_float32,
+    qr_q_float32,
+    sym2_eig_formula,
+    vecmat,
+)
 from optimizers.shampoo import MAX_DIM
 
 BETA1 = Spec("beta1", 0.95, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average m; must be < 1.",
@@ -37,6 +49,46 @@ def _bias(b1: float, b2: float, t: int) -> float:
     """The package's step-size factor ``√(1 − β₂ˢ) / (1 − β₁ˢ)``, s = t − 1 (its first step only gathers statistics)."""
     s = t - 1
     return math.sqrt(1.0 - exact_pow(b2, s)) / (1.0 - exact_pow(b1, s))
+
+
+def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): :meth:`SOAP.direction_any_d`
+    with its 2 × 2 matrices as entries, in the same order; the eigenbasis, the float32 QR and the (stable, NaN
+    last) sort of two eigenvalue estimates written out."""
+    g0, g1 = g
+    m0, m1, v0, v1, a00, a01, a10, a11, q00, q01, q10, q11 = s
+    first, full, w1, w2, eps, normalize, bias, refresh, wd, shrink = c
+    if first:  # step 1 only gathers GG (and takes Q from eigh); θ stays
+        if full:
+            a00, a01 = ops.lerp(a00, g0 * g0, w2), ops.lerp(a01, g0 * g1, w2)
+            a10, a11 = ops.lerp(a10, g1 * g0, w2), ops.lerp(a11, g1 * g1, w2)
+            _, _, cos, sin = sym2_eig_formula(a00 + EIGH_JITTER, a10 + 0.0, a11 + EIGH_JITTER)
+            q00, q01, q10, q11 = cos, -sin, sin, cos
+        return (0.0, 0.0), (m0, m1, v0, v1, a00, a01, a10, a11, q00, q01, q10, q11)
+    m0, m1 = ops.lerp(m0, g0, w1), ops.lerp(m1, g1, w1)
+    pg0, pg1 = mat2_vec(q00, q10, q01, q11, g0, g1) if full else (g0, g1)  # gᵀQ
+    v0, v1 = ops.lerp(v0, pg0 * pg0, w2), ops.lerp(v1, pg1 * pg1, w2)
+    pm0, pm1 = mat2_vec(q00, q10, q01, q11, m0, m1) if full else (m0, m1)
+    r0, r1 = pm0 / (ops.sqrt(v0) + eps), pm1 / (ops.sqrt(v1) + eps)
+    u0, u1 = mat2_vec(q00, q01, q10, q11, r0, r1) if full else (r0, r1)  # back: Q r
+    if normalize:
+        rms = ops.sqrt((0.0 + u0 * u0 + u1 * u1) / 2.0) + eps
+        u0, u1 = u0 / rms, u1 / rms
+    u0, u1 = bias * u0, bias * u1
+    if full:
+        a00, a01 = ops.lerp(a00, g0 * g0, w2), ops.lerp(a01, g0 * g1, w2)
+        a10, a11 = ops.lerp(a10, g1 * g0, w2), ops.lerp(a11, g1 * g1, w2)
+        if refresh:  # one power iteration GG·Q, columns sorted by their estimated eigenvalues, largest first
+            p00, p10 = mat2_vec(a00, a01, a10, a11, q00, q10)
+            p01, p11 = mat2_vec(a00, a01, a10, a11, q01, q11)
+            n0, n1 = -(0.0 + q00 * p00 + q10 * p10), -(0.0 + q01 * p01 + q11 * p11)
+            swap = (n1 < n0) | ((n0 != n0) & (n1 == n1))
+            v0, v1 = ops.where(swap, v1, v0), ops.where(swap, v0, v1)
+            q00, q01, q10, q11 = qr2_q_float32(ops.where(swap, p01, p00), ops.where(swap, p11, p10))
+    state = (m0, m1, v0, v1, a00, a01, a10, a11, q00, q01, q10, q11)
+    if wd:
+        return (u0 * shrink + wd * p[0], u1 * shrink + wd * p[1]), state
+    return (u0, u1), state
 
 
 class SOAP(Optimizer):
@@ -106,8 +158,26 @@ class SOAP(Optimizer):
                    per="run", derive=_angle),
     )
 
+    point_rule = _point
+    point_rows = (("exp_avg[0]", "exp_avg[1]"), ("exp_avg_sq[0]", "exp_avg_sq[1]"), ("GG[0,0]", "GG[0,1]"),
+                  ("GG[1,0]", "GG[1,1]"), ("Q[0,0]", "Q[0,1]"), ("Q[1,0]", "Q[1,1]"))
+
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
+
+    @property
+    def direction_uses_lr(self) -> bool:
+        """Weight decay's cross term ``η²λ`` reads the base lr inside the direction."""
+        return bool(self.hparams["weight_decay"])
+
+    def kernel_coefs(self, t: int) -> tuple[Any, ...]:
+        """:func:`_point`'s numbers at step ``t``."""
+        h = self.hparams
+        b1, b2, wd = h["beta1"], h["beta2"], float(h["weight_decay"])
+        return (float(t == 1), float(self.full), 1.0 - b1, 1.0 - b2, float(h["eps"]), float(h["normalize_gradient"]),
+                _bias(b1, b2, t) if h["correct_bias"] and t > 1 else 1.0,
+                float(t > 1 and (t - 1) % h["precondition_frequency"] == 0), wd,
+                1.0 - self.lr_at(t) * wd if wd else 1.0)
 
     @property
     def full(self) -> bool:
@@ -126,7 +196,9 @@ class SOAP(Optimizer):
             state["Q"] = np.zeros((k, d, d))
         return state
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                        ) -> tuple[np.ndarray, State]:
+        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
         h = self.hparams
         b1, b2 = h["beta1"], h["beta2"]
         if t == 1:
