@@ -34,18 +34,30 @@ def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
 
 
 def _hessian(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
-    """``(h_xx, h_xy, h_yy)`` (numpy only)."""
-    hxx = hxy = hyy = 0.0
-    for i, c in enumerate(_C, start=1):
-        yi = y**i
-        r = c - x + x * yi
-        dr_dx = yi - 1.0
-        dr_dy = x * i * y ** (i - 1)
-        d2r_dy2 = x * i * (i - 1) * y ** (i - 2) if i >= 2 else 0.0 * x
-        d2r_dxdy = i * y ** (i - 1)
-        hxx = hxx + 2.0 * dr_dx * dr_dx
-        hxy = hxy + 2.0 * (dr_dx * dr_dy + r * d2r_dxdy)
-        hyy = hyy + 2.0 * (dr_dy * dr_dy + r * d2r_dy2)
+    """``(h_xx, h_xy, h_yy)``, written once: the sum over ``i = 1, 2, 3`` unrolled, each power as numpy computes
+    ``y ** i`` (``y ** 1`` is y, ``y ** 2`` a product, ``y ** 3`` C's ``pow``, ``y ** 0`` one), so the compiled
+    diagonal (Sophia's input on the fused backend) has numpy's bits."""
+    c1, c2, c3 = _C
+    y2 = y * y
+    y3 = y**3.0
+    # i = 1: r = c − x + x y, ∂r/∂y = x, ∂²r/∂y² = 0, ∂²r/∂x∂y = 1.
+    r = c1 - x + x * y
+    dr_dx, dr_dy = y - 1.0, x * 1 * 1.0
+    hxx = 0.0 + 2.0 * dr_dx * dr_dx
+    hxy = 0.0 + 2.0 * (dr_dx * dr_dy + r * (1 * 1.0))
+    hyy = 0.0 + 2.0 * (dr_dy * dr_dy + r * (0.0 * x))
+    # i = 2
+    r = c2 - x + x * y2
+    dr_dx, dr_dy = y2 - 1.0, x * 2 * y
+    hxx = hxx + 2.0 * dr_dx * dr_dx
+    hxy = hxy + 2.0 * (dr_dx * dr_dy + r * (2 * y))
+    hyy = hyy + 2.0 * (dr_dy * dr_dy + r * (x * 2 * 1 * 1.0))
+    # i = 3
+    r = c3 - x + x * y3
+    dr_dx, dr_dy = y3 - 1.0, x * 3 * y2
+    hxx = hxx + 2.0 * dr_dx * dr_dx
+    hxy = hxy + 2.0 * (dr_dx * dr_dy + r * (3 * y2))
+    hyy = hyy + 2.0 * (dr_dy * dr_dy + r * (x * 3 * 2 * y))
     return hxx, hxy, hyy
 
 

@@ -23,6 +23,12 @@ def _formula(x: Any, y: Any, q: tuple) -> tuple[Any, Any, Any]:
     return 0.5 * (x * gx + y * gy), gx, gy
 
 
+def _hessian(x: Any, y: Any, q: tuple) -> tuple:
+    """``(A00, A10, A11)``, the constant Hessian's entries as the gradient reads them (:meth:`NarrowTrough.hessian`
+    returns ``A`` itself, a hair from symmetric; this form feeds the compiled diagonal)."""
+    return q[0], q[1], q[3]
+
+
 class NarrowTrough(Landscape):
     r"""``f(p) = ½ pᵀ A p`` with ``A = R(θ) diag(1, κ) R(θ)ᵀ``.
 
@@ -48,6 +54,7 @@ class NarrowTrough(Landscape):
     demo = ({"name": "gd", "lr": 0.09}, {"name": "momentum", "lr": 0.03, "momentum": 0.7}, {"name": "adam", "lr": 0.1})
     log_scale = True
     formula = _formula
+    hessian_formula = _hessian
     specs = (
         Spec(
             "condition_number", 20.0, low=1.0, high=1000.0, log=True,

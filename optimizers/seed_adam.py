@@ -24,11 +24,27 @@ With all three off this is exactly Adam (the tests check it against
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from common import ops
 from common.spec import Spec
 from optimizers.adam import BETA1, BETA2, EPS, M_FIELD, V_FIELD
 from optimizers.base import Optimizer, State, lr_spec, require_below
+
+
+def _rule(g: Any, p: Any, s: tuple, c: tuple) -> tuple:
+    """The question's update, elementwise (:attr:`~optimizers.base.Optimizer.rule`), bugs as switches in ``c``."""
+    m, v = s
+    b1, b2, w1, w2, corrected, c1, c2, compound, times_g, eps = c
+    m = b1 * m + w1 * g
+    v = b2 * v + w2 * (g * g)
+    m_hat, v_hat = (m / c1, v / c2) if corrected else (m, v)
+    d = m_hat / (ops.sqrt(v_hat) + eps)
+    if times_g:
+        d = d * g
+    return d, ((m_hat, v_hat) if compound else (m, v))
 
 
 class SeedAdam(Optimizer):
@@ -59,6 +75,7 @@ class SeedAdam(Optimizer):
     )
 
     state_fields = (M_FIELD, V_FIELD)
+    rule = _rule
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -66,13 +83,11 @@ class SeedAdam(Optimizer):
     def init_state(self, params: np.ndarray) -> State:
         return {"m": np.zeros_like(params), "v": np.zeros_like(params)}
 
-    def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
+    def kernel_coefs(self, t: int) -> tuple[float, ...]:
+        """:func:`_rule`'s numbers: the betas, whether step ``t`` corrects (``i = t − 1`` or ``t``, not 0) and by
+        what, and the three switches."""
         h = self.hparams
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["m"] + (1.0 - b1) * grads
-        v = b2 * state["v"] + (1.0 - b2) * (grads * grads)
+        b1, b2 = float(h["beta1"]), float(h["beta2"])
         i = t - 1 if h["zero_based_step"] else t
-        m_hat, v_hat = (m / (1.0 - b1**i), v / (1.0 - b2**i)) if i != 0 else (m, v)
-        stored = {"m": m_hat, "v": v_hat} if h["compound_correction"] else {"m": m, "v": v}
-        d = m_hat / (np.sqrt(v_hat) + h["eps"])
-        return (d * grads if h["times_gradient"] else d), stored
+        return (b1, b2, 1.0 - b1, 1.0 - b2, float(i != 0), 1.0 - b1**i, 1.0 - b2**i, float(h["compound_correction"]),
+                float(h["times_gradient"]), float(h["eps"]))

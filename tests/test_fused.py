@@ -179,7 +179,8 @@ def test_optimizer_kernel_equals_direction(name, rng):
         opt = optimizers.get(name, **hp)
         p = rng.normal(size=(k, d))
         state = opt.init(p)
-        S = np.ascontiguousarray(opt.kernel_state(k * d), dtype=np.float64)
+        # As the fused loop lays them out: the x of every run, then every y (a per-run rule reads both of a run).
+        S = opt.kernel_init(p)
         for t in range(1, 13):
             g = rng.normal(scale=3.0, size=(k, d))
             g[0, 0] = 0.0
@@ -187,12 +188,16 @@ def test_optimizer_kernel_equals_direction(name, rng):
                 g[1, 1] = 1e200
             if t >= 10:
                 g[2, 0] = np.inf if t == 10 else np.nan
+            inputs = {}
+            if opt.needs_at(t):  # Sophia: a Hessian diagonal, written where the fused loop writes it
+                inputs["hessian_diag"] = rng.normal(scale=2.0, size=(k, d))
+                S[opt.slots().index(type(opt).input_slots["hessian_diag"])] = inputs["hessian_diag"].T.ravel()
             with np.errstate(all="ignore"):
-                want, state = opt.direction(g, {key: v for key, v in state.items() if key != "t"}, p, t)
+                want, state = opt.direction(g, {key: v for key, v in state.items() if key != "t"}, p, t, **inputs)
             got = np.empty(k * d)
-            type(opt).kernel(np.ascontiguousarray(g.ravel()), np.ascontiguousarray(p.ravel()), S,
+            type(opt).kernel(np.ascontiguousarray(g.T.ravel()), np.ascontiguousarray(p.T.ravel()), S,
                              np.asarray(opt.kernel_coefs(t), dtype=np.float64), got)
-            assert_bits(got.reshape(k, d), want, f"{name} {hp} step {t}")
+            assert_bits(got.reshape(d, k).T, want, f"{name} {hp} step {t}")
             p = p - 0.01 * np.nan_to_num(want)
 
 
@@ -323,14 +328,25 @@ def test_adagrad_lr_sweep_with_decay_equals_numpy():
 # --------------------------------------------------------------------------------------------------------------
 # When the fused backend is used
 # --------------------------------------------------------------------------------------------------------------
+class _NoRule(optimizers.Optimizer):
+    """An optimizer written only as a numpy ``direction`` (no rule to compile): plain gradient descent."""
+
+    name = "no_rule"
+    specs = (optimizers.get("gd").specs[0],)
+
+    def direction(self, grads, state, params, t):
+        return grads, state
+
+
 def test_unsupported_jobs_say_why_and_auto_falls_back():
-    """Noise, a formula surface, the hand-written buggy Adam and non-landscape problems run in numpy; forcing fused raises."""
+    """Noise, a formula surface, an optimizer without a rule and non-landscape problems run in numpy; forcing fused
+    raises."""
     rosen = landscapes.get("rosenbrock")
     starts = grid(rosen, 4)
     cases = [
         (rosen, Chain(optimizers.get("adam"), noise=Noise(sigma=0.1)), "noise"),
         (landscapes.get("formula"), optimizers.get("adam"), "no compiled kernel"),
-        (rosen, optimizers.get("seed_adam"), "no compiled kernel"),
+        (rosen, _NoRule(), "no compiled kernel"),
     ]
     for problem, opt, why in cases:
         assert why in fused.unsupported(problem, opt)

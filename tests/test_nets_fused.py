@@ -31,6 +31,7 @@ import nets
 import optimizers
 from nets import fused
 from optimizers.transforms import Chain, Clip, Noise, schedule
+from tests.test_fused import _NoRule
 
 pytestmark = pytest.mark.skipif(os.environ.get("DESCENT_LAB_NO_JIT", "") not in ("", "0"),
                                 reason="compiled kernels switched off by DESCENT_LAB_NO_JIT")
@@ -139,7 +140,7 @@ def test_declined_jobs_take_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> N
     declined = [
         (mini, Chain(optimizers.get("gd", lr=0.1), noise=Noise(0.1, seed=1))),
         (mini, Chain(optimizers.get("gd", lr=0.1), clip=Clip("norm", 1.0))),
-        (mini, optimizers.get("seed_adam", lr=0.01)),
+        (mini, _NoRule(lr=0.01)),
         (nets.problem("xor", hidden=(3,)), optimizers.get("adam", lr=0.01)),
         (nets.problem("xor", hidden=(3,), batch_size=1, dtype="float32"), optimizers.get("adam", lr=0.01)),
     ]

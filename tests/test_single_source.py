@@ -128,10 +128,16 @@ def test_derived_update_equals_the_code_it_replaced(name, rng):
 
 
 def test_every_elementwise_optimizer_is_written_once():
-    """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule."""
+    """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule, elementwise
+    or per run on a 2-D point."""
     twins = [n for n in optimizers.names()
-             if fused._owns(optimizers.get(n), "direction") and type(optimizers.get(n)).rule is None]
+             if fused._owns(optimizers.get(n), "direction") and type(optimizers.get(n)).rule is None
+             and type(optimizers.get(n)).point_rule is None]
     assert twins == []
+    for name in optimizers.names():
+        kernel = type(optimizers.get(name)).kernel
+        if kernel is not None:
+            assert isinstance(kernel, jit.DerivedKernel), name
 
 
 def surfaces() -> list[str]:

@@ -179,19 +179,17 @@ def test_defaults_and_names_are_the_packages(name):
 
 
 @pytest.mark.parametrize("name", ["shampoo", "soap"])
-def test_runner_takes_the_numpy_loop(name):
-    """No elementwise kernel: the fused backend declines by name, and an `auto` job big enough for fused runs the
-    numpy loop, giving the numpy backend's very paths (reference: backend="numpy")."""
+def test_auto_takes_the_fused_loop_with_the_numpy_loops_paths(name):
+    """Not elementwise, but a per-run point rule (its 2 × 2 matrices as entries): an `auto` job big enough for fused
+    runs compiled and gives the numpy backend's very paths (reference: backend="numpy")."""
     opt = optimizers.get(name, lr=0.01)
     surface = landscapes.get("rosenbrock")
-    assert fused.unsupported(surface, opt) is not None
+    assert fused.unsupported(surface, opt) is None
     starts = np.random.default_rng(3).uniform(-1.5, 1.5, (1000, 2))
     steps = fused.MIN_WORK // len(starts)
     auto = optimizers.run(surface, opt, starts, steps, record_end_only=True, backend="auto")
     plain = optimizers.run(surface, opt, starts, steps, record_end_only=True, backend="numpy")
     np.testing.assert_array_equal(auto.params, plain.params)
-    with pytest.raises(ValueError, match="no compiled kernel"):
-        optimizers.run(surface, opt, starts[:2], 5, backend="fused")
 
 
 @pytest.mark.parametrize("name", ["shampoo", "soap"])

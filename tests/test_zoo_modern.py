@@ -157,20 +157,18 @@ def test_fused_runs_with_per_run_settings_equal_numpy_runs(name, hparams):
     assert np.abs(a.params[-1] - a.params[0]).max() > 1e-2
 
 
-def test_adafactor_takes_the_numpy_loop_and_fused_declines_it():
-    """Adafactor has no rule (its RMS terms are per run, not per coordinate): the fused backend says so, forcing it
-    raises, and a job large enough for ``auto`` to pick fused runs on the numpy loop instead.
+def test_adafactor_runs_fused_from_its_per_run_rule():
+    """Adafactor's RMS terms are per run, not per coordinate: it is a per-run point rule, not an elementwise one, and a
+    job large enough for ``auto`` to pick the fused backend gives the numpy loop's paths to the bit.
 
     Reference: ``optimizers.run(backend="numpy")`` on the same job.
     """
     f = landscapes.get("rosenbrock")
     opt = optimizers.get("adafactor", lr=0.05)
-    assert type(opt).rule is None
-    assert "no compiled kernel" in fused.unsupported(f, opt)
+    assert type(opt).rule is None and type(opt).point_rule is not None
+    assert fused.unsupported(f, opt) is None
     rng = np.random.default_rng(3)
     starts = rng.uniform(-2.0, 2.0, size=(400, 2))
-    with pytest.raises(ValueError, match="fused backend cannot run"):
-        optimizers.run(f, opt, starts, 5, backend="fused")
     steps = fused.MIN_WORK // len(starts) + 1
     auto = optimizers.run(f, opt, starts, steps, record_end_only=True)
     numpy = optimizers.run(f, opt, starts, steps, record_end_only=True, backend="numpy")
