@@ -145,6 +145,135 @@ def jax_job(steps: int, a: float = 1.0, b: float = 100.0) -> Any:
     return call
 
 
+#: The per-run optimizers of issue 10 timed on the same basin map, with their learning rates.
+ZOO_LR = {"prodigy": 1.0, "shampoo": 0.01}
+
+
+def jax_prodigy(steps: int, lr: float, a: float = 1.0, b: float = 100.0) -> Any:
+    """``final(p0)``: Prodigy at prodigyopt's defaults on Rosenbrock in JAX (``lax.scan``), the point after ``steps``.
+
+    d, its running sums and the step are per start (vmapped), as ours keeps them per run.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    b1, b2, d0, eps = 0.9, 0.999, 1e-6, 1e-8
+    b3 = b2**0.5
+    _, rosen = jax_adam(steps, a, b)
+
+    def grad(p):
+        r = p[1] - p[0] * p[0]
+        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+
+    def final(p0):
+        def body(carry, _):
+            p, m, v, s, d, d_max, num = carry
+            g = grad(p)
+            dlr = d * lr
+            delta = (d / d0) * dlr * jnp.dot(g, p0 - p)
+            m = m * b1 + g * (d * (1.0 - b1))
+            v = v * b2 + g * g * (d * d * (1.0 - b2))
+            s = s * b3 + g * ((d / d0) * dlr)
+            denom = jnp.sum(jnp.abs(s))
+            live = denom != 0
+            num_new = num * b3 + delta
+            d_hat = num_new / jnp.where(live, denom, 1.0)
+            d_max_new = jnp.maximum(d_max, d_hat)
+            d_new = jnp.minimum(d_max_new, jnp.where(d == d0, jnp.maximum(d, d_hat), d) * jnp.inf)
+            d_next = jnp.where(live, d_new, d)
+            step = d * (m / (jnp.sqrt(v) + d_next * eps))
+            p = p - lr * jnp.where(live, step, 0.0)
+            return (p, m, v, s, d_next, jnp.where(live, d_max_new, d_max), jnp.where(live, num_new, num)), None
+
+        z = jnp.zeros_like(p0)
+        init = (p0, z, z, z, jnp.asarray(d0), jnp.asarray(d0), jnp.asarray(0.0))
+        return jax.lax.scan(body, init, None, length=steps)[0][0]
+
+    return final, rosen
+
+
+def jax_shampoo(steps: int, lr: float, a: float = 1.0, b: float = 100.0) -> Any:
+    """``final(p0)``: Shampoo on a 2-vector (full-matrix AdaGrad, ``H^(−1/2) g``, H = εI + Σ g gᵀ) in JAX, the 2 × 2
+    inverse square root by its closed form ``(H + √det I)⁻¹ √(tr + 2√det)``."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    eps = 1e-6
+    _, rosen = jax_adam(steps, a, b)
+
+    def grad(p):
+        r = p[1] - p[0] * p[0]
+        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+
+    def final(p0):
+        def body(carry, _):
+            p, h00, h01, h11 = carry
+            g = grad(p)
+            h00, h01, h11 = h00 + g[0] * g[0], h01 + g[0] * g[1], h11 + g[1] * g[1]
+            root_det = jnp.sqrt(h00 * h11 - h01 * h01)
+            scale = 1.0 / (root_det * jnp.sqrt(h00 + h11 + 2.0 * root_det))
+            u = jnp.stack([(h11 + root_det) * g[0] - h01 * g[1], -h01 * g[0] + (h00 + root_det) * g[1]]) * scale
+            return (p - lr * u, h00, h01, h11), None
+
+        return jax.lax.scan(body, (p0, jnp.asarray(eps), jnp.asarray(0.0), jnp.asarray(eps)), None, length=steps)[0][0]
+
+    return final, rosen
+
+
+def _jax_map(maker: Any, steps: int, lr: float) -> Any:
+    """A jitted ``(n, 2) -> (n, 2)`` final points of ``maker``'s optimizer from each start."""
+    import jax
+    import jax.numpy as jnp
+
+    final, _ = maker(steps, lr)
+    compiled = jax.jit(jax.vmap(final))
+
+    def call(starts: np.ndarray) -> np.ndarray:
+        out = compiled(jnp.asarray(starts, dtype=jnp.float64))
+        out.block_until_ready()
+        return np.asarray(out)
+
+    return call
+
+
+def zoo(f: Any, starts: np.ndarray, repeats: int) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    """Issue 10: the basin map with Prodigy and Shampoo (per-run point rules), fused against numpy and JAX."""
+    rows: list[dict] = []
+    ratios: list[dict] = []
+    checks: dict[str, Any] = {}
+    makers = {"prodigy": jax_prodigy, "shampoo": jax_shampoo}
+    for name, lr in ZOO_LR.items():
+        def job(backend: str, name: str = name, lr: float = lr) -> optimizers.Trajectory:
+            return optimizers.run(f, optimizers.get(name, lr=lr), starts, STEPS, record_end_only=True, backend=backend)
+
+        jax_call = _jax_map(makers[name], STEPS, lr)
+        t_compile, _ = best_of(lambda jax_call=jax_call: jax_call(starts), 1)
+        t_first, _ = best_of(lambda job=job: job("fused"), 1)
+        times, results = interleaved({"fused": lambda job=job: job("fused"), "numpy": lambda job=job: job("numpy"),
+                                      "jax": lambda jax_call=jax_call: jax_call(starts)}, repeats)
+        fused_traj, numpy_traj = results["fused"], results["numpy"]
+        unfrozen = fused_traj.status == "max steps"
+        diff = np.abs(fused_traj.final_params[unfrozen] - results["jax"][unfrozen]).max(axis=1)
+        scale = np.maximum(1.0, np.abs(results["jax"][unfrozen]).max(axis=1))
+        checks[f"{name}_numpy_backend_identical"] = bool(
+            np.array_equal(numpy_traj.params, fused_traj.params) and list(numpy_traj.status) == list(fused_traj.status))
+        checks[f"{name}_runs_compared_with_jax"] = int(unfrozen.sum())
+        checks[f"{name}_max_rel_diff_jax"] = float((diff / scale).max()) if unfrozen.any() else float("nan")
+        k = len(starts)
+        rows += [
+            {"name": f"{name} (lr {lr:g}): fused, {k:,} starts × {STEPS} steps", "seconds": times["fused"]},
+            {"name": f"{name}: fused first call, compiled or loaded (excluded)", "seconds": t_first - times["fused"]},
+            {"name": f"{name}: backend='numpy'", "seconds": times["numpy"]},
+            {"name": f"{name}: JAX jit+vmap+scan (float64), run only", "seconds": times["jax"]},
+            {"name": f"{name}: JAX compile (excluded)", "seconds": t_compile - times["jax"]},
+        ]
+        ratios += [{"name": f"{name}: numpy backend / fused", "value": times["numpy"] / times["fused"]},
+                   {"name": f"{name}: fused / JAX", "value": times["fused"] / times["jax"]}]
+    return rows, ratios, checks
+
+
 def _breakdown(landscape: Any, k_starts: np.ndarray, repeats: int) -> dict[str, float]:
     """Seconds per step of the optimizer step and of the landscape alone, on ``(k, 2)``."""
     opt = optimizers.get("adam", lr=LR)
@@ -248,4 +377,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         {"name": "python loop / ours", "value": t_loop_full / times["ours"]},
         {"name": "torch one-at-a-time / python loop", "value": t_torch_full / t_loop_full},
     ]
+    zoo_rows, zoo_ratios, zoo_checks = zoo(f, starts, repeats)
+    rows += zoo_rows
+    extra += zoo_ratios
+    checks.update(zoo_checks)
     return {"rows": rows, "goals": [g.as_dict() for g in goals], "ratios": extra, "checks": checks, "info": info}

@@ -537,14 +537,16 @@ def _point_loop(cls: type[Optimizer]) -> str:
     backend's ``(2, n)`` points, flattened), and so has each state row."""
     rows, n_coefs = len(cls.point_rows), len(cls().kernel_coefs(1))
     coefs = "(" + "".join(f"at(c{j}, i), " for j in range(n_coefs)) + ")"
-    state = "(" + "".join(f"S{r}[i], S{r}[j], " for r in range(rows)) + ")"
+    state = "(" + "".join(f"S{r}x[i], S{r}y[i], " for r in range(rows)) + ")"
+    # Halves as slices, each read at i: an index n + i, which numba cannot tell is >= 0, would add a check for
+    # negative indices to every access.
     lines = ["def loop(g, p, S, c, d):", "    n = g.shape[0] // 2", *(f"    c{j} = c[{j}]" for j in range(n_coefs)),
-             *(f"    S{r} = S[{r}]" for r in range(rows)),
+             "    gx, gy, px, py, dx, dy = g[:n], g[n:], p[:n], p[n:], d[:n], d[n:]",
+             *(f"    S{r}x, S{r}y = S[{r}, :n], S[{r}, n:]" for r in range(rows)),
              "    for i in range(n):",
-             "        j = n + i",
-             f"        di, new = formula((g[i], g[j]), (p[i], p[j]), {state}, {coefs})",
-             *(f"        S{r}[i], S{r}[j] = new[{2 * r}], new[{2 * r + 1}]" for r in range(rows)),
-             "        d[i], d[j] = di[0], di[1]"]
+             f"        di, new = formula((gx[i], gy[i]), (px[i], py[i]), {state}, {coefs})",
+             *(f"        S{r}x[i], S{r}y[i] = new[{2 * r}], new[{2 * r + 1}]" for r in range(rows)),
+             "        dx[i], dy[i] = di[0], di[1]"]
     return "\n".join(lines) + "\n"
 
 
