@@ -154,9 +154,11 @@ class Optimizer:
     #: Optional compiled twin of :meth:`direction` for the fused runner (:mod:`optimizers.fused`):
     #: ``kernel(g, p, S, c, d)`` with gradients ``g`` and parameters ``p`` of shape ``(n,)``, the state
     #: ``S`` ``(slots, n)`` from :meth:`kernel_state` (updated in place), the step's numbers ``c`` from
-    #: :meth:`kernel_coefs`, writing the direction into ``d`` ``(n,)``. Every update here is elementwise,
-    #: so k runs × d coordinates are flattened into n. Same operations in the same order as
-    #: :meth:`direction`. It counts only on the class that also defines ``direction``.
+    #: :meth:`kernel_coefs`, writing the direction into ``d`` ``(n,)``: k runs × 2 coordinates flattened
+    #: into n as the fused backend lays out points, every x then every y (an elementwise :attr:`rule`'s loop
+    #: does not mind the order; a :attr:`point_rule`'s reads run i at i and n/2 + i). Same operations in the
+    #: same order as :meth:`direction`. It counts only on the class that also defines ``direction`` (or the
+    #: rule it is derived from); :meth:`kernel_init` gives its starting state.
     kernel: ClassVar[Kernel | None] = None
     #: The update written once (optional, instead of ``direction`` and ``kernel``):
     #: ``rule(g, p, s, c) -> (d, s_new)`` in scalar arithmetic and :mod:`common.ops`, where ``s`` and
