@@ -176,7 +176,7 @@ def _register_shared(fn: Callable[..., Any]) -> None:
 
     if not getattr(fn, "_numba_registered", False):
         # Compiled with the kernels' error model: x/0 gives inf or NaN, as numpy does (a branch not taken may divide).
-        register_jitable(error_model="numpy")(fn)
+        register_jitable(error_model="numpy", inline="always")(fn)
         fn._numba_registered = True  # type: ignore[attr-defined]
 
 
