@@ -244,7 +244,7 @@ class DerivedKernel(Kernel):
 
 
 #: Modules whose functions compiled code may call besides the kernel's own: their sources key every cache.
-DEPENDENCIES = ("common.ops", "common.jit", "optimizers.stops")
+DEPENDENCIES = ("common.ops", "common.jit", "optimizers.stops", "optimizers.matrix_ops")
 _DIGEST: str | None = None
 
 

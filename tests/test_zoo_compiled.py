@@ -172,3 +172,21 @@ def test_sophia_refreshes_the_hessian_only_on_its_steps():
     hess = b.extras["state.hessian"]  # (R, k, 2)
     changed = [t for t in range(2, 31) if not np.array_equal(hess[t], hess[t - 1], equal_nan=True)]
     assert changed and set(changed) <= {8, 15, 22, 29}
+
+
+@pytest.mark.parametrize("name", PER_RUN)
+def test_fused_equals_numpy_with_transforms(name):
+    """A cosine schedule with clipping by norm and decoupled decay, and a warm-up with clipping by value, around each
+    optimizer with a per-run lr: fused against numpy with the X-ray state, bit for bit."""
+    from optimizers.transforms import Chain, Clip, schedule
+
+    f = landscapes.get("himmelblau")
+    starts = grid(f, 4)
+    lrs = np.geomspace(1e-3, 3.0, len(starts))
+    for chain in (dict(schedule=schedule("cosine", period=40), clip=Clip("norm", 2.0), decoupled_weight_decay=0.01),
+                  dict(schedule=schedule("warmup", warmup_steps=10), clip=Clip("value", 0.5))):
+        opt = Chain(optimizers.get(name, lr=lrs), **chain)
+        a = optimizers.run(f, opt, starts, 60, backend="numpy", record_every=11, record_state=True)
+        b = optimizers.run(f, opt, starts, 60, backend="fused", record_every=11, record_state=True)
+        assert_same(a, b, exact=True)
+        assert_state_same(a, b)
