@@ -68,9 +68,10 @@ class Adafactor(Optimizer):
     decay, and the update is clipped so its RMS stays below ``d``.
 
     RMS(θ) and RMS(u) are reductions over all coordinates of a run, so this is not an elementwise
-    :attr:`~optimizers.base.Optimizer.rule`: :meth:`direction` is written in numpy, keeps each of those
-    per-run numbers per run (``(k, 1)`` columns, so k runs together equal k separate runs), and runs
-    only on the numpy loop (the fused backend says it has no compiled kernel). The direction reads lr
+    :attr:`~optimizers.base.Optimizer.rule`: on a 2-D point it is the per-run
+    :attr:`~optimizers.base.Optimizer.point_rule` :func:`_point` (numpy runs it on columns, the fused backend
+    compiles it), for any other d :meth:`direction_any_d`; both keep each of those numbers per run, so k runs
+    together equal k separate runs. The direction reads lr
     (``θ − η·d`` with ``d = λθ + α_t u / (η max(1, RMS(u)/d))``), so a schedule from
     :mod:`optimizers.transforms` scales the whole step.
     """
