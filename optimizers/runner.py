@@ -156,12 +156,15 @@ def run(
     metrics : callable, optional
         ``metrics(params (k, d)) -> {name: (k, ...)}`` at each record.
     label : str
-    backend : {"auto", "numpy", "fused"}
+    backend : {"auto", "numpy", "fused", "prefer_fused"}
         ``"numpy"``: the array loop here, for any problem. ``"fused"``: the
         compiled kernels of :mod:`optimizers.fused`, same results, for
         landscapes and optimizers that have kernels (``ValueError`` otherwise).
         ``"auto"``: fused when it can run and the job has at least
-        ``fused.MIN_WORK`` runs × steps, else numpy.
+        ``fused.MIN_WORK`` runs × steps, else numpy. ``"prefer_fused"``: fused
+        whenever it can run, however small the job (a server, where the
+        kernels stay loaded once compiled: a page's few runs take 2 ms there
+        against 16 ms in numpy), else numpy.
     record_state : bool
         Record the optimizer's X-ray at every recorded step (both backends):
         :meth:`Optimizer.xray` of the state step ``t`` returned, with that
@@ -206,10 +209,10 @@ def run(
     batch_fn = getattr(problem, "batch_value_and_grad", None)
     window = _window(getattr(problem, "bounds", None), window_margin, d)
     critical = _critical_points(getattr(problem, "minima", None), d)
-    if backend not in ("auto", "numpy", "fused"):
-        raise ValueError(f"backend must be 'auto', 'numpy' or 'fused', got {backend!r}")
-    # Small jobs never ask: numba is not even imported for the app's few starts.
-    if backend == "fused" or (backend == "auto" and k * steps >= fused.MIN_WORK):
+    if backend not in ("auto", "numpy", "fused", "prefer_fused"):
+        raise ValueError(f"backend must be 'auto', 'numpy', 'fused' or 'prefer_fused', got {backend!r}")
+    # Small jobs on "auto" never ask: numba is not even imported for a script's few starts.
+    if backend in ("fused", "prefer_fused") or (backend == "auto" and k * steps >= fused.MIN_WORK):
         why = "the fused backend runs 2-D problems only" if d != 2 else fused.unsupported(
             problem, optimizer, metrics=metrics)
         if why is not None and backend == "fused":

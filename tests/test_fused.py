@@ -353,6 +353,24 @@ def test_auto_uses_fused_only_for_big_jobs(monkeypatch):
     assert calls == [1]
 
 
+def test_prefer_fused_runs_small_jobs_compiled_and_falls_back_quietly(monkeypatch):
+    """``prefer_fused`` (the app's page runs): a job of one start takes the compiled loop and equals the numpy loop to
+    the bit (reference: the numpy loop); a job fused cannot run (noise, a formula surface) runs in numpy, no error."""
+    calls = []
+    real = fused.run_fused
+    monkeypatch.setattr(fused, "run_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f = landscapes.get("himmelblau")
+    start = np.array([[-1.0, -1.0]])
+    for name in ("gd", "momentum", "adam"):
+        a = optimizers.run(f, optimizers.get(name), start, 150, record_every=2, backend="prefer_fused")
+        b = optimizers.run(f, optimizers.get(name), start, 150, record_every=2, backend="numpy")
+        assert_same(a, b, exact=True)
+    assert calls == [1, 1, 1]
+    optimizers.run(f, Chain(optimizers.get("adam"), noise=Noise(sigma=0.1)), start, 5, backend="prefer_fused")
+    optimizers.run(landscapes.get("formula"), optimizers.get("adam"), start, 5, backend="prefer_fused")
+    assert calls == [1, 1, 1]
+
+
 def test_non_finite_start_is_refused_like_numpy():
     """A start where the surface is not finite raises the same ValueError on both backends."""
     f = landscapes.get("rosenbrock")
