@@ -22,6 +22,13 @@ the figure does not change (the page reads its URL only when a session
 starts), each session reloads the changed link instead, as a browser does when
 the address is edited. ``info.change_mode`` says which was measured.
 
+Two servers run one after the other. The cached view's script time comes from
+Streamlit's ``page_profile``, which a server sends only with usage statistics
+on; collecting them inspects the arguments of every ``st`` call, about a third
+of a view's own time. The crowd and the changes therefore run on a second
+server started as the app is deployed (``.streamlit/config.toml``: statistics
+off), and are timed by the clients alone.
+
 Query strings in, timings out: nothing here depends on how the pages are
 written. ``python -m benchmarks.bench_hall --link 'surface=beale' --n 50``
 runs it on any link.
@@ -102,45 +109,74 @@ def _stats(results: list[RunResult], what: str = "seconds") -> dict[str, float]:
     return {"median": statistics.median(values), "p90": values[int(0.9 * (len(values) - 1))], "max": values[-1]}
 
 
-async def hall(port: int, link: str = LINK, page: str = "", n: int = 100, spread: float = 10.0,
-               n_changes: int = 20, repeats: int = 5) -> dict[str, Any]:
-    """All three phases against a running server; plain numbers out."""
+async def cached_phase(port: int, link: str = LINK, page: str = "", repeats: int = 5) -> dict[str, Any]:
+    """The first open of ``link`` and fresh sessions opening it again (server script time needs a profiled server)."""
     cold = await _open(port, link, page)
     cached = await cached_view(port, link, page, repeats)
-    people = await crowd(port, link, page, n, spread)
-    mode, changed = await changes(port, link, page, changed_links(link, n_changes))
-    figure = [r.first_figure_seconds if r.first_figure_seconds is not None else float("inf") for r in people]
     return {
         "link": link, "page": page, "cold_seconds": cold.seconds, "cold_ok": not failed(cold),
         "figure_bytes": cold.figure_bytes,
         "cached_server_seconds": _stats(cached, "server_seconds")["median"],
         "cached_client_seconds": _stats(cached)["median"],
+        "errors_seen": sorted({e[:120] for r in [cold, *cached] for e in r.exceptions + r.errors}),
+    }
+
+
+async def load_phase(port: int, link: str = LINK, page: str = "", n: int = 100, spread: float = 10.0,
+                     n_changes: int = 20) -> dict[str, Any]:
+    """The crowd and the changes, after one session has opened ``link`` (so its results are cached)."""
+    first = await _open(port, link, page)
+    people = await crowd(port, link, page, n, spread)
+    mode, changed = await changes(port, link, page, changed_links(link, n_changes))
+    figure = [r.first_figure_seconds if r.first_figure_seconds is not None else float("inf") for r in people]
+    change_figure = sorted(r.first_figure_seconds if r.first_figure_seconds is not None else float("inf")
+                           for r in changed)
+    return {
         "crowd_n": n, "crowd_spread_seconds": spread, "crowd_errors": sum(failed(r) for r in people),
         "crowd_figure_max_seconds": max(figure), "crowd_figure_median_seconds": statistics.median(figure),
         "crowd_finish": _stats(people),
         "crowd_status": {k: sum(r.status == k for r in people) for k in sorted({r.status for r in people})},
         "crowd_without_figure": sum(r.figures == 0 for r in people),
         "change_n": n_changes, "change_mode": mode, "change_errors": sum(failed(r) for r in changed),
-        "change_figure_median_seconds": statistics.median(
-            r.first_figure_seconds if r.first_figure_seconds is not None else float("inf") for r in changed),
+        "change_figure_median_seconds": statistics.median(change_figure),
+        "change_figure_p90_seconds": change_figure[int(0.9 * (len(change_figure) - 1))],
+        "change_figure_max_seconds": change_figure[-1],
         "change_finish": _stats(changed),
-        "change_server_seconds": _stats(changed, "server_seconds")["median"],
-        "errors_seen": sorted({e[:120] for r in [cold, *cached, *people, *changed] for e in r.exceptions + r.errors}),
+        "errors_seen": sorted({e[:120] for r in [first, *people, *changed] for e in r.exceptions + r.errors}),
     }
+
+
+async def hall(port: int, link: str = LINK, page: str = "", n: int = 100, spread: float = 10.0,
+               n_changes: int = 20, repeats: int = 5) -> dict[str, Any]:
+    """All three phases against one running server; plain numbers out."""
+    cached = await cached_phase(port, link, page, repeats)
+    load = await load_phase(port, link, page, n, spread, n_changes)
+    return {**cached, **load, "errors_seen": sorted({*cached["errors_seen"], *load["errors_seen"]})}
+
+
+def measure(link: str = LINK, page: str = PAGE, n: int = 100, spread: float = 10.0, n_changes: int = 20,
+            repeats: int = 5) -> dict[str, Any]:
+    """Start the app twice: profiled for the cached view, as deployed for the crowd and the changes."""
+    with streamlit_server(APP, profile=True) as port:
+        cached = asyncio.run(cached_phase(port, link, page, repeats))
+    with streamlit_server(APP, profile=False) as port:
+        load = asyncio.run(load_phase(port, link, page, n, spread, n_changes))
+    return {**cached, **load, "errors_seen": sorted({*cached["errors_seen"], *load["errors_seen"]})}
 
 
 def run(quick: bool = False, link: str = LINK, page: str = PAGE) -> dict[str, Any]:
     """The suite for ``python -m benchmarks hall``: start the app, fill the hall, stop the app."""
     n, spread, n_changes = (30, 3.0, 5) if quick else (100, 10.0, 20)
-    with streamlit_server(APP, profile=True) as port:
-        info = asyncio.run(hall(port, link, page, n=n, spread=spread, n_changes=n_changes))
+    info = measure(link, page, n=n, spread=spread, n_changes=n_changes)
     rows = [
         {"name": f"first open of {link!r} (cold caches, imports; not a goal)", "seconds": info["cold_seconds"]},
         {"name": "figure sent per view", "value": info["figure_bytes"] / 1e6, "unit": "MB"},
         {"name": "cached view: time to figure as a client sees it", "seconds": info["cached_client_seconds"]},
         {"name": f"crowd of {n}: median time to figure", "seconds": info["crowd_figure_median_seconds"]},
-        {"name": f"{n_changes} changes ({info['change_mode']}): server script time, median",
-         "seconds": info["change_server_seconds"]},
+        {"name": f"{n_changes} changes ({info['change_mode']}): time to figure, 90th percentile",
+         "seconds": info["change_figure_p90_seconds"]},
+        {"name": f"{n_changes} changes ({info['change_mode']}): time to figure, slowest",
+         "seconds": info["change_figure_max_seconds"]},
     ]
     goals = [
         Goal("cached view: server script time (median of 5 sessions)", info["cached_server_seconds"], 0.1, "<=", " s"),
@@ -167,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.port:
         info = asyncio.run(hall(args.port, args.link, args.page, **kw))
     else:
-        with streamlit_server(APP, profile=True) as port:
-            info = asyncio.run(hall(port, args.link, args.page, **kw))
+        info = measure(args.link, args.page, **kw)
     print(json.dumps(info, indent=2, default=float))
     return 0
 

@@ -26,6 +26,7 @@ import itertools
 import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,6 +313,8 @@ class Result:
     #: (``S``) the step, ``(R, slots, 2, k)``, and the raw gradient ``G`` and point ``P0`` it started from,
     #: ``(R, 2, k)``; NaN for records the loop never reached.
     state: dict[str, np.ndarray] | None = None
+    #: Seconds spent compiling or loading the kernels (once per process): not part of a run's time.
+    compile_seconds: float = 0.0
 
 
 def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], *,
@@ -337,7 +340,9 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
     n_threads = max(1, min(os.cpu_count() or 1, k // MIN_BLOCK))
     edges = np.linspace(0, k, n_threads + 1).astype(int)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
+    t_compile = time.perf_counter()
     fns = _compile(p)
+    compile_seconds = time.perf_counter() - t_compile
     if p.order is not None:
         starts = np.take(starts, p.order, axis=0)  # np.take: fancy indexing is several times slower here
     # The first block runs on the calling thread, the others on kept threads (none is started per run); a block
@@ -363,6 +368,7 @@ def run_fused(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int], 
                      status_step=np.take(out.status_step, back), escape=np.take(out.escape, back, axis=0),
                      bad_value=np.take(out.bad_value, back),
                      state=None if out.state is None else {key: np.take(a, back, axis=-1) for key, a in out.state.items()})
+    out.compile_seconds = compile_seconds
     return out
 
 

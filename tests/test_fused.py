@@ -369,6 +369,44 @@ def test_auto_uses_fused_only_for_big_jobs(monkeypatch):
     assert calls == [1]
 
 
+def test_prefer_fused_runs_small_jobs_compiled_and_falls_back_quietly(monkeypatch):
+    """``prefer_fused`` (the app's page runs): a job of one start takes the compiled loop and equals the numpy loop to
+    the bit (reference: the numpy loop); a job fused cannot run (noise, a formula surface) runs in numpy, no error."""
+    calls = []
+    real = fused.run_fused
+    monkeypatch.setattr(fused, "run_fused", lambda *a, **k: calls.append(1) or real(*a, **k))
+    f = landscapes.get("himmelblau")
+    start = np.array([[-1.0, -1.0]])
+    for name in ("gd", "momentum", "adam"):
+        a = optimizers.run(f, optimizers.get(name), start, 150, record_every=2, backend="prefer_fused")
+        b = optimizers.run(f, optimizers.get(name), start, 150, record_every=2, backend="numpy")
+        assert_same(a, b, exact=True)
+    assert calls == [1, 1, 1]
+    optimizers.run(f, Chain(optimizers.get("adam"), noise=Noise(sigma=0.1)), start, 5, backend="prefer_fused")
+    optimizers.run(landscapes.get("formula"), optimizers.get("adam"), start, 5, backend="prefer_fused")
+    assert calls == [1, 1, 1]
+
+
+def test_wall_time_leaves_out_compiling(monkeypatch):
+    """Reference: a compile step made to take 0.3 s. The run's wall time (the summary's "wall time" column) does
+    not count it; the fused result reports it apart."""
+    import time as _time
+
+    real = fused._compile
+
+    def slow(p):
+        _time.sleep(0.3)
+        return real(p)
+
+    monkeypatch.setattr(fused, "_compile", slow)
+    f = landscapes.get("himmelblau")
+    traj = optimizers.run(f, optimizers.get("adam"), np.array([[-1.0, -1.0]]), 5, backend="fused")
+    assert traj.wall_time < 0.25
+    plan = fused.plan(f, optimizers.get("adam"), 5, window=None, critical=None, grad_tol=1e-8, x_tol=1e-6,
+                      explode=1e12, stop_on_converge=True)
+    assert fused.run_fused(plan, np.array([[-1.0, -1.0]]), 5, [0, 5]).compile_seconds >= 0.3
+
+
 def test_non_finite_start_is_refused_like_numpy():
     """A start where the surface is not finite raises the same ValueError on both backends."""
     f = landscapes.get("rosenbrock")

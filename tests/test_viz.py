@@ -626,3 +626,53 @@ def test_player_script_is_a_classic_script_defining_the_player():
     js = player_js()
     assert "window.DescentLabPlayer = new Player()" in js
     assert not any(line.lstrip().startswith(("import ", "export ")) for line in js.splitlines())
+
+
+@pytest.mark.parametrize("layout", ["overlay", "small_multiples"])
+def test_figure_sent_from_parts_equals_the_plotly_figure(land, series, layout):
+    """Reference: plotly.py itself. The page encodes the builder's plain dicts without a ``go.Figure``
+    (``PrecomputedFigure.from_parts``); the JSON must equal what ``PrecomputedFigure(go.Figure)`` sends, and the
+    export figure built later must equal the one built first."""
+    import plotly.io as pio
+
+    from ui.common import PrecomputedFigure
+    from viz.surface_figure import animated_parts
+
+    parts = animated_parts(land, series, layout=layout, max_frames=40)
+    fast = PrecomputedFigure.from_parts(parts)
+    slow = PrecomputedFigure(parts.figure())
+    assert json.loads(pio.to_json(fast.to_dict(), validate=False)) == json.loads(
+        pio.to_json(slow.to_dict(), validate=False))
+    assert fast.full.to_json() == slow.full.to_json()
+
+
+def test_plotly_encoded_equals_plotly_convert_to_base64():
+    """Reference: plotly.py's ``convert_to_base64`` on the same nested values: int64 narrowed, skipped keys kept,
+    arrays inside lists kept, dicts inside lists encoded; the input is left unchanged."""
+    import copy
+
+    from _plotly_utils.utils import convert_to_base64
+
+    from ui.common import plotly_encoded
+
+    obj = {"x": np.arange(5.0), "i": np.arange(3), "big": np.array([2**40, 1]), "range": np.array([0.0, 1.0]),
+           "e": np.array([]), "m": np.ones((2, 3)), "nested": {"y": np.linspace(0, 1, 4), "s": "text"},
+           "lst": [np.arange(2.0), {"z": np.arange(3.0)}, 1.5, None], "tup": ({"w": np.arange(2.0)},),
+           "b": np.array([True, False]), "u": np.array([1, 70_000], dtype=np.uint64), "f32": np.arange(3, dtype=np.float32),
+           "neg": np.array([-(2**40), 5]), "i16": np.array([-300, 5]), "t": np.array([3, 4]).reshape(2, 1)[:, 0]}
+    before = copy.deepcopy(obj)
+    theirs = copy.deepcopy(obj)
+    convert_to_base64(theirs)
+    ours = plotly_encoded(obj)
+
+    def canon(v):
+        if isinstance(v, np.ndarray):
+            return ("array", str(v.dtype), v.tolist())
+        if isinstance(v, dict):
+            return {k: canon(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [canon(x) for x in v]
+        return v
+
+    assert canon(ours) == canon(theirs)
+    assert canon(obj) == canon(before)

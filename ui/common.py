@@ -50,8 +50,10 @@ def landscape_cached(name: str, params: tuple[tuple[str, Any], ...]) -> Landscap
 @st.cache_data(max_entries=256, show_spinner=False)
 def _run_cached(key: str, _landscape: Landscape, _cfg: OptimizerConfig, starts: tuple[tuple[float, float], ...],
                 steps: int, record_every: int) -> Trajectory:
+    # The compiled loop whenever it can run: the same numbers (tests/test_fused.py), 8x less of the one
+    # interpreter a crowd of sessions shares.
     return optimizers.run(_landscape, _cfg.build(), np.asarray(starts, dtype=np.float64), steps,
-                          record_every=record_every)
+                          record_every=record_every, backend="prefer_fused")
 
 
 def run_cached(landscape_name: str, landscape_params: tuple[tuple[str, Any], ...], cfg: OptimizerConfig,
@@ -188,6 +190,59 @@ def _contiguous(obj: Any) -> Any:
     return obj
 
 
+#: Keys whose arrays plotly.py leaves as they are when it encodes a figure (``_plotly_utils.utils.is_skipped_key``).
+_UNENCODED_KEYS = frozenset(("geojson", "layer", "layers", "range"))
+
+
+def plotly_encoded(obj: Any) -> Any:
+    """``obj`` (dicts, lists and numpy arrays) as ``go.Figure.to_dict`` would give it: arrays that are dict values
+    become plotly.js typed arrays, containers are copied, arrays and ``obj`` itself are not changed.
+
+    plotly.py's own pass (``convert_to_base64``) asks of every value whether it is a numpy, pandas or xarray
+    array, and passes each array through narwhals: about 0.1 ms per array, 10 ms for one surfaces figure.
+    The figures here hold only numpy arrays, and this walk encodes them directly.
+    """
+    if isinstance(obj, dict):
+        return {k: v if k in _UNENCODED_KEYS else _typed_array_spec(v) if isinstance(v, np.ndarray)
+                else plotly_encoded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        # As plotly.py: an array directly inside a list stays an array; dicts inside are encoded.
+        return [plotly_encoded(v) if isinstance(v, (dict, list, tuple)) else v for v in obj]
+    return obj
+
+
+#: plotly.js's typed-array names of the numpy dtypes it takes (``_plotly_utils.utils.plotlyjsShortTypes``).
+_TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4", "uint32": "u4", "float32": "f4",
+          "float64": "f8"}
+
+
+def _typed_array_spec(v: np.ndarray) -> Any:
+    """plotly.py's ``to_typed_array_spec`` for a numeric numpy array (its narrowing of 64-bit integers included);
+    other arrays go to plotly.py's own function."""
+    import base64
+
+    if v.dtype.kind not in "uif" or v.size == 0:
+        from _plotly_utils.utils import to_typed_array_spec
+
+        return to_typed_array_spec(v)
+    if v.dtype.kind in "iu" and v.dtype.itemsize == 8:
+        lo, hi = int(v.min()), int(v.max())
+        for name in (("int8", "int16", "int32") if v.dtype.kind == "i" else ("uint8", "uint16", "uint32")):
+            info = np.iinfo(name)
+            if info.min <= lo and hi <= info.max:
+                v = v.astype(name)
+                break
+        else:
+            return np.ascontiguousarray(v)
+    name = str(v.dtype)
+    if name not in _TYPED:
+        return np.ascontiguousarray(v)
+    spec = {"dtype": _TYPED[name], "bdata": base64.b64encode(np.ascontiguousarray(v)).decode("ascii")}
+    if v.ndim > 1:
+        spec["shape"] = str(v.shape)[1:-1]
+    return spec
+
+
 class PrecomputedFigure(go.Figure):
     """A figure whose ``to_dict`` is computed once.
 
@@ -215,11 +270,30 @@ class PrecomputedFigure(go.Figure):
         else:
             spec = _contiguous(fig.to_dict())
         self._spec = spec
-        self._full = fig
+        self._full: go.Figure | None = fig
+        self._parts: Any = None
+
+    @classmethod
+    def from_parts(cls, parts: Any) -> PrecomputedFigure:
+        """The figure from plain parts (``viz.surface_figure.FigureParts``) without building a ``go.Figure``.
+
+        The spec equals ``PrecomputedFigure(parts.figure()).to_dict()`` (tests/test_viz.py holds it); the plotly
+        figure itself is built only when :attr:`full` is asked for (an export).
+        """
+        self = cls.__new__(cls)
+        go.Figure.__init__(self)
+        self._spec = {"data": plotly_encoded(parts.data), "layout": plotly_encoded(parts.layout),
+                      "frames": _contiguous(parts.frames)}
+        self._full = None
+        self._parts = parts
+        return self
 
     @property
     def full(self) -> go.Figure:
         """The original figure (for exports)."""
+        if self._full is None:
+            # Built on first use; two sessions building it at once each get an equal figure.
+            self._full = self._parts.figure()
         return self._full
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,21 +5,41 @@ controls, computes (cached), builds its figure and shows what goes under it.
 :func:`run_page` wraps it: a ``ValueError`` (a setting the numerics refuse)
 becomes one plain sentence, anything else one short sentence plus a log entry;
 both come with a button that resets this page only, and neither shows a
-traceback or touches the other pages' settings.
+traceback or touches the other pages' settings. Page scripts take turns
+(:data:`GATE`), so a crowd's figures arrive one after another instead of all
+at the end.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import Callable
 
 import streamlit as st
 
 from common.controls import echo
+from ui.admission import Gate
 from ui.controls import reset_page
 
 log = logging.getLogger("descent_lab.ui")
+
+#: Page scripts that run at once in this server process, the others waiting their turn in arrival order; a slot
+#: is lent for LEASE seconds at most (a heavy view then runs on beside the next ones), and nobody waits more than
+#: MAX_WAIT in all: see :mod:`ui.admission`. One slot: every other running script slows the one in front, and the
+#: server's event loop, which sends the figures, competes with each of them for the interpreter.
+SLOTS = 1
+LEASE = 0.5
+MAX_WAIT = 3.0
+GATE = Gate(SLOTS, MAX_WAIT, LEASE)
+#: How long a thread holding the interpreter lock keeps it when another thread asks (Python's default: 5 ms).
+#: The server's event loop, which sends every finished figure, needs the lock back after each of its many
+#: system calls; behind busy script threads it waited up to 5 ms each time, so twenty sessions' figures all
+#: left together at the end even when their scripts had taken turns (``python -m benchmarks hall``, twenty
+#: changes: median 3.5 s at 5 ms, 2.1 s at 0.5 ms, the same code otherwise).
+SWITCH_INTERVAL = 0.0005
+sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def run_page(prefix: str, body: Callable[[], None]) -> None:
@@ -33,7 +53,8 @@ def run_page(prefix: str, body: Callable[[], None]) -> None:
         Draws the whole page.
     """
     try:
-        body()
+        with GATE.turn():
+            body()
         _freeze_once()
     except Exception as err:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
         if isinstance(err, ValueError):

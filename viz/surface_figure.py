@@ -328,7 +328,38 @@ def _join_runs(chunks: list[np.ndarray]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------------
 # The animated figure
 # --------------------------------------------------------------------------------------------------------------
-def animated_figure(
+@dataclass(frozen=True)
+class FigureParts:
+    """A figure as the plain dicts this module writes, before plotly.py sees them.
+
+    A page that only sends the figure to the browser encodes these directly
+    (``ui.common.PrecomputedFigure.from_parts``): building the ``go.Figure``
+    costs more than writing the dicts. ``figure()`` builds it for exports.
+
+    Attributes
+    ----------
+    data : list of dict
+        Trace dicts (numpy arrays allowed).
+    layout : dict
+    frames : list of dict
+        ``{"name", "data", "traces"}`` dicts.
+    """
+
+    data: list[dict[str, Any]]
+    layout: dict[str, Any]
+    frames: list[dict[str, Any]]
+
+    def figure(self) -> AnimatedFigure:
+        """The plotly figure (the parts are shared with it, not copied)."""
+        return AnimatedFigure(self.data, self.layout, self.frames)
+
+
+def animated_figure(landscape: Landscape, series: Sequence[Series], **kwargs: Any) -> go.Figure:
+    """:func:`animated_parts` as a plotly figure (same arguments)."""
+    return animated_parts(landscape, series, **kwargs).figure()
+
+
+def animated_parts(
     landscape: Landscape,
     series: Sequence[Series],
     *,
@@ -339,7 +370,7 @@ def animated_figure(
     frame_ms: int = 40,
     click_grid: int = 30,
     height: int = FIGURE_HEIGHT,
-) -> go.Figure:
+) -> FigureParts:
     """Contour map with every optimizer's path and the loss curves, animated together under one slider.
 
     Parameters
@@ -364,7 +395,7 @@ def animated_figure(
 
     Returns
     -------
-    go.Figure
+    FigureParts
         Traces carry ``meta={"role": ...}``; per-series traces (``path``, ``loss``) have ``"series": i``, the
         traces shared by all series (``start``, ``end``, ``loss-stop``, and the animated ``tail``, ``marker``,
         ``loss-marker``) have ``"series": [i of each point or run]``. Frames update only the animated ones.
@@ -471,7 +502,7 @@ def animated_figure(
     lay.update(animation_controls([f["name"] for f in frames], frame_ms, redraw=False))
     lay.update(_frame_layout(landscape, height))
     lay["dragmode"] = "zoom"
-    return AnimatedFigure(data, palette.merge_theme(lay), frames)
+    return FigureParts(data, palette.merge_theme(lay), frames)
 
 
 def _check_series(series: Sequence[Series], loss_scale: str, tail: int) -> None:
@@ -668,12 +699,14 @@ def _axes_layout(lay: dict[str, Any], n_panels: int, xr: tuple[float, float], yr
         y_dom = [1.0 - (r + 1) * h - r * gy, 1.0 - r * h - r * gy]
         lay[_layout_key(xa)] = dict(domain=x_dom, anchor=ya, range=list(xr), autorange=False, showgrid=False,
                                     zeroline=False, constrain="domain", mirror=True, showline=True,
-                                    title=dict(text="x", standoff=_X_TITLE_STANDOFF) if r == rows - 1 else None,
                                     showticklabels=r == rows - 1 or n_panels == 1)
+        if r == rows - 1:  # no key at all elsewhere: the page sends these dicts as they are (plotly drops a None)
+            lay[_layout_key(xa)]["title"] = dict(text="x", standoff=_X_TITLE_STANDOFF)
         lay[_layout_key(ya)] = dict(domain=y_dom, anchor=xa, range=list(yr), autorange=False, showgrid=False,
                                     zeroline=False, constrain="domain", mirror=True, showline=True,
-                                    title=dict(text="y", standoff=_Y_TITLE_STANDOFF) if c == 0 else None,
                                     showticklabels=c == 0)
+        if c == 0:
+            lay[_layout_key(ya)]["title"] = dict(text="y", standoff=_Y_TITLE_STANDOFF)
         if equal:
             lay[_layout_key(ya)].update(scaleanchor=xa, scaleratio=1)
         map_axes.append((xa, ya))

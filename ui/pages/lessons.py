@@ -62,12 +62,13 @@ def _figure(lesson_key: str, v: int, notes_on: bool) -> tuple[PrecomputedFigure,
              if 0 <= i < len(r.labels) and notes_on]
     basin_fig = None
     if isinstance(r.scenario, SurfaceScenario):
-        from viz.surface_figure import Series, animated_figure
+        from viz.surface_figure import Series, animated_parts
 
         surface = r.problems[0]
         series = [Series(label=lab, color=c, trajectory=t) for lab, c, t in zip(r.labels, colors, r.trajectories,
                                                                                   strict=True)]
-        fig = PrecomputedFigure(animated_figure(surface, series, layout="overlay", loss_scale="log", frame_ms=40))
+        fig = PrecomputedFigure.from_parts(animated_parts(surface, series, layout="overlay", loss_scale="log",
+                                                          frame_ms=40))
         axes = ("x2", "y2")
         if r.basin_maps:
             from viz.basin_figure import BasinPanel, basin_figure

@@ -191,9 +191,9 @@ def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scal
     if layout == "3d":
         fig = surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale)
     else:
-        fig = surface_figure.animated_figure(_surface, _series, layout=layout, loss_scale=scale,
-                                             frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
-    shown = PrecomputedFigure(fig)
+        fig = surface_figure.animated_parts(_surface, _series, layout=layout, loss_scale=scale,
+                                            frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
+    shown = PrecomputedFigure(fig) if layout == "3d" else PrecomputedFigure.from_parts(fig)
     spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
     spec["layout"] = use_player(spec["layout"])
     return shown

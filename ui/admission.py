@@ -1,0 +1,110 @@
+"""First come, first served: how many page scripts run at once, and in what order.
+
+Streamlit runs every session's script on its own thread, and the threads share
+one interpreter lock. When twenty students change a control in the same second,
+twenty scripts then advance together a few milliseconds at a time and all
+finish at the end, so the median student waits as long as the last one: the
+whole hall's work. With :class:`Gate` at most ``slots`` scripts run while the
+others wait in the order they came. The total work is the same, but the first
+student gets a figure after one view's time, the median after half the hall's.
+
+A slow view must not hold up the others for long, so a slot is only lent:
+after ``lease`` seconds its holder goes on running but no longer counts, and
+the next script is let in beside it (the crowd then shares the interpreter as
+it would without the gate). And nobody waits more than ``max_wait`` seconds in
+all: after that a script runs anyway.
+
+Nothing here imports streamlit: the gate is plain threading, tested on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+
+class Gate:
+    """At most ``slots`` holders within their lease at once; waiters admitted in arrival order.
+
+    Parameters
+    ----------
+    slots : int
+        Holders at once (at least 1).
+    max_wait : float
+        Seconds a waiter waits at most; then it runs anyway.
+    lease : float
+        Seconds a holder keeps its slot; after that it runs on without one (``inf``: until it leaves).
+    """
+
+    def __init__(self, slots: int, max_wait: float, lease: float = float("inf")) -> None:
+        if slots < 1:
+            raise ValueError(f"a gate needs at least one slot, got {slots}")
+        if not max_wait >= 0.0:
+            raise ValueError(f"max_wait must be a number of seconds >= 0, got {max_wait}")
+        if not lease > 0.0:
+            raise ValueError(f"lease must be a number of seconds > 0, got {lease}")
+        self.slots = slots
+        self.max_wait = max_wait
+        self.lease = lease
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        #: Holder -> when it got in (monotonic seconds).
+        self._since: dict[object, float] = {}
+        #: Admissions that waited their turn, and those that gave up waiting (for benchmarks and tests).
+        self.admitted = 0
+        self.overtime = 0
+
+    @property
+    def holders(self) -> int:
+        """Scripts inside the gate now (within their lease or not)."""
+        return len(self._since)
+
+    def _next_free(self, now: float) -> float:
+        """0 when a slot is free at ``now``, else the seconds until the earliest lease ends (called under the lock)."""
+        ends = sorted(t + self.lease for t in self._since.values() if now - t < self.lease)
+        return 0.0 if len(ends) < self.slots else ends[len(ends) - self.slots] - now
+
+    @property
+    def waiting(self) -> int:
+        """Scripts waiting for their turn now."""
+        return len(self._queue)
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[float]:
+        """Wait for this caller's turn, hold a slot for the ``with`` block, then pass it on.
+
+        Yields
+        ------
+        float
+            Seconds waited.
+        """
+        me = object()
+        t0 = time.monotonic()
+        deadline = t0 + self.max_wait
+        with self._cond:
+            self._queue.append(me)
+            while True:
+                now = time.monotonic()
+                free_in = self._next_free(now)
+                if free_in <= 0.0 and self._queue[0] is me:
+                    self.admitted += 1
+                    break
+                left = deadline - now
+                if left <= 0.0:
+                    self.overtime += 1
+                    break
+                # Woken by a holder leaving or a waiter moving up; else when a lease ends or this wait is over.
+                self._cond.wait(min(left, free_in) if free_in > 0.0 else left)
+            self._queue.remove(me)
+            self._since[me] = time.monotonic()
+            # The next in line may be admissible now (it is at the head of the queue, and a slot may be free).
+            self._cond.notify_all()
+        try:
+            yield time.monotonic() - t0
+        finally:
+            with self._cond:
+                del self._since[me]
+                self._cond.notify_all()
