@@ -125,7 +125,7 @@ def unsupported(problem: Any, optimizer: Any, k: int) -> str | None:
             return "clipping by norm sums with numpy's einsum"
     if not _owns(base, "direction"):
         return f"{type(base).__name__} has no compiled kernel"
-    if getattr(type(base), "point_rule", None) is not None or base.needs:
+    if getattr(type(base), "point_rows", ()) or base.needs:
         # Its kernel is a 2-D surface's (sums over a run's two coordinates, or the surface's Hessian diagonal).
         return f"{type(base).__name__} has no compiled kernel for networks (its compiled form runs on 2-D surfaces)"
     if not _same_math():

@@ -7,45 +7,42 @@ from typing import Any, ClassVar
 import numpy as np
 
 from common import ops
-from common.ops import lerp as torch_lerp
 from common.spec import Spec
-from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, per_run
+from optimizers.base import Optimizer, RunRule, State, StateField, StepView, exact_pow, lr_spec, per_run
 
 #: torch's ``eps1=None`` means the machine epsilon of the parameters' dtype; ours are always float64.
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 
-def _rms(x: np.ndarray) -> np.ndarray:
-    """``‖x‖₂ / √d`` of each run, as torch's ``x.norm(2) / x.numel() ** 0.5``: shape ``(k, 1)``."""
-    return np.sqrt(np.sum(x * x, axis=1, keepdims=True)) / x.shape[1] ** 0.5
+# The update in four phases (see :class:`~optimizers.base.RunRule`); ``c`` is :meth:`Adafactor.kernel_coefs`:
+# β̂₂'s weight 1 − β̂₂ = t^τ, ε₁², ε₂, ρ_t, lr, d and λ.
+def _before(r: tuple, c: tuple) -> tuple:
+    """Nothing per run before the step (Adafactor keeps no per-run state)."""
+    return ()
 
 
-def _python_max(a: Any, b: Any) -> Any:
-    """Python's ``max(a, b)`` elementwise: ``b`` only where ``b > a`` (a NaN ``b`` loses, as in torch's code)."""
-    return np.where(b > a, b, a)
+def _coord(g: Any, p: Any, s: tuple, a: tuple, c: tuple) -> tuple:
+    """Per coordinate: the new v; the terms of RMS(θ) and RMS(u)."""
+    v = ops.lerp(s[0], g * g, c[0])
+    u = 1.0 / ops.sqrt(ops.maximum(v, c[1])) * g
+    return (p * p, u * u), (v,)
 
 
-def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
-    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): the operations of
-    :meth:`Adafactor.direction_any_d` on a row, in the same order, with RMS(θ) and RMS(u) written out
-    (numpy's sums start from 0.0)."""
-    g0, g1 = g
-    v0, v1 = s
-    w, eps1_sq, eps2, rho, lr, clip_d, wd = c
-    v0, v1 = ops.lerp(v0, g0 * g0, w), ops.lerp(v1, g1 * g1, w)
-    rms = ops.sqrt(0.0 + p[0] * p[0] + p[1] * p[1]) / _SQRT2
-    alpha = ops.where(rms > eps2, rms, eps2) * rho
-    u0 = 1.0 / ops.sqrt(ops.maximum(v0, eps1_sq)) * g0
-    u1 = 1.0 / ops.sqrt(ops.maximum(v1, eps1_sq)) * g1
-    ratio = ops.sqrt(0.0 + u0 * u0 + u1 * u1) / clip_d
-    clip = ops.where(ratio > 1.0, ratio, 1.0)
-    d0, d1 = alpha / clip / lr * u0, alpha / clip / lr * u1
-    if wd:
-        d0, d1 = d0 + wd * p[0], d1 + wd * p[1]
-    return (d0, d1), (v0, v1)
+def _after(sums: tuple, r: tuple, a: tuple, c: tuple, n: float) -> tuple:
+    """Per run: α_t = max(ε₂, RMS(θ))·ρ_t and the clip max(1, RMS(u)/d), with Python's max as torch's code has it
+    (a NaN RMS loses)."""
+    rms = ops.sqrt(sums[0]) / n ** 0.5
+    ratio = ops.sqrt(sums[1]) / (n ** 0.5 * c[5])
+    return (), (ops.where(rms > c[2], rms, c[2]) * c[3], ops.where(ratio > 1.0, ratio, 1.0))
 
 
-_SQRT2 = 2**0.5
+def _out(g: Any, p: Any, s_new: tuple, q: tuple, c: tuple) -> Any:
+    """Per coordinate: the clipped relative step, and decoupled decay."""
+    u = 1.0 / ops.sqrt(ops.maximum(s_new[0], c[1])) * g
+    d = q[0] / q[1] / c[4] * u
+    if c[6]:
+        d = d + c[6] * p
+    return d
 
 
 class Adafactor(Optimizer):
@@ -67,11 +64,10 @@ class Adafactor(Optimizer):
     with RMS(θ)), ``β̂₂`` rises towards 1 as ``1 − t^τ``, lr only caps ``ρ_t`` and scales the weight
     decay, and the update is clipped so its RMS stays below ``d``.
 
-    RMS(θ) and RMS(u) are reductions over all coordinates of a run, so this is not an elementwise
-    :attr:`~optimizers.base.Optimizer.rule`: on a 2-D point it is the per-run
-    :attr:`~optimizers.base.Optimizer.point_rule` :func:`_point` (numpy runs it on columns, the fused backend
-    compiles it), for any other d :meth:`direction_any_d`; both keep each of those numbers per run, so k runs
-    together equal k separate runs. The direction reads lr
+    RMS(θ) and RMS(u) are sums over all coordinates of a run, so the update is a
+    :class:`~optimizers.base.RunRule` (its four phases above): numpy runs it for any d, the fused backend
+    compiles it for a 2-D point, and each run keeps its own sums, so k runs together equal k separate runs.
+    The direction reads lr
     (``θ − η·d`` with ``d = λθ + α_t u / (η max(1, RMS(u)/d))``), so a schedule from
     :mod:`optimizers.transforms` scales the whole step.
     """
@@ -107,15 +103,14 @@ class Adafactor(Optimizer):
         StateField("rho", "ρ_t = min(η, 1/√t)", "The relative step size: 1/√t until it falls below lr.", per="run",
                    derive=lambda opt, s: per_run(opt._rho(s.t), len(s.lr))[:, 0]),
         StateField("alpha", "α_t = max(ε₂, RMS(θ))·ρ_t", "How far the step may go, relative to the size of θ.",
-                   per="run", derive=lambda opt, s: opt._terms(s.grads, s.state["variance"], s.params, s.t)[1][:, 0]),
+                   per="run", derive=lambda opt, s: opt.run_rule_parts(s.grads, s.prev, s.params, s.t)[2][0]),
         StateField("clip", "max(1, RMS(u)/d)", "The update is divided by this: above 1 when its RMS exceeds d.",
-                   per="run", derive=lambda opt, s: opt._terms(s.grads, s.state["variance"], s.params, s.t)[2][:, 0]),
+                   per="run", derive=lambda opt, s: opt.run_rule_parts(s.grads, s.prev, s.params, s.t)[2][1]),
         StateField("scale", "α_t/(max(1, RMS(u)/d)·√v)", "Effective step per coordinate per unit of gradient.",
                    role="scale", derive=lambda opt, s: opt._scale(s)),
     )
     per_run = ("lr", "beta2_decay", "eps1", "eps2", "d")
-    point_rule = _point
-    point_rows = (("variance[0]", "variance[1]"),)
+    run_rule = RunRule(_before, _coord, _after, _out, coord_state=("variance",), run_state=(), terms=2)
 
     def init_state(self, params: np.ndarray) -> State:
         return {"variance": np.zeros_like(params)}
@@ -125,36 +120,14 @@ class Adafactor(Optimizer):
         lr, cap = self.hparams["lr"], 1 / (float(t) ** 0.5)
         return np.where(cap < lr, cap, lr) if isinstance(lr, np.ndarray) else min(lr, cap)
 
-    def _terms(self, grads: np.ndarray, variance: np.ndarray, params: np.ndarray, t: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The unclipped update ``u`` ``(k, d)``, ``α_t`` and ``max(1, RMS(u)/d)`` ``(k, 1)``, per run."""
-        h = self.hparams
-        eps1 = h["eps1"]
-        alpha = _python_max(h["eps2"], _rms(params)) * self._rho(t)
-        u = 1.0 / np.sqrt(np.maximum(variance, eps1 * eps1)) * grads
-        clip = _python_max(1.0, np.sqrt(np.sum(u * u, axis=1, keepdims=True)) / (u.shape[1] ** 0.5 * h["d"]))
-        return u, np.broadcast_to(alpha, clip.shape), clip
-
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
         h = self.hparams
         eps1 = h["eps1"]
-        return (exact_pow(float(t), h["beta2_decay"]), eps1 * eps1, h["eps2"], self._rho(t), h["lr"], _SQRT2 * h["d"],
+        return (exact_pow(float(t), h["beta2_decay"]), eps1 * eps1, h["eps2"], self._rho(t), h["lr"], h["d"],
                 float(h["weight_decay"]))
-
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
-        h = self.hparams
-        with np.errstate(all="ignore"):
-            variance = torch_lerp(state["variance"], grads * grads, exact_pow(float(t), h["beta2_decay"]))
-            u, alpha, clip = self._terms(grads, variance, params, t)
-            d = alpha / clip / h["lr"] * u
-            if h["weight_decay"]:
-                d = d + h["weight_decay"] * params
-        return d, {"variance": variance}
 
     def _scale(self, s: StepView) -> np.ndarray:
         """``α_t / (max(1, RMS(u)/d) √max(v, ε₁²))``: how far one unit of gradient moves each coordinate."""
-        _, alpha, clip = self._terms(s.grads, s.state["variance"], s.params, s.t)
+        _, _, (alpha, clip), _ = self.run_rule_parts(s.grads, s.prev, s.params, s.t)
         eps1 = self.hparams["eps1"]
-        return alpha / clip / np.sqrt(np.maximum(s.state["variance"], eps1 * eps1))
+        return alpha[:, None] / clip[:, None] / np.sqrt(np.maximum(s.state["variance"], eps1 * eps1))

@@ -130,6 +130,40 @@ STEP_FIELDS: tuple[StateField, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class RunRule:
+    """An update that sums over a run's coordinates, written once as four phases of scalar arithmetic.
+
+    A step of one run: ``a = before(r, c)`` from the run's state; for each coordinate
+    ``terms, s_new = coord(g, p, s, a, c)``; the terms summed over the run's ``n``
+    coordinates; ``r_new, q = after(sums, r, a, c, n)``; for each coordinate
+    ``d = out(g, p, s_new, q, c)``. Each phase uses only arithmetic and :mod:`common.ops`
+    (plus :func:`common.jit.shared` helpers), so numpy runs it on whole arrays (``(k, d)``
+    coordinates, ``(k,)`` run numbers, sums along the run) for any d, and the fused backend's
+    compiled loop is generated from the same four functions for a 2-D point, where a sum is
+    ``0.0 + x + y`` as numpy's is. Branch only on numbers every run shares.
+
+    Attributes
+    ----------
+    before, coord, after, out : callable
+        The phases, defined at module level in the optimizer's module.
+    coord_state : tuple of str
+        State entries of shape ``(k, d)``, in the order of ``s`` and ``s_new``.
+    run_state : tuple of str
+        State entries of shape ``(k,)``, in the order of ``r`` and ``r_new``.
+    terms : int
+        How many terms ``coord`` returns for summing.
+    """
+
+    before: Callable[..., Any]
+    coord: Callable[..., Any]
+    after: Callable[..., Any]
+    out: Callable[..., Any]
+    coord_state: tuple[str, ...]
+    run_state: tuple[str, ...]
+    terms: int
+
+
 class Optimizer:
     """Base class: validated hyperparameters, ``init`` and a pure ``step``.
 
@@ -183,6 +217,10 @@ class Optimizer:
     #: ``"H[0,1]"`` an entry of a ``(k, 2, 2)`` one, ``None`` an unused half. Every entry :meth:`init_state` makes
     #: must be named; an entry the run does not keep reads as ``0.0`` and its result is dropped.
     point_rows: ClassVar[tuple[tuple[str | None, str | None], ...]] = ()
+    #: An update with sums over a run's coordinates, written once in phases (optional; see :class:`RunRule`):
+    #: numpy runs it for any d, and the compiled :attr:`kernel` is generated from it for a 2-D point, its
+    #: state laid out as :attr:`point_rows` (derived).
+    run_rule: ClassVar[RunRule | None] = None
     #: Inputs of :attr:`needs` that the update reads from a state entry: ``{"hessian_diag": "hessian"}`` makes the
     #: input overwrite that entry before the update on the steps that take it (and the fused backend writes it
     #: there from the surface's compiled Hessian diagonal, :attr:`landscapes.base.Landscape.hessian_kernel`).
@@ -208,6 +246,13 @@ class Optimizer:
         if cls.__dict__.get("point_rule") is not None:
             cls._point_entries = tuple(_parse_entry(e) for row in cls.point_rows for e in row)
             cls.kernel = DerivedKernel(cls.__dict__["point_rule"], lambda: _point_loop(cls), "point")
+        rr = cls.__dict__.get("run_rule")
+        if rr is not None:
+            run = list(rr.run_state) + [None] * (len(rr.run_state) % 2)
+            cls.point_rows = (*((f"{n}[0]", f"{n}[1]") for n in rr.coord_state),
+                              *((run[i], run[i + 1]) for i in range(0, len(run), 2)))
+            cls._point_entries = tuple(_parse_entry(e) for row in cls.point_rows for e in row)
+            cls.kernel = DerivedKernel(rr.coord, lambda: _run_rule_loop(cls), "runrule")
 
     @classmethod
     def slots(cls) -> tuple[str, ...]:
@@ -336,6 +381,9 @@ class Optimizer:
             The step being taken, starting at 1.
         """
         cls = type(self)
+        if cls.run_rule is not None:
+            d, _, _, new = self.run_rule_parts(grads, state, params, t)
+            return d, new
         if cls.point_rule is not None:
             if grads.shape[1] == 2:
                 return self._point_direction(grads, state, params, t)
@@ -352,6 +400,34 @@ class Optimizer:
         with np.errstate(all="ignore"):  # a diverging run's inf and NaN are the runner's to judge, not warnings
             d, new = rule(grads, params, tuple(state.get(name, 0.0) for name in names), coefs)
         return d, {name: value for name, value in zip(names, new, strict=True) if name in state}
+
+    def run_rule_parts(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                       ) -> tuple[np.ndarray, tuple[Any, ...], tuple[Any, ...], State]:
+        """:attr:`run_rule` on whole arrays: the direction ``(k, d)``, the sums and ``q`` of each run, the new state.
+
+        The X-ray's derived fields read ``q`` from here, so they are the step's own numbers.
+        """
+        rr = type(self).run_rule
+        coefs = self.kernel_coefs(t)  # per-run numbers as (k, 1) columns, for the coordinate phases
+        per_run = tuple(x.reshape(-1) if isinstance(x, np.ndarray) and x.ndim == 2 else x for x in coefs)
+        r = tuple(state.get(name, 0.0) for name in rr.run_state)
+        s = tuple(state.get(name, 0.0) for name in rr.coord_state)
+
+        def column(x: Any) -> Any:
+            return x[:, None] if isinstance(x, np.ndarray) and x.ndim == 1 else x
+
+        with np.errstate(all="ignore"):  # a diverging run's inf and NaN are the runner's to judge, not warnings
+            a = rr.before(r, per_run)
+            terms, s_new = rr.coord(grads, params, s, tuple(column(x) for x in a), coefs)
+            sums = tuple(np.sum(np.broadcast_to(x, grads.shape), axis=1) for x in terms)
+            r_new, q = rr.after(sums, r, a, per_run, float(grads.shape[1]))
+            d = rr.out(grads, params, s_new, tuple(column(x) for x in q), coefs)
+        k = grads.shape[0]
+        new = {name: np.array(np.broadcast_to(v, state[name].shape), dtype=np.float64)
+               for names, values in ((rr.coord_state, s_new), (rr.run_state, r_new))
+               for name, v in zip(names, values, strict=True) if name in state}
+        return np.array(np.broadcast_to(d, grads.shape), dtype=np.float64), sums, tuple(
+            np.broadcast_to(x, (k,)) for x in q), new
 
     def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
                         ) -> tuple[np.ndarray, State]:
@@ -381,7 +457,7 @@ class Optimizer:
         runs) then its y half, as the fused backend lays out points. :meth:`kernel_state` for an elementwise
         :attr:`rule`; with a :attr:`point_rule`, :meth:`init` packed by :attr:`point_rows`."""
         n = params.shape[0]
-        if type(self).point_rule is None:
+        if not type(self).point_rows:
             return np.ascontiguousarray(self.kernel_state(2 * n), dtype=np.float64)
         state = self.init(params)
         S = np.zeros((len(type(self).point_rows), 2 * n))
@@ -395,7 +471,7 @@ class Optimizer:
     def kernel_state(self, n: int) -> np.ndarray:
         """Initial ``(rows, n)`` state for :attr:`kernel`, zeros: with a :attr:`rule`, one row per slot up to the
         last one :meth:`init_state` keeps (the generated loop reads missing trailing rows as 0)."""
-        if type(self).point_rule is not None:
+        if type(self).point_rows:
             return np.zeros((len(type(self).point_rows), n))
         if type(self).rule is None:
             return np.zeros((0, n))
@@ -488,7 +564,7 @@ class Optimizer:
         """
         _, d, k = S.shape
         present = self.init(np.zeros((k, d)))
-        if type(self).point_rule is not None:
+        if type(self).point_rows:
             out: State = {"t": t, **{name: np.empty(np.shape(v)) for name, v in present.items() if name != "t"}}
             for r, row in enumerate(type(self).point_rows):
                 for half, e in enumerate(row):
@@ -550,6 +626,40 @@ def _point_loop(cls: type[Optimizer]) -> str:
              *(f"        S{r}x[i], S{r}y[i] = new[{2 * r}], new[{2 * r + 1}]" for r in range(rows)),
              "        dx[i], dy[i] = di[0], di[1]"]
     return "\n".join(lines) + "\n"
+
+
+def _run_rule_loop(cls: type[Optimizer]) -> str:
+    """Source of the compiled loop around ``cls.run_rule`` on a 2-D point: the four phases composed into one run's
+    step (a sum over the run is ``0.0 + x + y``, as numpy's sum of two), then :func:`_point_loop` around it.
+
+    The generated module imports ``coord`` as ``formula`` (:class:`~common.jit.DerivedKernel`) and the other
+    three phases here.
+    """
+    rr = cls.run_rule
+    module = rr.coord.__module__
+    nc, nr = len(rr.coord_state), len(rr.run_state)
+    flat = 2 * len(cls.point_rows)
+
+    def tup(items: list[str]) -> str:
+        return "(" + "".join(f"{x}, " for x in items) + ")"
+
+    run = tup([f"s[{2 * nc + j}]" for j in range(nr)])
+    sums = tup([f"0.0 + tx[{j}] + ty[{j}]" for j in range(rr.terms)])
+    new = [f"{xy}[{j}]" for j in range(nc) for xy in ("sx", "sy")] + [f"rn[{j}]" for j in range(nr)]
+    new += ["0.0"] * (flat - len(new))
+    lines = [f"from {module} import {rr.before.__name__} as _before, {rr.after.__name__} as _after, "
+             f"{rr.out.__name__} as _out", "",
+             *(f"{name} = numba.njit(inline=\"always\", nogil=True, error_model=\"numpy\")(_{name})"
+               for name in ("before", "after", "out")), "", "",
+             "@numba.njit(inline=\"always\", nogil=True, error_model=\"numpy\")",
+             "def point(g, p, s, c):",
+             f"    r = {run}",
+             "    a = before(r, c)",
+             f"    tx, sx = formula(g[0], p[0], {tup([f's[{2 * j}]' for j in range(nc)])}, a, c)",
+             f"    ty, sy = formula(g[1], p[1], {tup([f's[{2 * j + 1}]' for j in range(nc)])}, a, c)",
+             f"    rn, q = after({sums}, r, a, c, 2.0)",
+             f"    return (out(g[0], p[0], sx, q, c), out(g[1], p[1], sy, q, c)), {tup(new)}", "", ""]
+    return "\n".join(lines) + "\n" + _point_loop(cls).replace("formula((gx[i]", "point((gx[i]")
 
 
 def coupled_decay(grads: np.ndarray, params: np.ndarray, weight_decay: float) -> np.ndarray:

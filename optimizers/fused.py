@@ -51,7 +51,7 @@ MAX_TABLE = 4_000_000
 
 
 #: The attributes that hold a formula written once, from which ``method`` and its kernel are both derived.
-_SOURCE = {"direction": ("rule", "point_rule"), "value_and_grad": ("formula",)}
+_SOURCE = {"direction": ("rule", "point_rule", "run_rule"), "value_and_grad": ("formula",)}
 
 
 def _owns(obj: Any, method: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,10 +12,10 @@ from common.spec import Spec
 from optimizers.adam import BETA1, BETA2, EPS
 from optimizers.base import (
     Optimizer,
+    RunRule,
     State,
     StateField,
     StepView,
-    exact_pow,
     lr_spec,
     per_run,
     require_below,
@@ -30,42 +30,62 @@ def _scale(opt: Prodigy, s: StepView) -> np.ndarray:
     return s.lr[:, None] * s.prev["d"][:, None] / (np.sqrt(s.state["exp_avg_sq"]) + s.state["d"][:, None] * eps)
 
 
-def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
-    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): the same operations, in the
-    same order, as :meth:`Prodigy.direction_any_d` on a row, with its sums over θ written out."""
-    g0, g1 = g
-    m0, m1, v0, v1, s0, s1, q0, q1, d, d_max, numer, steps = s
-    lr, b1, b2, b3, d0, eps, decay, coupled, decoupled, bias, safeguard, d_coef, growth = c
-    bc = ops.pow(1.0 - ops.pow(b2, steps + 1.0), 0.5) / (1.0 - ops.pow(b1, steps + 1.0)) if bias else 1.0
-    dlr = d * lr * bc
-    if coupled:
-        g0, g1 = g0 + decay * p[0], g1 + decay * p[1]
-    # numpy's sums start from 0.0, which only a sum of two -0.0 tells apart.
-    delta_numerator = (d / d0) * dlr * (0.0 + g0 * (q0 - p[0]) + g1 * (q1 - p[1]))
-    if b1 > 0:
-        m0, m1 = m0 * b1 + g0 * (d * (1.0 - b1)), m1 * b1 + g1 * (d * (1.0 - b1))
-    v0, v1 = v0 * b2 + g0 * g0 * (d * d * (1.0 - b2)), v1 * b2 + g1 * g1 * (d * d * (1.0 - b2))
-    s_alpha = (d / d0) * (d if safeguard else dlr)
-    s0, s1 = s0 * b3 + g0 * s_alpha, s1 * b3 + g1 * s_alpha
-    d_denom = 0.0 + abs(s0) + abs(s1)
+# The update in four phases (see :class:`~optimizers.base.RunRule`); ``c`` is :meth:`Prodigy.kernel_coefs`, read
+# through these positions.
+_LR, _B1, _B2, _B3, _D0, _EPS, _DECAY, _COUPLED, _DECOUPLED, _BIAS, _SAFEGUARD, _D_COEF, _GROWTH = range(13)
+
+
+def _before(r: tuple, c: tuple) -> tuple:
+    """Per run, from d before the step: d, the bias correction, η·d, and the weight of g in s."""
+    d, steps = r[0], r[3]
+    b1, b2, d0 = c[_B1], c[_B2], c[_D0]
+    bc = ops.pow(1.0 - ops.pow(b2, steps + 1.0), 0.5) / (1.0 - ops.pow(b1, steps + 1.0)) if c[_BIAS] else 1.0
+    dlr = d * c[_LR] * bc
+    return d, bc, dlr, (d / d0) * (d if c[_SAFEGUARD] else dlr)
+
+
+def _coord(g: Any, p: Any, s: tuple, a: tuple, c: tuple) -> tuple:
+    """Per coordinate: the moments and s; the terms of g·(θ₀ − θ) and ‖s‖₁."""
+    m, v, s_, p0 = s
+    d, s_alpha = a[0], a[3]
+    b1, b2 = c[_B1], c[_B2]
+    if c[_COUPLED]:
+        g = g + c[_DECAY] * p
+    m_new = m * b1 + g * (d * (1.0 - b1)) if b1 > 0 else m
+    v_new = v * b2 + g * g * (d * d * (1.0 - b2))
+    s_new = s_ * c[_B3] + g * s_alpha
+    return (g * (p0 - p), abs(s_new)), (m_new, v_new, s_new, p0)
+
+
+def _after(sums: tuple, r: tuple, a: tuple, c: tuple, n: float) -> tuple:
+    """Per run: d's new estimate from the sums. A run whose s is still 0 has seen no gradient and keeps its state
+    (the package returns before touching d or θ)."""
+    g_dot, d_denom = sums
+    d, d_max, numer, steps = r
+    bc, dlr = a[1], a[2]
     live = d_denom != 0
-    numerator = numer * b3 + delta_numerator
-    d_hat = d_coef * numerator / ops.where(live, d_denom, 1.0)
-    d_new = ops.where(d == d0, ops.maximum(d, d_hat), d)
+    numerator = numer * c[_B3] + (d / c[_D0]) * dlr * g_dot
+    d_hat = c[_D_COEF] * numerator / ops.where(live, d_denom, 1.0)
+    d_new = ops.where(d == c[_D0], ops.maximum(d, d_hat), d)
     d_max_new = ops.maximum(d_max, d_hat)
-    d_new = ops.minimum(d_max_new, d_new * growth)
+    d_new = ops.minimum(d_max_new, d_new * c[_GROWTH])
     d_after = ops.where(live, d_new, d)
-    state = (m0, m1, v0, v1, s0, s1, q0, q1, d_after, ops.where(live, d_max_new, d_max),
-             ops.where(live, numerator, numer), steps + ops.where(live, 1.0, 0.0))
-    step = d * bc
-    if b1 > 0:
-        u0, u1 = step * (m0 / (ops.sqrt(v0) + d_after * eps)), step * (m1 / (ops.sqrt(v1) + d_after * eps))
-    else:
-        u0 = (step * d_after) * (g0 / (ops.sqrt(v0) + d_after * eps))
-        u1 = (step * d_after) * (g1 / (ops.sqrt(v1) + d_after * eps))
-    if decoupled:
-        u0, u1 = u0 + (decay * step) * p[0], u1 + (decay * step) * p[1]
-    return (ops.where(live, u0, 0.0), ops.where(live, u1, 0.0)), state
+    state = (d_after, ops.where(live, d_max_new, d_max), ops.where(live, numerator, numer),
+             steps + ops.where(live, 1.0, 0.0))
+    return state, (d * bc, d_after, ops.where(live, 1.0, 0.0))
+
+
+def _out(g: Any, p: Any, s_new: tuple, q: tuple, c: tuple) -> Any:
+    """Per coordinate: Adam's step with d, and decoupled decay; nothing for a run without a gradient yet."""
+    m, v = s_new[0], s_new[1]
+    step, d_after, live = q
+    if c[_COUPLED]:
+        g = g + c[_DECAY] * p
+    denom = ops.sqrt(v) + d_after * c[_EPS]
+    u = step * (m / denom) if c[_B1] > 0 else (step * d_after) * (g / denom)
+    if c[_DECOUPLED]:
+        u = u + (c[_DECAY] * step) * p
+    return ops.where(live != 0.0, u, 0.0)
 
 
 class Prodigy(Optimizer):
@@ -145,9 +165,8 @@ class Prodigy(Optimizer):
     )
     #: The estimate of d reads lr (as the package's does), so lr is part of the direction.
     direction_uses_lr: ClassVar[bool] = True
-    point_rule = _point
-    point_rows = (("exp_avg[0]", "exp_avg[1]"), ("exp_avg_sq[0]", "exp_avg_sq[1]"), ("s[0]", "s[1]"),
-                  ("p0[0]", "p0[1]"), ("d", "d_max"), ("d_numerator", "k"))
+    run_rule = RunRule(_before, _coord, _after, _out, coord_state=("exp_avg", "exp_avg_sq", "s", "p0"),
+                       run_state=("d", "d_max", "d_numerator", "k"), terms=2)
 
     def check(self) -> None:
         require_below(self.name, self.hparams, ("beta1", "beta2"))
@@ -173,48 +192,3 @@ class Prodigy(Optimizer):
                 float(h["growth_rate"]) if h["growth_rate"] > 0 else math.inf)
 
     kernel_coefs_steady_from = 1
-
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
-        h = self.hparams
-        b1, b2, decay = h["beta1"], h["beta2"], h["weight_decay"]
-        b3 = h["beta3"] if h["beta3"] > 0 else math.sqrt(b2)
-        d0, k = float(h["d0"]), params.shape[0]
-        lr = per_run(self.hparams["lr"], k)[:, 0]
-        d, d_max, steps = state["d"], state["d_max"], state["k"]
-        bc = exact_pow(1.0 - exact_pow(b2, steps + 1.0), 0.5) / (1.0 - exact_pow(b1, steps + 1.0)) \
-            if h["use_bias_correction"] else 1.0
-        dlr = d * lr * bc
-        g = grads + decay * params if decay and not h["decouple"] else grads
-        col = d[:, None]
-        delta_numerator = (d / d0) * dlr * np.einsum("kd,kd->k", g, state["p0"] - params)
-        new: State = {"p0": state["p0"]}
-        if b1 > 0:
-            new["exp_avg"] = state["exp_avg"] * b1 + g * (col * (1.0 - b1))
-        new["exp_avg_sq"] = state["exp_avg_sq"] * b2 + g * g * (col * col * (1.0 - b2))
-        s_alpha = (d / d0) * (d if h["safeguard_warmup"] else dlr)
-        new["s"] = state["s"] * b3 + g * s_alpha[:, None]
-        d_denom = np.abs(new["s"]).sum(axis=1)
-        # A run whose s is still 0 has seen no gradient: the package returns before touching d or θ.
-        live = d_denom != 0
-        numerator = state["d_numerator"] * b3 + delta_numerator
-        d_hat = h["d_coef"] * numerator / np.where(live, d_denom, 1.0)
-        d_new = np.where(d == d0, np.maximum(d, d_hat), d)
-        d_max_new = np.maximum(d_max, d_hat)
-        growth = h["growth_rate"] if h["growth_rate"] > 0 else math.inf
-        d_new = np.minimum(d_max_new, d_new * growth)
-        new["d"] = np.where(live, d_new, d)
-        new["d_max"] = np.where(live, d_max_new, d_max)
-        new["d_numerator"] = np.where(live, numerator, state["d_numerator"])
-        new["k"] = steps + live
-        dcol = new["d"][:, None]
-        denom = np.sqrt(new["exp_avg_sq"]) + dcol * h["eps"]
-        step = (d * bc)[:, None]
-        if b1 > 0:
-            direction = step * (new["exp_avg"] / denom)
-        else:
-            direction = (step * dcol) * (g / denom)
-        if decay and h["decouple"]:
-            direction = direction + (decay * step) * params
-        return np.where(live[:, None], direction, 0.0), new

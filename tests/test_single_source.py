@@ -128,12 +128,17 @@ def test_derived_update_equals_the_code_it_replaced(name, rng):
 
 
 def test_every_elementwise_optimizer_is_written_once():
-    """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule, elementwise
-    or per run on a 2-D point."""
+    """No registered optimizer keeps a hand-written twin: each kernel is the one generated from its rule, elementwise,
+    in phases over a run (a run rule), or per run on a 2-D point. A run rule serves every d, so a class with one has
+    no numpy form of its own for other d (``direction_any_d``)."""
     twins = [n for n in optimizers.names()
              if fused._owns(optimizers.get(n), "direction") and type(optimizers.get(n)).rule is None
-             and type(optimizers.get(n)).point_rule is None]
+             and type(optimizers.get(n)).point_rule is None and type(optimizers.get(n)).run_rule is None]
     assert twins == []
+    run_rules = [n for n in optimizers.names() if type(optimizers.get(n)).run_rule is not None]
+    assert {"adafactor", "prodigy"} <= set(run_rules)
+    for name in run_rules:
+        assert "direction_any_d" not in type(optimizers.get(name)).__dict__, name
     for name in optimizers.names():
         kernel = type(optimizers.get(name)).kernel
         if kernel is not None:

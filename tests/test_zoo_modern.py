@@ -158,14 +158,14 @@ def test_fused_runs_with_per_run_settings_equal_numpy_runs(name, hparams):
 
 
 def test_adafactor_runs_fused_from_its_per_run_rule():
-    """Adafactor's RMS terms are per run, not per coordinate: it is a per-run point rule, not an elementwise one, and a
-    job large enough for ``auto`` to pick the fused backend gives the numpy loop's paths to the bit.
+    """Adafactor's RMS terms are per run, not per coordinate: it is a run rule (sums over a run), not an elementwise
+    one, and a job large enough for ``auto`` to pick the fused backend gives the numpy loop's paths to the bit.
 
     Reference: ``optimizers.run(backend="numpy")`` on the same job.
     """
     f = landscapes.get("rosenbrock")
     opt = optimizers.get("adafactor", lr=0.05)
-    assert type(opt).rule is None and type(opt).point_rule is not None
+    assert type(opt).rule is None and type(opt).run_rule is not None
     assert fused.unsupported(f, opt) is None
     rng = np.random.default_rng(3)
     starts = rng.uniform(-2.0, 2.0, size=(400, 2))
