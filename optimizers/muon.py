@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from common import ops
+from common.jit import shared
 from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adamw import AdamW
-from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
+from optimizers.base import Optimizer, RunRule, State, StateField, StepView, lr_spec, require_below
 from optimizers.layout import HIDDEN_WEIGHT, Block, Layout
 
 #: torch.optim._muon's DEFAULT_A, DEFAULT_B, DEFAULT_C (Keller Jordan's quintic), EPS and DEFAULT_NS_STEPS.
@@ -91,15 +92,23 @@ def _sum_rows(y: np.ndarray) -> np.ndarray:
     return total
 
 
+@shared
+def ns_factor(sigma: Any, a: float, b: float, c: float) -> Any:
+    """The factor ``a + bσ² + cσ⁴`` by which one Newton–Schulz step multiplies a singular value σ (and, for a
+    matrix of rank one, the matrix itself)."""
+    s2 = sigma * sigma
+    return a + (b * s2 + c * (s2 * s2))
+
+
 def ns_gain(sigma: float, coefficients: tuple[float, float, float] = NS_COEFFICIENTS, steps: int = NS_STEPS) -> float:
-    """Where the Newton–Schulz polynomial ``σ ← aσ + bσ³ + cσ⁵`` takes one singular value in ``steps`` steps.
+    """Where the Newton–Schulz polynomial ``σ ← σ(a + bσ² + cσ⁴)`` takes one singular value in ``steps`` steps.
 
     With torch's coefficients it does not converge to 1: from σ = 1 it alternates near 0.70 and 1.11
     (0.696 after 5 steps), the price of the steep slope at 0 that lifts small singular values fast.
     """
     a, b, c = coefficients
     for _ in range(int(steps)):
-        sigma = a * sigma + b * sigma**3 + c * sigma**5
+        sigma = sigma * ns_factor(sigma, a, b, c)
     return sigma
 
 
@@ -151,23 +160,47 @@ def _o_norm(opt: Muon, s: StepView) -> Any:
     return np.sqrt(sum(np.einsum("kn,kn->k", o, o) for _, _, _, o in parts))
 
 
-def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
-    """One run's step on a 2-D surface (:attr:`~optimizers.base.Optimizer.point_rule`): θ is one rank-one matrix,
-    so :meth:`Muon.direction_any_d` is normalized momentum, :func:`_newton_schulz_row` of the look-ahead
-    with the sums over its two entries written out, in the same order."""
-    g0, g1 = g
-    b0, b1 = s
-    w, mu, nesterov, a, b, cc, ns_steps, eps, ratio, wd = c
-    b0, b1 = ops.lerp(b0, g0, w), ops.lerp(b1, g1, w)
-    y0, y1 = (ops.lerp(g0, b0, mu), ops.lerp(g1, b1, mu)) if nesterov else (b0, b1)
-    norm = ops.maximum(ops.sqrt(y0 * y0 + y1 * y1), eps)
-    y0, y1 = y0 / norm, y1 / norm
-    for _ in range(int(ns_steps)):
-        gram = y0 * y0 + y1 * y1
-        y0, y1 = a * y0 + (b * gram + cc * (gram * gram)) * y0, a * y1 + (b * gram + cc * (gram * gram)) * y1
-    if wd:
-        return (ratio * y0 + wd * p[0], ratio * y1 + wd * p[1]), (b0, b1)
-    return (ratio * y0, ratio * y1), (b0, b1)
+# Without a layout (a point on a surface, or any θ given as one vector) θ is one 1 × d matrix, of rank one: its
+# Newton–Schulz step is its direction times the polynomial's factor on its one singular value, so Muon is
+# normalized momentum. The update in four phases (see :class:`~optimizers.base.RunRule`); ``c`` is
+# :meth:`Muon.kernel_coefs`: 1 − μ, μ, Nesterov, a, b, c, the steps, ε, the lr adjustment (0 original, 1
+# match_rms_adamw) and λ.
+def _before(r: tuple, c: tuple) -> tuple:
+    """Nothing per run before the step."""
+    return ()
+
+
+@shared
+def _look_ahead(g: Any, buf: Any, c: tuple) -> Any:
+    """B̃: the updated buffer, or with Nesterov the gradient pulled towards it (a select, not a branch: numba's
+    inlining of a branch that returns from either side trips its own SSA check)."""
+    return ops.where(c[2] != 0.0, ops.lerp(g, buf, c[1]), buf)
+
+
+def _coord(g: Any, p: Any, s: tuple, a: tuple, c: tuple) -> tuple:
+    """Per coordinate: the buffer B ← lerp(B, g, 1 − μ); the term of ‖B̃‖²."""
+    buf = ops.lerp(s[0], g, c[0])
+    y = _look_ahead(g, buf, c)
+    return (y * y,), (buf,)
+
+
+def _after(sums: tuple, r: tuple, a: tuple, c: tuple, n: float) -> tuple:
+    """Per run: 1/max(‖B̃‖, ε) times the Newton–Schulz factors on B̃'s singular value, times torch's lr adjustment
+    for a ``(1, n)`` matrix."""
+    length = ops.sqrt(sums[0])
+    norm = ops.maximum(length, c[7])
+    sigma, gain = length / norm, 1.0
+    for _ in range(int(c[6])):
+        f = ns_factor(sigma, c[3], c[4], c[5])
+        sigma, gain = sigma * f, gain * f
+    ratio = 0.2 * ops.sqrt(ops.maximum(1.0, n)) if c[8] else ops.sqrt(ops.maximum(1.0, 1.0 / n))
+    return (), (ratio * gain / norm,)
+
+
+def _out(g: Any, p: Any, s_new: tuple, q: tuple, c: tuple) -> Any:
+    """Per coordinate: the orthogonalized B̃, scaled, and decoupled decay."""
+    d = _look_ahead(g, s_new[0], c) * q[0]
+    return d + c[9] * p if c[9] else d
 
 
 @dataclass(frozen=True)
@@ -281,9 +314,8 @@ class Muon(Optimizer):
                    derive=_o_norm),
     )
     per_run = ("lr", "momentum")
-    #: A surface (no layout) is one 1 × 2 matrix: normalized momentum, compiled from this rule.
-    point_rule = _point
-    point_rows = (("momentum_buffer[0]", "momentum_buffer[1]"),)
+    #: Without a layout θ is one 1 × d matrix: normalized momentum, numpy for any d and compiled for a 2-D point.
+    run_rule = RunRule(_before, _coord, _after, _out, coord_state=("momentum_buffer",), run_state=(), terms=1)
     #: The problem's layout, set by :meth:`bind`; ``None``: :func:`surface_layout`.
     layout: Layout | None = None
 
@@ -351,23 +383,23 @@ class Muon(Optimizer):
         return out
 
     def kernel_coefs(self, t: int) -> tuple[float, ...]:
-        """The surface form's numbers (:func:`_point`): lerp weights, Newton–Schulz settings, lr factor, decay."""
+        """The numbers of the form without a layout (:data:`run_rule`): lerp weights, Newton–Schulz settings, the
+        lr adjustment, decay."""
         h = self.hparams
-        (ratio,) = self._plan(2).ratios
         return (1.0 - h["momentum"], h["momentum"], float(h["nesterov"]), *map(float, self.coefficients),
-                float(h["ns_steps"]), float(h["eps"]), ratio, float(h["weight_decay"]))
+                float(h["ns_steps"]), float(h["eps"]), float(h["adjust_lr_fn"] == "match_rms_adamw"),
+                float(h["weight_decay"]))
 
     kernel_coefs_steady_from = 1
 
     def direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int) -> tuple[np.ndarray, State]:
         if self.layout is not None:  # a network: Newton–Schulz per hidden matrix, AdamW for the rest
-            return self.direction_any_d(grads, state, params, t)
+            return self._layout_direction(grads, state, params, t)
         return super().direction(grads, state, params, t)
 
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """The step on a layout (a network), or on a point of any d but 2 without one; a 2-D surface takes
-        :func:`_point`, the same operations written out."""
+    def _layout_direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
+                          ) -> tuple[np.ndarray, State]:
+        """The step on a layout (a network): Newton–Schulz on each hidden weight matrix, AdamW on the rest."""
         h = self.hparams
         plan = self._plan(grads.shape[1])
         d = np.empty_like(grads)

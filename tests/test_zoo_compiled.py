@@ -110,7 +110,7 @@ def test_k_runs_together_equal_k_runs_alone_on_the_fused_backend(name):
         assert together.status[i] == alone.status[0]
 
 
-@pytest.mark.parametrize("name", ["muon", "shampoo", "soap"])
+@pytest.mark.parametrize("name", ["shampoo", "soap"])
 def test_the_point_rule_is_the_general_algorithm_on_a_2d_point(name, rng):
     """The numpy path for any d (what a network runs) against the point rule on the same 2-D points, 20 steps with
     zeros, huge values, inf and NaN in the gradients: the same bits, state included."""
