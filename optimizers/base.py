@@ -209,8 +209,8 @@ class Optimizer:
     #: ``s_new`` are flat tuples holding, for each row of :attr:`point_rows`, its x entry then its y entry, and
     #: ``c`` is :meth:`kernel_coefs` (per-run numbers as ``(k, 1)`` columns, which the rule sees as one number
     #: per run). numpy runs it on ``(k,)`` columns (:meth:`direction` on a 2-D problem); the compiled
-    #: :attr:`kernel` is generated from it and calls it one run at a time. Any other d takes
-    #: :meth:`direction_any_d`. Branch only on numbers shared by every run.
+    #: :attr:`kernel` is generated from it and calls it one run at a time. :meth:`init` refuses any other d: the rule is the algorithm, written for one 2-D point per run (Shampoo and
+    #: SOAP's full 2 × 2 preconditioner). Branch only on numbers shared by every run.
     point_rule: ClassVar[Callable[..., Any] | None] = None
     #: With :attr:`point_rule`: where each state entry lives, as rows of two entries (the x and the y half of a
     #: kernel state row): ``"m[0]"`` is coordinate 0 of the ``(k, 2)`` entry ``m``, ``"d"`` a ``(k,)`` entry,
@@ -277,6 +277,9 @@ class Optimizer:
     def init(self, params: np.ndarray) -> State:
         """State for ``params`` of shape ``(k, d)``; step count starts at 0."""
         params = as_params(params)
+        if type(self).point_rule is not None and params.shape[1] != 2:
+            raise ValueError(f"{self.name} runs on 2-D surfaces only: its update is written for one 2-D point per "
+                             f"run, and θ here has {params.shape[1]} parameters")
         return {"t": 0, **self.init_state(params)}
 
     def step(self, params: np.ndarray, grads: np.ndarray, state: State, **inputs: np.ndarray
@@ -385,9 +388,9 @@ class Optimizer:
             d, _, _, new = self.run_rule_parts(grads, state, params, t)
             return d, new
         if cls.point_rule is not None:
-            if grads.shape[1] == 2:
-                return self._point_direction(grads, state, params, t)
-            return self.direction_any_d(grads, state, params, t)
+            if grads.shape[1] != 2:
+                raise ValueError(f"{self.name} runs on 2-D surfaces only, not on θ of {grads.shape[1]} parameters")
+            return self._point_direction(grads, state, params, t)
         return self._rule_direction(grads, state, params, self.kernel_coefs(t))
 
     def _rule_direction(self, grads: np.ndarray, state: State, params: np.ndarray, coefs: tuple
@@ -428,11 +431,6 @@ class Optimizer:
                for name, v in zip(names, values, strict=True) if name in state}
         return np.array(np.broadcast_to(d, grads.shape), dtype=np.float64), sums, tuple(
             np.broadcast_to(x, (k,)) for x in q), new
-
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """:meth:`direction` for a problem of any dimension but 2 (a network), with a :attr:`point_rule`."""
-        raise ValueError(f"{self.name} runs on 2-D problems only")
 
     def _point_direction(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
                          ) -> tuple[np.ndarray, State]:

@@ -5,22 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from common import ops
-from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.base import Optimizer, State, StateField, StepView, lr_spec, require_below
 from optimizers.matrix_ops import (
     eigvals_desc,
-    inverse_root,
     inverse_sqrt_formula,
     leading_angle,
     mat2_vec,
-    outer,
-    vecmat,
 )
 from optimizers.qhm import DECOUPLE, WEIGHT_DECAY
-
-#: Largest d kept as one d × d matrix per run (a network's flat θ beyond this is refused, with the reason).
-MAX_DIM = 128
 
 
 def _eigs(opt: Shampoo, s: StepView) -> np.ndarray:
@@ -37,8 +30,9 @@ def _gains(opt: Shampoo, s: StepView) -> np.ndarray:
 
 
 def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
-    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): :meth:`Shampoo.direction_any_d`
-    with its 2 × 2 matrices as entries, ``H^(−1/2)`` from the closed form of :mod:`optimizers.matrix_ops`."""
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`), the package's step on a
+    vector of two with its 2 × 2 matrices as entries, ``H^(−1/2)`` from the closed form of
+    :mod:`optimizers.matrix_ops`."""
     g0, g1 = g
     b0, b1, h00, h01, h10, h11, r00, r01, r10, r11 = s
     mu, mix, coupled_wd, decoupled_wd, refresh = c
@@ -68,10 +62,10 @@ class Shampoo(Optimizer):
 
     The package preconditions each dimension of a tensor with its own matrix and takes the root
     ``−1/(2·order)``. A run's parameters here are one vector (order 1), so there is exactly one
-    ``d × d`` matrix ``H`` (``pre_cond_0``) and the root is ``H^{−1/2}``: full-matrix AdaGrad. ``H`` and its
-    root are kept per run, shape ``(k, d, d)``. The package computes the root by SVD
-    (``compute_power_svd``); for d = 2 we use the closed-form eigen-decomposition of the symmetric 2 × 2
-    matrix, which agrees to rounding; for other d numpy's SVD, as the package does.
+    ``2 × 2`` matrix ``H`` (``pre_cond_0``) and the root is ``H^{−1/2}``: full-matrix AdaGrad. ``H`` and its
+    root are kept per run, shape ``(k, 2, 2)``. The package computes the root by SVD
+    (``compute_power_svd``); here the closed-form eigen-decomposition of the symmetric 2 × 2 matrix, which
+    agrees to rounding.
 
     The package's quirks are kept: with momentum, the buffer starts as the first raw gradient and
     afterwards holds the previous *preconditioned* step, and ``lerp`` mixes it into the new raw gradient
@@ -79,8 +73,8 @@ class Shampoo(Optimizer):
     steps and is zero before the first time (no move until then). ``fixed_decay`` and ``maximize``
     are not offered. Because ``εI`` and ``g gᵀ`` turn with the problem, the path of a rotated problem is
     the rotated path: Shampoo follows a rotated valley that Adam's per-coordinate scale cannot.
-    On a network the flat θ is one vector (one P × P matrix, up to P = 128), not the package's
-    per-layer factors.
+    It runs on 2-D surfaces only, as the issue that brought it asks: a network's θ would be one P × P
+    matrix, not the package's per-layer factors, so the networks page leaves it out with that reason.
     """
 
     name = "shampoo"
@@ -134,29 +128,8 @@ class Shampoo(Optimizer):
 
     def init_state(self, params: np.ndarray) -> State:
         k, d = params.shape
-        if d > MAX_DIM:
-            raise ValueError(f"{self.name} keeps a {d} × {d} matrix per run; it runs up to {MAX_DIM} parameters "
-                             "(a surface, or a small network)")
         state = {"pre_cond": np.broadcast_to(self.hparams["matrix_eps"] * np.eye(d), (k, d, d)).copy(),
                  "inv_pre_cond": np.zeros((k, d, d))}
         if self.hparams["momentum"] > 0.0:
             state["momentum_buffer"] = np.zeros_like(params)
         return state
-
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
-        h = self.hparams
-        mu, wd, decoupled = h["momentum"], h["weight_decay"], h["weight_decouple"]
-        g = grads
-        if mu > 0.0 and t > 1:  # at t = 1 the package's buffer is this very gradient: lerp returns g
-            g = torch_lerp(g, state["momentum_buffer"], mu)
-        if wd and not decoupled:
-            g = g + wd * params
-        pre_cond = state["pre_cond"] + outer(g)
-        inv = inverse_root(pre_cond, 2.0) if t % h["preconditioning_compute_steps"] == 0 else state["inv_pre_cond"]
-        u = vecmat(g, inv)
-        new = {"pre_cond": pre_cond, "inv_pre_cond": inv}
-        if mu > 0.0:
-            new["momentum_buffer"] = u
-        return (u + wd * params if wd and decoupled else u), new

@@ -8,23 +8,16 @@ from typing import Any
 import numpy as np
 
 from common import ops
-from common.ops import lerp as torch_lerp
 from common.spec import Spec
 from optimizers.adam import EPS
 from optimizers.base import Optimizer, State, StateField, StepView, exact_pow, lr_spec, require_below
 from optimizers.matrix_ops import (
     EIGH_JITTER,
-    eigenbasis,
     eigvals_desc,
     mat2_vec,
-    matvec,
-    outer,
     qr2_q_float32,
-    qr_q_float32,
     sym2_eig_formula,
-    vecmat,
 )
-from optimizers.shampoo import MAX_DIM
 
 BETA1 = Spec("beta1", 0.95, low=0.0, high=1.0, ui_high=0.999, help="Decay of the gradient average m; must be < 1.",
              label="β₁")
@@ -52,8 +45,8 @@ def _bias(b1: float, b2: float, t: int) -> float:
 
 
 def _point(g: tuple, p: tuple, s: tuple, c: tuple) -> tuple:
-    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`): :meth:`SOAP.direction_any_d`
-    with its 2 × 2 matrices as entries, in the same order; the eigenbasis, the float32 QR and the (stable, NaN
+    """One run's step on a 2-D point (:attr:`~optimizers.base.Optimizer.point_rule`), the package's step on a
+    vector of two with its 2 × 2 matrices as entries; the eigenbasis, the float32 QR and the (stable, NaN
     last) sort of two eigenvalue estimates written out."""
     g0, g1 = g
     m0, m1, v0, v1, a00, a01, a10, a11, q00, q01, q10, q11 = s
@@ -188,56 +181,7 @@ class SOAP(Optimizer):
         k, d = params.shape
         state: State = {"exp_avg": np.zeros_like(params), "exp_avg_sq": np.zeros_like(params)}
         if self.full:
-            if d > MAX_DIM:
-                raise ValueError(f"{self.name} keeps a {d} × {d} matrix per run; it runs up to {MAX_DIM} parameters "
-                                 "(a surface, or a small network), or switch precondition_1d off")
             # Filled at step 1 from the first gradient, as the package's init_group does.
             state["GG"] = np.zeros((k, d, d))
             state["Q"] = np.zeros((k, d, d))
         return state
-
-    def direction_any_d(self, grads: np.ndarray, state: State, params: np.ndarray, t: int
-                        ) -> tuple[np.ndarray, State]:
-        """The step for any d (a network's θ); a 2-D point takes :func:`_point`, the same operations written out."""
-        h = self.hparams
-        b1, b2 = h["beta1"], h["beta2"]
-        if t == 1:
-            new = dict(state)
-            if self.full:
-                new["GG"] = torch_lerp(state["GG"], outer(grads), 1.0 - b2)
-                new["Q"] = eigenbasis(new["GG"])
-            return np.zeros_like(params), new
-
-        def project(x: np.ndarray) -> np.ndarray:
-            return vecmat(x, state["Q"]) if self.full else x
-
-        def project_back(x: np.ndarray) -> np.ndarray:
-            return matvec(state["Q"], x) if self.full else x
-
-        m = torch_lerp(state["exp_avg"], grads, 1.0 - b1)
-        v = torch_lerp(state["exp_avg_sq"], project(grads) ** 2, 1.0 - b2)
-        u = project_back(project(m) / (np.sqrt(v) + h["eps"]))
-        if h["normalize_gradient"]:
-            u = u / (np.sqrt(np.mean(u * u, axis=-1, keepdims=True)) + h["eps"])
-        step = _bias(b1, b2, t) * u if h["correct_bias"] else u
-        new = {"exp_avg": m, "exp_avg_sq": v}
-        if self.full:
-            new["GG"], new["Q"], new["exp_avg_sq"] = self._refresh(state["GG"], state["Q"], v, grads, t - 1)
-        wd = h["weight_decay"]
-        if not wd:
-            return step, new
-        lr = self.lr_at(t)
-        # θ(1 − ηλ) after θ − η·step, written as θ − η·d.
-        return step * (1.0 - lr * wd) + wd * params, new
-
-    def _refresh(self, gg: np.ndarray, q: np.ndarray, v: np.ndarray, grads: np.ndarray, s: int) -> tuple[Any, ...]:
-        """The package's ``update_pre_conditioner`` after step ``s = t − 1``: GG, then Q and v every f steps."""
-        gg = torch_lerp(gg, outer(grads), 1.0 - self.hparams["beta2"])
-        if s % self.hparams["precondition_frequency"] != 0:
-            return gg, q, v
-        product = gg @ q if gg.shape[-1] != 2 else np.stack([matvec(gg, q[..., :, j]) for j in range(2)], axis=-1)
-        est = np.sum(q * product, axis=-2)
-        order = np.argsort(-est, axis=-1, kind="stable")
-        v = np.take_along_axis(v, order, axis=-1)
-        product = np.take_along_axis(product, order[..., None, :], axis=-1)
-        return gg, qr_q_float32(product), v

@@ -153,14 +153,12 @@ def test_network_page_offers_the_settings_that_need_a_layout():
         assert f"net.opt.0.muon.{name}" in at.session_state
 
 
-def test_an_optimizer_that_refuses_the_network_size_is_left_out_with_its_reason():
-    """Reference: Shampoo's own size rule (a P × P matrix per run, P ≤ shampoo.MAX_DIM): on Iris 4-16-3
+def test_an_optimizer_that_refuses_the_network_is_left_out_with_its_reason():
+    """Reference: Shampoo's own rule (it runs on 2-D surfaces only; its init refuses any other θ): on Iris 4-16-3
     (131 parameters) it gets a notice naming the size, Adam still trains and draws, and the link keeps both."""
-    from optimizers.shampoo import MAX_DIM
-
     at = _app({"data": "iris", "hidden": "16", "o0": "shampoo", "o1": "adam", "epochs": "10"}).run()
     _ok(at)
     notes = [w.value for w in at.warning if "not run on this network" in w.value]
-    assert len(notes) == 1 and "131" in notes[0] and str(MAX_DIM) in notes[0]
+    assert len(notes) == 1 and "131" in notes[0] and "surfaces only" in notes[0]
     assert _charts(at)
     assert at.query_params["o0"] == "shampoo" and at.query_params["o1"] == "adam"

@@ -193,10 +193,16 @@ def test_auto_takes_the_fused_loop_with_the_numpy_loops_paths(name):
 
 
 @pytest.mark.parametrize("name", ["shampoo", "soap"])
-def test_a_vector_past_the_matrix_cap_is_refused_with_the_reason(name):
-    """A d × d matrix per run is refused past d = 128 with a message naming the size (reference: MAX_DIM)."""
-    with pytest.raises(ValueError, match="129 × 129"):
-        optimizers.get(name).init(np.zeros((1, 129)))
+def test_any_theta_but_a_2d_point_is_refused_with_the_reason(name):
+    """Reference: the rule's domain (one 2-D point per run). θ of 3 or 131 parameters is refused at init with a
+    message naming the size, at the step too; a 2-D point is taken."""
+    for d in (1, 3, 131):
+        with pytest.raises(ValueError, match=f"2-D surfaces only.*{d} parameters"):
+            optimizers.get(name).init(np.zeros((1, d)))
+    opt = optimizers.get(name)
+    with pytest.raises(ValueError, match="2-D surfaces only"):
+        opt.direction(np.ones((1, 3)), {}, np.zeros((1, 3)), 1)
+    assert opt.init(np.zeros((4, 2)))["t"] == 0
 
 
 def test_compiled_eigen_decomposition_equals_numpy_bit_for_bit():

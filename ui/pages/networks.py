@@ -210,7 +210,7 @@ def main() -> None:
 def _runnable(values: dict[str, Any], hidden: tuple[int, ...]) -> tuple[OptEntry, ...]:
     """The optimizers that can start on this network; each one that cannot gets a notice with its reason.
 
-    Some refuse a size (Shampoo and SOAP keep a P × P matrix per run up to P = 128); the others still run,
+    Some refuse a network (Shampoo and SOAP run on 2-D surfaces only); the others still run,
     and the link keeps every optimizer.
     """
     n_params = get_problem(problem_args(values, hidden, batch_of(values, values["optimizers"][0]))).n_params
