@@ -209,8 +209,9 @@ class Optimizer:
     #: ``s_new`` are flat tuples holding, for each row of :attr:`point_rows`, its x entry then its y entry, and
     #: ``c`` is :meth:`kernel_coefs` (per-run numbers as ``(k, 1)`` columns, which the rule sees as one number
     #: per run). numpy runs it on ``(k,)`` columns (:meth:`direction` on a 2-D problem); the compiled
-    #: :attr:`kernel` is generated from it and calls it one run at a time. :meth:`init` refuses any other d: the rule is the algorithm, written for one 2-D point per run (Shampoo and
-    #: SOAP's full 2 × 2 preconditioner). Branch only on numbers shared by every run.
+    #: :attr:`kernel` is generated from it and calls it one run at a time. :meth:`init` refuses any other d:
+    #: the rule is the algorithm, written for one 2-D point per run (Shampoo and SOAP's full 2 × 2
+    #: preconditioner). Branch only on numbers shared by every run.
     point_rule: ClassVar[Callable[..., Any] | None] = None
     #: With :attr:`point_rule`: where each state entry lives, as rows of two entries (the x and the y half of a
     #: kernel state row): ``"m[0]"`` is coordinate 0 of the ``(k, 2)`` entry ``m``, ``"d"`` a ``(k,)`` entry,

@@ -1,15 +1,12 @@
-"""Matrix functions for the full-matrix preconditioners (Shampoo, SOAP), batched over runs.
+"""2 × 2 matrix formulas for the full-matrix preconditioners (Shampoo, SOAP), written once.
 
-Each run keeps its own ``d × d`` matrices, so every function here takes a stack ``(k, d, d)`` and
-treats each ``d × d`` slice alone: k runs together give the bits of k runs one by one.
-
-On a surface ``d = 2``: closed forms, vectorized over the k runs (a basin map steps 40,000
-runs at once, where a LAPACK call per 2 × 2 matrix would cost more than the whole step). For
-any other ``d`` (a network's flat θ) numpy's LAPACK does the work, as the reference's torch.linalg
-does. The closed forms are LAPACK's own 2 × 2 arithmetic (``dlaev2``, ``slarfg``), so they agree with the
-reference's results to rounding or to the bit (the tests check whole paths to 1e-7 relative). The
-eigen-decomposition, the costly part of a step, has a compiled twin for large batches that gives the
-same bits.
+Shampoo and SOAP run on 2-D points, one 2 × 2 matrix per run. The ``*_formula`` functions and
+:func:`qr2_q_float32` are scalar arithmetic marked :func:`common.jit.shared`: the optimizers' point
+rules call them (numpy on columns of runs, the compiled loop one run at a time). They are LAPACK's own
+2 × 2 arithmetic (``dlaev2``, ``slarfg``), so they agree with the reference's torch.linalg results to
+rounding or to the bit. The stacked ``(k, 2, 2)`` functions below apply them to whole batches (the
+X-ray's eigenvalues and angle, and the tests against torch.linalg); for other ``d`` they fall back to
+numpy's LAPACK.
 """
 
 from __future__ import annotations
@@ -261,11 +258,6 @@ def matvec(mat: np.ndarray, vec: np.ndarray) -> np.ndarray:
         return np.stack(mat2_vec(mat[..., 0, 0], mat[..., 0, 1], mat[..., 1, 0], mat[..., 1, 1], vec[..., 0],
                                  vec[..., 1]), axis=-1)
     return (mat @ vec[..., None])[..., 0]
-
-
-def vecmat(vec: np.ndarray, mat: np.ndarray) -> np.ndarray:
-    """``vecᵀ @ mat`` per run (``Σᵢ vᵢ Mᵢⱼ``): ``(k, d)`` and ``(k, d, d)`` give ``(k, d)``."""
-    return matvec(np.swapaxes(mat, -1, -2), vec)
 
 
 def outer(vec: np.ndarray) -> np.ndarray:
