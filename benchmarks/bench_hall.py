@@ -16,11 +16,13 @@ Measured, against the issue's goals:
 - changes: 20 open sessions each change one control at once (a link that
   differs in one value); the median time to the new figure is ≤ 1 s.
 
-A change is first sent as a rerun with the new query string in the same
-session, as a page that re-reads its URL on every rerun would take it. When
-the figure does not change (the page reads its URL only when a session
-starts), each session reloads the changed link instead, as a browser does when
-the address is edited. ``info.change_mode`` says which was measured.
+A change is sent as a browser sends a moved slider: a rerun of the same
+session carrying the control's widget with its new value (:data:`CONTROL`, the
+step count, a distinct value per session). On a page without that widget it
+is sent as a rerun with the changed link's query string, and if the figure
+does not change that way either, each session reloads the changed link, as a
+browser does when the address is edited. ``info.change_mode`` says which was
+measured.
 
 Two servers run one after the other. The cached view's script time comes from
 Streamlit's ``page_profile``, which a server sends only with usage statistics
@@ -55,9 +57,18 @@ PAGE = "surfaces"
 TIMEOUT = 60.0
 
 
+#: The control each session changes, by its label, and the values they set, all distinct (nothing is cached).
+CONTROL = "steps"
+
+
+def changed_values(n: int) -> list[int]:
+    """``n`` distinct step counts, one per session."""
+    return [150 + 7 * i for i in range(n)]
+
+
 def changed_links(link: str, n: int) -> list[str]:
-    """``n`` links that each differ from ``link`` in one control (the step count), all distinct."""
-    return [f"{link}&steps={150 + 7 * i}" for i in range(n)]
+    """``n`` links that each differ from ``link`` in that one control, all distinct."""
+    return [f"{link}&{CONTROL}={v}" for v in changed_values(n)]
 
 
 def failed(r: RunResult) -> bool:
@@ -80,25 +91,36 @@ async def crowd(port: int, link: str, page: str, n: int, spread: float) -> list[
     return list(await asyncio.gather(*(_open(port, link, page, i * spread / n) for i in range(n))))
 
 
-async def changes(port: int, link: str, page: str, links: list[str]) -> tuple[str, list[RunResult]]:
-    """Sessions on ``link`` each change to their own link at the same moment.
+async def changes(port: int, link: str, page: str, n: int) -> tuple[str, list[RunResult]]:
+    """``n`` sessions on ``link`` each change :data:`CONTROL` to their own value at the same moment.
 
     Returns
     -------
     mode : str
-        ``"rerun"`` (same session, new query string) or ``"reload"`` (a new session on the changed link).
+        ``"widget"``: the control's widget, as a browser sends a moved slider (the rerun carries its new
+        value); else ``"rerun"`` (same session, the changed link's query string) or ``"reload"`` (a new
+        session on the changed link), for a page without such a widget.
     results : list of RunResult
-        One per changed link: from the change to the new figure.
+        One per session: from the change to the new figure.
     """
-    sessions = [Session(port) for _ in links]
+    links, values = changed_links(link, n), changed_values(n)
+    sessions = [Session(port) for _ in range(n)]
     try:
         await asyncio.gather(*(s.connect() for s in sessions))
         before = [await s.run(link, page, timeout=TIMEOUT) for s in sessions]
-        after = list(await asyncio.gather(*(s.run(q, page, timeout=TIMEOUT) for s, q in zip(sessions, links, strict=True))))
+        ids = [next((w for w, (_, label) in s.widgets.items() if label == CONTROL), None) for s in sessions]
+        if all(ids):
+            mode = "widget"
+            after = list(await asyncio.gather(*(s.run(link, page, widgets={w: [float(v)]}, timeout=TIMEOUT)
+                                                for s, w, v in zip(sessions, ids, values, strict=True))))
+        else:
+            mode = "rerun"
+            after = list(await asyncio.gather(*(s.run(q, page, timeout=TIMEOUT)
+                                                for s, q in zip(sessions, links, strict=True))))
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
     if any(a.figure_digest != b.figure_digest for a, b in zip(after, before, strict=True)):
-        return "rerun", after
+        return mode, after
     return "reload", list(await asyncio.gather(*(_open(port, q, page) for q in links)))
 
 
@@ -127,7 +149,7 @@ async def load_phase(port: int, link: str = LINK, page: str = "", n: int = 100, 
     """The crowd and the changes, after one session has opened ``link`` (so its results are cached)."""
     first = await _open(port, link, page)
     people = await crowd(port, link, page, n, spread)
-    mode, changed = await changes(port, link, page, changed_links(link, n_changes))
+    mode, changed = await changes(port, link, page, n_changes)
     figure = [r.first_figure_seconds if r.first_figure_seconds is not None else float("inf") for r in people]
     change_figure = sorted(r.first_figure_seconds if r.first_figure_seconds is not None else float("inf")
                            for r in changed)
