@@ -13,8 +13,8 @@ Measured, against the issue's goals:
   and the time to the figure as the client sees it (info);
 - a crowd: N = 100 sessions opening the same link, their starts spread over
   10 s; every one gets its figure within 20 s, with no errors;
-- changes: 20 open sessions each change one control at once (a link that
-  differs in one value); the median time to the new figure is ≤ 1 s.
+- changes: 20 open sessions each change one control at once (a distinct
+  value each); the median time to the new figure is ≤ 1 s.
 
 A change is sent as a browser sends a moved slider: a rerun of the same
 session carrying the control's widget with its new value (:data:`CONTROL`, the
