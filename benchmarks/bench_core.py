@@ -88,6 +88,17 @@ def torch_loop(starts: np.ndarray, steps: int, a: float = 1.0, b: float = 100.0)
     return out
 
 
+def _jax_rosen_grad(a: float, b: float) -> Any:
+    """Rosenbrock's gradient of a point ``(2,)`` in JAX, written out as the surface's formula writes it."""
+    import jax.numpy as jnp
+
+    def grad(p):
+        r = p[1] - p[0] * p[0]
+        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+
+    return grad
+
+
 def jax_adam(steps: int, a: float = 1.0, b: float = 100.0) -> tuple[Any, Any]:
     """``(final(lr, b1, p0), rosen)``: Adam on Rosenbrock in JAX (``lax.scan``), not yet vmapped or jitted.
 
@@ -103,9 +114,7 @@ def jax_adam(steps: int, a: float = 1.0, b: float = 100.0) -> tuple[Any, Any]:
     def rosen(p):
         return (a - p[0]) ** 2 + b * (p[1] - p[0] ** 2) ** 2
 
-    def grad(p):
-        r = p[1] - p[0] * p[0]
-        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+    grad = _jax_rosen_grad(a, b)
 
     def final(lr, b1, p0):
         def body(carry, t):
@@ -162,9 +171,7 @@ def jax_prodigy(steps: int, lr: float, a: float = 1.0, b: float = 100.0) -> Any:
     b3 = b2**0.5
     _, rosen = jax_adam(steps, a, b)
 
-    def grad(p):
-        r = p[1] - p[0] * p[0]
-        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+    grad = _jax_rosen_grad(a, b)
 
     def final(p0):
         def body(carry, _):
@@ -203,9 +210,7 @@ def jax_shampoo(steps: int, lr: float, a: float = 1.0, b: float = 100.0) -> Any:
     eps = 1e-6
     _, rosen = jax_adam(steps, a, b)
 
-    def grad(p):
-        r = p[1] - p[0] * p[0]
-        return jnp.stack([-2.0 * (a - p[0]) - 4.0 * b * p[0] * r, 2.0 * b * r])
+    grad = _jax_rosen_grad(a, b)
 
     def final(p0):
         def body(carry, _):

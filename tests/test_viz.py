@@ -653,7 +653,7 @@ def test_plotly_encoded_equals_plotly_convert_to_base64():
 
     from _plotly_utils.utils import convert_to_base64
 
-    from ui.common import plotly_encoded
+    from viz.plotly_json import plotly_encoded
 
     obj = {"x": np.arange(5.0), "i": np.arange(3), "big": np.array([2**40, 1]), "range": np.array([0.0, 1.0]),
            "e": np.array([]), "m": np.ones((2, 3)), "nested": {"y": np.linspace(0, 1, 4), "s": "text"},

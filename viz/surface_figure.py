@@ -35,6 +35,7 @@ import plotly.graph_objects as go
 from landscapes.base import Landscape
 from optimizers.runner import DIVERGED, LEFT_WINDOW, Trajectory
 from viz import palette
+from viz.plotly_json import typed_array_spec
 
 TAIL_SEGMENTS = ((0.25, 2.0), (0.55, 3.0), (0.95, 4.0))  # (opacity, width), oldest first: a fading comet
 _TAIL_CAP = 4  # a tail holds at most this many points per tail frame, so long runs keep a bounded payload
@@ -635,23 +636,9 @@ class AnimatedFigure(go.Figure):
                                     getattr(self, "_encoded_frames", None)))
 
 
-def _typed_array(v: np.ndarray) -> dict[str, str]:
-    """plotly.js typed-array spec (the format plotly.py's convert_to_base64 writes), for float/int arrays."""
-    v = np.ascontiguousarray(v)
-    if v.dtype == np.int64:
-        v = v.astype(np.int32)
-    spec = {"dtype": _SHORT_TYPES[v.dtype.str[1:]], "bdata": base64.b64encode(v.tobytes()).decode("ascii")}
-    if v.ndim > 1:
-        spec["shape"] = ", ".join(str(n) for n in v.shape)
-    return spec
-
-
-_SHORT_TYPES = {"f4": "f4", "f8": "f8", "i4": "i4", "i2": "i2", "i1": "i1", "u1": "u1", "u2": "u2", "u4": "u4"}
-
-
 def _encode_frame(frame: dict[str, Any]) -> dict[str, Any]:
     out = dict(frame)
-    out["data"] = [{k: _typed_array(v) if isinstance(v, np.ndarray) and v.size else v for k, v in d.items()}
+    out["data"] = [{k: typed_array_spec(v) if isinstance(v, np.ndarray) and v.size else v for k, v in d.items()}
                    for d in frame.get("data", [])]
     return out
 
