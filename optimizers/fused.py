@@ -479,8 +479,9 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
                fns: np.ndarray) -> None:
     """Runs ``lo:hi`` of ``starts``, written into their slice of ``out``.
 
-    The steps run in the compiled loop (:mod:`optimizers.fused_loop`), one call per
-    stretch between records. Points, values and gradients live in two buffers
+    The steps run in the compiled loop (:mod:`optimizers.fused_loop`), which writes the
+    records itself: one call per chunk of steps, and per record when the optimizer's state
+    is kept (that part of a record is written here). Points, values and gradients live in two buffers
     each, swapped after every step: a frozen run's point is carried over by
     :func:`_advance`, and a run that stops at this step gets its previous point
     back in :func:`_commit`, so nothing is copied for the runs that go on.
@@ -506,9 +507,12 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
     escape = np.full((2, n), np.nan)
     bad_value = np.full(n, np.nan)
     rec_at = {s: i for i, s in enumerate(record_steps)}
+    rec_slot = np.full(steps + 1, -1, dtype=np.int64)
+    rec_slot[record_steps] = np.arange(len(record_steps))
     kept = out.state
-    # The loop returns at every record, and with kept state also just before one (the state the step started from).
-    stops = sorted({*record_steps, *((s - 1 for s in record_steps if s > 0) if kept is not None else ())})
+    # The loop records as it goes; with kept state it also returns at every record and just before one (the
+    # state the step started from), which is written here.
+    stops = sorted({*record_steps, *(s - 1 for s in record_steps if s > 0)}) if kept is not None else [steps]
     codes2 = None if p.codes is None else np.tile(np.take(p.codes, idx), 2)  # with codes, idx is p.order's part
     segments = np.zeros((2, 1), dtype=np.int64) if codes2 is None else _segments(codes2)
     buf = np.empty((0, 0)) if p.codes is None else np.empty((len(p.per_element), 2 * n))
@@ -539,13 +543,12 @@ def _run_block(p: Plan, starts: np.ndarray, steps: int, record_steps: list[int],
                 P, Pn, f, fn, G, Gn, Gc, D, S, active, attention, status, status_step, escape, bad_value, coefs,
                 segments, buf, lrs, c_lo, t, t_hi, n_active, p.sp, p.decay,
                 p.clip_threshold, p.explode, p.window, p.has_window, p.grad_tol, p.g_thr, p.critical, p.x_tol,
-                p.near2, p.stop, fns, p.hessian_row, p.hessian_steps)
+                p.near2, p.stop, fns, p.hessian_row, p.hessian_steps, rec_slot, out.params, out.values,
+                out.grad_norms, lo)
             if swapped:
                 P, Pn, f, fn, G, Gn = Pn, P, fn, f, Gn, G
-            if done_t == t_hi and t_hi in rec_at:
-                record(rec_at[t_hi])
-                if kept is not None:
-                    kept["S"][rec_at[t_hi], :, :, lo:hi] = S.reshape(-1, 2, n)
+            if kept is not None and done_t == t_hi and t_hi in rec_at:
+                kept["S"][rec_at[t_hi], :, :, lo:hi] = S.reshape(-1, 2, n)
             t = t_hi + 1
         if n_active == 0:
             break

@@ -108,7 +108,8 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
            segments: np.ndarray, buf: np.ndarray, lrs: np.ndarray, t_base: int, t_lo: int, t_hi: int, n_active: int,
            sp: np.ndarray, decay: float, clip_threshold: float, explode: float, window: np.ndarray, has_window: int,
            grad_tol: float, g_thr: float, critical: np.ndarray, x_tol: float, near2: float, stop: int,
-           fns: np.ndarray, h_row: int, h_steps: np.ndarray) -> tuple[int, int, int]:
+           fns: np.ndarray, h_row: int, h_steps: np.ndarray, rec_slot: np.ndarray, rec_p: np.ndarray,
+           rec_f: np.ndarray, rec_g: np.ndarray, lo: int) -> tuple[int, int, int]:
     """Steps ``t_lo..t_hi`` of one block: the body of the fused runner's loop, for each step.
 
     Points, values and gradients swap between the two buffers of each pair after
@@ -118,6 +119,11 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
     landscape and commit kernels and of the surface's Hessian diagonal (0 for none), from :func:`addresses`.
     On the steps ``t`` with ``h_steps[t]`` set, the Hessian diagonal at the points the step starts from is
     written into the state row ``h_row`` before the direction (Sophia's input; ``h_row`` is -1 otherwise).
+
+    After a step ``t`` with ``rec_slot[t] = r >= 0`` the block's points, values and gradient norms are written
+    into record ``r`` of the run's ``(R, k, 2)`` ``rec_p`` and ``(R, k)`` ``rec_f``, ``rec_g``, at columns
+    ``lo, lo + 1, …``: recording in the loop keeps it to one call per stretch of steps (a call per record cost
+    the surfaces page more than its steps).
 
     Returns
     -------
@@ -154,6 +160,13 @@ def _steps(P: np.ndarray, Pn: np.ndarray, f: np.ndarray, fn: np.ndarray, G: np.n
         f, fn = fn, f
         G, Gn = Gn, G
         swapped ^= 1
+        r = rec_slot[t]
+        if r >= 0:
+            for i in range(P.shape[1]):
+                rec_p[r, lo + i, 0] = P[0, i]
+                rec_p[r, lo + i, 1] = P[1, i]
+                rec_f[r, lo + i] = f[i]
+                rec_g[r, lo + i] = np.sqrt(G[0, i] * G[0, i] + G[1, i] * G[1, i])
     return t_hi, n_active, swapped
 
 
