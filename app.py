@@ -1,10 +1,10 @@
 """Descent Lab: the entry script only routes (st.navigation over pages)."""
 
-from pathlib import Path
-
 import streamlit as st
 
-st.set_page_config(page_title="Descent Lab", page_icon=str(Path(__file__).with_name("docs") / "icon.png"), layout="wide")
+from ui.page import FAVICON
+
+st.set_page_config(page_title="Descent Lab", page_icon=FAVICON, layout="wide")
 page = st.navigation(
     [
         st.Page("ui/pages/lessons.py", title="Lessons", icon=":material/school:", default=True, url_path="lessons"),

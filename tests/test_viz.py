@@ -644,6 +644,27 @@ def test_figure_sent_from_parts_equals_the_plotly_figure(land, series, layout):
     assert json.loads(pio.to_json(fast.to_dict(), validate=False)) == json.loads(
         pio.to_json(slow.to_dict(), validate=False))
     assert fast.full.to_json() == slow.full.to_json()
+    # plotly.io encodes with orjson and falls back to a slow pure-Python clean of the whole figure when orjson
+    # refuses a value (a strided array): the page's spec must go through orjson as it is.
+    import orjson
+
+    orjson.dumps(fast.to_dict(), option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def test_plotly_encoded_encodes_a_shared_container_once_to_the_same_json():
+    """Reference: the same value written out twice. A dict that appears twice (a slider's steps share their
+    animation options) is encoded once and its encoding reused; the JSON is that of two separate copies."""
+    import copy
+
+    from viz.plotly_json import plotly_encoded
+
+    shared = {"frame": {"duration": 0}, "a": np.arange(3.0)}
+    obj = {"steps": [{"args": [["0"], shared]}, {"args": [["1"], shared]}], "other": shared}
+    apart = copy.deepcopy(obj)
+    apart["steps"][1]["args"][1] = copy.deepcopy(shared)
+    ours = plotly_encoded(obj)
+    assert ours["steps"][0]["args"][1] is ours["steps"][1]["args"][1] is ours["other"]
+    assert json.dumps(ours, sort_keys=True) == json.dumps(plotly_encoded(apart), sort_keys=True)
 
 
 def test_plotly_encoded_equals_plotly_convert_to_base64():

@@ -12,10 +12,12 @@ at the end.
 
 from __future__ import annotations
 
+import base64
 import gc
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
 
@@ -24,6 +26,11 @@ from ui.admission import Gate
 from ui.controls import reset_page
 
 log = logging.getLogger("descent_lab.ui")
+
+#: The app's icon as a data URL, read once: given as a file, ``st.set_page_config`` opens and re-encodes the image
+#: with PIL on every rerun of every session (2 ms each).
+FAVICON = "data:image/png;base64," + base64.b64encode(
+    (Path(__file__).resolve().parents[1] / "docs" / "icon.png").read_bytes()).decode("ascii")
 
 #: Page scripts that run at once in this server process, the others waiting their turn in arrival order; a slot
 #: is lent for LEASE seconds at most (a heavy view then runs on beside the next ones), and nobody waits more than

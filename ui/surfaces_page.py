@@ -177,22 +177,22 @@ def _series(values: dict[str, Any], surface: Landscape, record_every: int) -> tu
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _figure(key: str, _surface: Landscape, _series: list[Any], layout: str, scale: str, fps: int,
-            max_frames: int = 150) -> Any:
-    """The figure for one query string ``key``; the same object comes back while nothing changed,
-    so Streamlit does not restart the animation.
+def _figure(key: str, _surface: Landscape, _series: list[Any], _layout: str, _scale: str, _fps: int,
+            _max_frames: int = 150) -> Any:
+    """The figure for one view ``key`` (its query string and the figure's settings); the same object comes back
+    while nothing changed, so Streamlit does not restart the animation. Called by keyword, as ui.common explains.
 
     The 2-D figures are played by the frame player (``ui.player``): the copy sent to the browser gets the
     player's buttons; ``.full`` (used by the exports) keeps plotly's own Play/Pause."""
     from viz import surface_figure
     from viz.player import use_player
 
-    if layout == "3d":
-        fig = surface_figure.surface_3d_figure(_surface, _series, loss_scale=scale)
+    if _layout == "3d":
+        fig = surface_figure.surface_3d_figure(_surface, _series, loss_scale=_scale)
     else:
-        fig = surface_figure.animated_parts(_surface, _series, layout=layout, loss_scale=scale,
-                                            frame_ms=max(10, round(1000 / fps)), max_frames=max_frames)
-    shown = PrecomputedFigure(fig) if layout == "3d" else PrecomputedFigure.from_parts(fig)
+        fig = surface_figure.animated_parts(_surface, _series, layout=_layout, loss_scale=_scale,
+                                            frame_ms=max(10, round(1000 / _fps)), max_frames=_max_frames)
+    shown = PrecomputedFigure(fig) if _layout == "3d" else PrecomputedFigure.from_parts(fig)
     spec = shown.to_dict()  # this object's own copy, changed once here before it is cached and shared
     spec["layout"] = use_player(spec["layout"])
     return shown
@@ -376,7 +376,9 @@ def main() -> None:
         return
     key = MODEL.query_string(values)
     t0 = time.perf_counter()
-    fig = _figure(key, surface, series, values["layout"], values["scale"], values["fps"], plan.values["max_frames"])
+    look = (values["layout"], values["scale"], values["fps"], plan.values["max_frames"])
+    fig = _figure(key=repr((key, *look)), _surface=surface, _series=series, _layout=look[0], _scale=look[1],
+                  _fps=look[2], _max_frames=look[3])
     timing["figure"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if values["layout"] == "3d":
@@ -389,7 +391,7 @@ def main() -> None:
 
     st.subheader("Summary")
     # A static table: much lighter in the browser than the interactive data grid.
-    st.table(_summary(key, surface, series))
+    st.table(_summary(key=key, _surface=surface, _series=series))
     xray_section(values, surface)
     tuning_section(values, surface)
     t0 = time.perf_counter()

@@ -21,12 +21,21 @@ _UNENCODED_KEYS = frozenset(("geojson", "layer", "layers", "range"))
 def plotly_encoded(obj: Any) -> Any:
     """``obj`` (dicts, lists and numpy arrays) as ``go.Figure.to_dict`` would give it: arrays that are dict values
     become plotly.js typed arrays, containers are copied, arrays and ``obj`` itself are not changed."""
+    return _encoded(obj, {})
+
+
+def _encoded(obj: Any, memo: dict[int, Any]) -> Any:
+    # A container that appears more than once (a slider's 150 steps share one dict of animation options) is
+    # encoded once; ``memo`` keeps the originals alive through the walk, so no id is reused meanwhile.
     if isinstance(obj, dict):
-        return {k: v if k in _UNENCODED_KEYS else typed_array_spec(v) if isinstance(v, np.ndarray)
-                else plotly_encoded(v) for k, v in obj.items()}
+        key = id(obj)
+        if key not in memo:
+            memo[key] = (obj, {k: v if k in _UNENCODED_KEYS else typed_array_spec(v) if isinstance(v, np.ndarray)
+                               else _encoded(v, memo) for k, v in obj.items()})
+        return memo[key][1]
     if isinstance(obj, (list, tuple)):
         # As plotly.py: an array directly inside a list stays an array; dicts inside are encoded.
-        return [plotly_encoded(v) if isinstance(v, (dict, list, tuple)) else v for v in obj]
+        return [_encoded(v, memo) if isinstance(v, (dict, list, tuple)) else v for v in obj]
     return obj
 
 

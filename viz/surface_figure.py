@@ -848,10 +848,11 @@ def series_frames(tr: Trajectory, last: np.ndarray, idx: np.ndarray, loss_all: n
     step_now = tr.steps[cur].astype(np.float64)  # (F, k)
     custom = np.stack([step_now, tr.values[cur, runs], tr.grad_norms[cur, runs]], axis=-1)  # (F, k, 3)
     loss_now = loss_all[cur, runs]
+    now_x, now_y = np.ascontiguousarray(now[..., 0]), np.ascontiguousarray(now[..., 1])
     out = []
     for j in range(n_frames):
         ups: list[dict[str, Any]] = [dict(x=sx[j], y=sy[j]) for sx, sy in seg_arrays]
-        ups.append(dict(x=now[j, :, 0], y=now[j, :, 1], customdata=custom[j]))
+        ups.append(dict(x=now_x[j], y=now_y[j], customdata=custom[j]))
         ups.append(dict(x=step_now[j], y=loss_now[j]))
         out.append(ups)
     return out
@@ -984,7 +985,9 @@ def _marker_trace(members: Sequence[_Prepared], xa: str, ya: str) -> tuple[dict[
         text += [_esc(p.s.label) + (f" · run {r}" if tr.k > 1 else "") for r in runs]
         who += [p.i] * tr.k
     pos, cd = np.concatenate(xy, axis=1), np.concatenate(custom, axis=1)
-    ups = [dict(x=pos[j, :, 0], y=pos[j, :, 1], customdata=cd[j]) for j in range(len(pos))]
+    # Contiguous rows, so the figure's JSON encoder takes them as they are (a strided column it copies).
+    px, py = np.ascontiguousarray(pos[..., 0]), np.ascontiguousarray(pos[..., 1])
+    ups = [dict(x=px[j], y=py[j], customdata=cd[j]) for j in range(len(pos))]
     hover = dict(text=text, hovertemplate=("<b>%{text}</b><br>step %{customdata[0]}<br>x = %{x:.4g}, y = %{y:.4g}<br>"
                                            "f = %{customdata[1]:.4g}<br>|∇f| = %{customdata[2]:.3g}<extra></extra>"))
     trace = dict(type="scatter", mode="markers", xaxis=xa, yaxis=ya, showlegend=False,
@@ -1487,7 +1490,8 @@ def _marker_trace_3d(members: Sequence[_Prepared], grid: SurfaceGrid,
         text += [_esc(p.s.label) + (f" · run {r}" if tr.k > 1 else "") for r in runs]
         who += [p.i] * tr.k
     pos, cd = np.concatenate(xyz, axis=1), np.concatenate(custom, axis=1)
-    ups = [dict(x=pos[j, :, 0], y=pos[j, :, 1], z=pos[j, :, 2], customdata=cd[j]) for j in range(len(pos))]
+    px, py, pz = (np.ascontiguousarray(pos[..., c]) for c in range(3))
+    ups = [dict(x=px[j], y=py[j], z=pz[j], customdata=cd[j]) for j in range(len(pos))]
     trace = dict(type="scatter3d", mode="markers", showlegend=False, text=text,
                  marker=dict(size=9, color=colors, line=dict(width=1.5, color="#1A1A1A")),
                  hovertemplate=("<b>%{text}</b><br>step %{customdata[0]}<br>x = %{x:.4g}, y = %{y:.4g}<br>"
