@@ -93,12 +93,12 @@ def test_nobody_waits_past_max_wait() -> None:
     first = _holder(gate, release, entered)
     entered.wait(5)
     t0 = time.monotonic()
-    with gate.turn() as waited:
+    with gate.turn() as turn:
         assert gate.holders == 2
     elapsed = time.monotonic() - t0
     release.set()
     first.join(10)
-    assert 0.2 <= waited <= elapsed
+    assert 0.2 <= turn.waited <= elapsed
     assert elapsed < 5.0  # bounded: far below the holder's 10 s
     assert gate.overtime == 1
 
@@ -109,9 +109,9 @@ def test_an_exception_passes_the_turn_on() -> None:
     with pytest.raises(RuntimeError), gate.turn():
         raise RuntimeError("boom")
     assert gate.holders == 0
-    with gate.turn() as waited:
+    with gate.turn() as turn:
         assert gate.holders == 1
-    assert waited < 1.0
+    assert turn.waited < 1.0
 
 
 def test_a_slow_holder_lends_its_slot_for_the_lease_only() -> None:
@@ -121,11 +121,11 @@ def test_a_slow_holder_lends_its_slot_for_the_lease_only() -> None:
     release, entered = threading.Event(), threading.Event()
     first = _holder(gate, release, entered)
     entered.wait(5)
-    with gate.turn() as waited:
+    with gate.turn() as turn:
         assert gate.holders == 2
     release.set()
     first.join(10)
-    assert 0.15 <= waited < 5.0
+    assert 0.15 <= turn.waited < 5.0
     assert gate.overtime == 0 and gate.admitted == 2
 
 
@@ -135,3 +135,65 @@ def test_bad_settings_are_refused(slots: int, max_wait: float, lease: float) -> 
     """Reference: the documented domain (slots >= 1, max_wait >= 0 seconds, lease > 0 seconds)."""
     with pytest.raises(ValueError):
         Gate(slots, max_wait, lease)
+
+
+def test_a_deferred_turn_lets_every_waiting_first_turn_go_first() -> None:
+    """Reference: the defer contract, with arrival order forced. A holds the slot while B and C queue for their
+    first turns; A defers (it has sent its figure); B and C then run before the rest of A, in their order."""
+    gate = Gate(1, max_wait=30.0)
+    order: list[str] = []
+    a_in, a_go = threading.Event(), threading.Event()
+
+    def a() -> None:
+        with gate.turn() as turn:
+            order.append("A head")
+            a_in.set()
+            a_go.wait(10)
+            turn.defer()
+            order.append("A tail")
+
+    def later(name: str) -> threading.Thread:
+        def run() -> None:
+            with gate.turn():
+                order.append(name)
+                time.sleep(0.01)
+
+        t = threading.Thread(target=run)
+        n = gate.waiting
+        t.start()
+        _wait_until(lambda: gate.waiting == n + 1)
+        return t
+
+    ta = threading.Thread(target=a)
+    ta.start()
+    a_in.wait(10)
+    tb, tc = later("B"), later("C")
+    a_go.set()
+    for t in (ta, tb, tc):
+        t.join(10)
+    assert order == ["A head", "B", "C", "A tail"]
+    assert gate.holders == 0 and gate.overtime == 0
+
+
+def test_defer_with_nobody_waiting_goes_on_at_once_and_a_deferral_waits_at_most_max_wait() -> None:
+    """Reference: ``max_wait``. Alone, a deferral costs nothing; behind a first turn that never gets a slot (the
+    slot's holder stays), it gives up waiting after ``max_wait`` and runs anyway, counted as overtime."""
+    gate = Gate(1, max_wait=0.3)
+    with gate.turn() as turn:
+        assert turn.defer() < 0.1
+        assert gate.holders == 1
+    assert gate.overtime == 0
+    release, entered = threading.Event(), threading.Event()
+    holder = _holder(gate, release, entered)
+    entered.wait(5)
+    waiter = threading.Thread(target=lambda: gate.turn().__enter__())  # a first turn stuck behind the holder
+    with gate.turn() as turn:  # gets in as overtime after max_wait, beside the holder
+        waiter.start()
+        _wait_until(lambda: len(gate._queue) == 1)
+        t0 = time.monotonic()
+        turn.defer()
+        assert 0.2 <= time.monotonic() - t0 < 2.0
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert gate.overtime >= 2

@@ -8,6 +8,12 @@ whole hall's work. With :class:`Gate` at most ``slots`` scripts run while the
 others wait in the order they came. The total work is the same, but the first
 student gets a figure after one view's time, the median after half the hall's.
 
+What a student waits for is the figure. A page that has sent its figure
+defers the rest of its turn (:meth:`Turn.defer`): the scripts still waiting
+for their first turn go ahead, and the deferred parts run after them, in
+order. Twenty changes at once then cost the median student half the hall's
+figures, not half the hall's whole pages.
+
 A slow view must not hold up the others for long, so a slot is only lent:
 after ``lease`` seconds its holder goes on running but no longer counts, and
 the next script is let in beside it (the crowd then shares the interpreter as
@@ -51,6 +57,8 @@ class Gate:
         self.lease = lease
         self._cond = threading.Condition()
         self._queue: deque[object] = deque()
+        #: Holders that deferred the rest of their turn (:meth:`Turn.defer`), in the order they did.
+        self._later: deque[object] = deque()
         #: Holder -> when it got in (monotonic seconds).
         self._since: dict[object, float] = {}
         #: Admissions that waited their turn, and those that gave up waiting (for benchmarks and tests).
@@ -69,27 +77,24 @@ class Gate:
 
     @property
     def waiting(self) -> int:
-        """Scripts waiting for their turn now."""
-        return len(self._queue)
+        """Scripts waiting for their turn now (first turns and deferred ones)."""
+        return len(self._queue) + len(self._later)
 
-    @contextlib.contextmanager
-    def turn(self) -> Iterator[float]:
-        """Wait for this caller's turn, hold a slot for the ``with`` block, then pass it on.
+    def _enter(self, me: object, later: bool) -> float:
+        """Wait until ``me`` may hold a slot, then hold it; seconds waited.
 
-        Yields
-        ------
-        float
-            Seconds waited.
+        A first turn goes when a slot is free and it heads the queue; a deferred one (``later``) only when,
+        besides, no first turn is waiting.
         """
-        me = object()
         t0 = time.monotonic()
         deadline = t0 + self.max_wait
+        queue = self._later if later else self._queue
         with self._cond:
-            self._queue.append(me)
+            queue.append(me)
             while True:
                 now = time.monotonic()
                 free_in = self._next_free(now)
-                if free_in <= 0.0 and self._queue[0] is me:
+                if free_in <= 0.0 and queue[0] is me and not (later and self._queue):
                     self.admitted += 1
                     break
                 left = deadline - now
@@ -98,13 +103,60 @@ class Gate:
                     break
                 # Woken by a holder leaving or a waiter moving up; else when a lease ends or this wait is over.
                 self._cond.wait(min(left, free_in) if free_in > 0.0 else left)
-            self._queue.remove(me)
+            queue.remove(me)
             self._since[me] = time.monotonic()
             # The next in line may be admissible now (it is at the head of the queue, and a slot may be free).
             self._cond.notify_all()
+        return time.monotonic() - t0
+
+    def _leave(self, me: object) -> None:
+        with self._cond:
+            self._since.pop(me, None)
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[Turn]:
+        """Wait for this caller's turn, hold a slot for the ``with`` block, then pass it on.
+
+        Yields
+        ------
+        Turn
+            Its ``waited`` seconds, and :meth:`Turn.defer` to let the others' first turns go ahead.
+        """
+        me = object()
+        turn = Turn(self, me, self._enter(me, later=False))
         try:
-            yield time.monotonic() - t0
+            yield turn
         finally:
-            with self._cond:
-                del self._since[me]
-                self._cond.notify_all()
+            self._leave(me)
+
+
+class Turn:
+    """One holder's turn in a :class:`Gate`.
+
+    Attributes
+    ----------
+    waited : float
+        Seconds waited before it got in (deferrals included).
+    """
+
+    def __init__(self, gate: Gate, me: object, waited: float) -> None:
+        self._gate = gate
+        self._me = me
+        self.waited = waited
+
+    def defer(self) -> float:
+        """Hand the slot to every script still waiting for its first turn, then take one again after them.
+
+        A page calls it once it has sent its figure: what is left of it (the controls, the tables under the
+        figure) waits until the others have sent theirs, at most ``max_wait`` seconds.
+
+        Returns
+        -------
+        float
+            Seconds waited.
+        """
+        self._gate._leave(self._me)
+        waited = self._gate._enter(self._me, later=True)
+        self.waited += waited
+        return waited

@@ -16,6 +16,7 @@ import streamlit as st
 
 from common.controls import Control, echo
 from common.spec import Spec
+from ui.quiet import UI
 
 
 # -- helpers on numbers ------------------------------------------------------------------------
@@ -76,24 +77,24 @@ def spec_widget(spec: Spec, key: str, value: Any, *, widget: str = "", options: 
         opts = list(options)
         if key not in ss or not all(v in opts for v in ss[key]):
             ss[key] = [v for v in value if v in opts]
-        return tuple(st.multiselect(label, opts, format_func=fmt or str, **kw))
+        return tuple(UI.multiselect(label, opts, format_func=fmt or str, **kw))
     if spec.kind == "bool":
         if key not in ss:
             ss[key] = bool(value)
-        return st.checkbox(label, **kw)
+        return UI.checkbox(label, **kw)
     if options:
         opts = list(options)
         if key not in ss or ss[key] not in opts:
             ss[key] = value if value in opts else opts[0]
         if widget == "radio":
-            return st.radio(label, opts, format_func=fmt or str, horizontal=True, **kw)
+            return UI.radio(label, opts, format_func=fmt or str, horizontal=True, **kw)
         if widget == "select_slider":
-            return st.select_slider(label, opts, format_func=fmt or str, **kw)
-        return st.selectbox(label, opts, format_func=fmt or str, **kw)
+            return UI.select_slider(label, opts, format_func=fmt or str, **kw)
+        return UI.selectbox(label, opts, format_func=fmt or str, **kw)
     if spec.kind == "choice":
         if key not in ss:
             ss[key] = str(value)
-        return st.text_input(label, max_chars=500, **kw)
+        return UI.text_input(label, max_chars=500, **kw)
     lo, hi = spec.low, spec.high
     if spec.log and lo >= 0:
         try:
@@ -106,15 +107,15 @@ def spec_widget(spec: Spec, key: str, value: Any, *, widget: str = "", options: 
         if key not in ss or ss[key] not in opts:
             target = float(value) if isinstance(value, (int, float)) and value > 0 else opts[0]
             ss[key] = min(opts, key=lambda o: abs(math.log(o / target)))
-        return st.select_slider(label, options=opts, format_func=lambda v: f"{v:g}", **kw)
+        return UI.select_slider(label, options=opts, format_func=lambda v: f"{v:g}", **kw)
     if key not in ss:
         ss[key] = _clip(spec, value)
     if widget == "number" or not (math.isfinite(lo) and math.isfinite(hi)) or (spec.ui_high is None and hi - lo > 1e4):
         fin = math.isfinite
         if spec.kind == "int":
-            return st.number_input(label, min_value=int(lo) if fin(lo) else None, max_value=int(hi) if fin(hi) else None,
+            return UI.number_input(label, min_value=int(lo) if fin(lo) else None, max_value=int(hi) if fin(hi) else None,
                                    step=int(spec.step or 1), **kw)
-        return st.number_input(label, min_value=float(lo) if fin(lo) else None,
+        return UI.number_input(label, min_value=float(lo) if fin(lo) else None,
                                max_value=float(hi) if fin(hi) else None, format="%g",
                                step=float(spec.step) if spec.step else None, **kw)
     if spec.ui_low is not None or spec.ui_high is not None:
@@ -122,10 +123,10 @@ def spec_widget(spec: Spec, key: str, value: Any, *, widget: str = "", options: 
         cur = ss[key]
         lo, hi = min(lo, cur), max(hi, cur)
     if spec.kind == "int":
-        return st.slider(label, int(lo), int(hi), step=int(spec.step or 1), **kw)
+        return UI.slider(label, int(lo), int(hi), step=int(spec.step or 1), **kw)
     step = float(spec.step or slider_step(lo, hi))
     decimals = max(0, -math.floor(math.log10(step)))
-    return st.slider(label, float(lo), float(hi), step=step, format=f"%.{decimals}f", **kw)
+    return UI.slider(label, float(lo), float(hi), step=step, format=f"%.{decimals}f", **kw)
 
 
 # -- page state ---------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def draw(controls: Sequence[Control], values: dict[str, Any], prefix: str, secti
         try:
             values[c.key] = c.coerce(got, values)
         except (ValueError, TypeError) as err:
-            st.error(f"{c.spec.label or c.key}: {echo(err, 160)}. The other settings are kept.")
+            UI.error(f"{c.spec.label or c.key}: {echo(err, 160)}. The other settings are kept.")
 
 
 def forget_widgets(prefix: str) -> None:

@@ -27,6 +27,7 @@ from optimizers.config import TRANSFORM_SPECS, OptimizerConfig
 from optimizers.transforms import SCHEDULES
 from ui.codec import OptEntry, canonical
 from ui.controls import spec_widget
+from ui.quiet import UI
 from viz.palette import color_for
 
 CLIP_LABELS = {"off": "off", "norm": "by norm (per run)", "value": "by value (each entry)"}
@@ -139,10 +140,10 @@ def _duplicate(prefix: str, uid: int, limit: int) -> None:
 
 def _transforms(base: str, cfg: OptimizerConfig) -> dict[str, Any]:
     """The transform widgets (schedule, clipping, noise, decoupled decay), from their specs."""
-    st.caption("Transforms (wrap any optimizer)")
+    UI.caption("Transforms (wrap any optimizer)")
     if st.session_state.get(f"{base}.sched") not in SCHEDULES:
         st.session_state[f"{base}.sched"] = cfg.schedule if cfg.schedule in SCHEDULES else "constant"
-    sched = st.selectbox("learning-rate schedule", list(SCHEDULES), key=f"{base}.sched",
+    sched = UI.selectbox("learning-rate schedule", list(SCHEDULES), key=f"{base}.sched",
                          format_func=lambda k: SCHEDULES[k].title)
     sgiven = dict(cfg.schedule_params) if sched == cfg.schedule else {}
     sparams = {s.name: spec_widget(s, f"{base}.sched.{sched}.{s.name}", sgiven.get(s.name, s.default))
@@ -166,16 +167,16 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     reg = optimizers.REGISTRY
     cfg = entry.config
     # Horizontal containers rather than columns: one layout block each instead of three, in every session.
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row = UI.container(horizontal=True, vertical_alignment="center", gap="small")
     row.markdown(f"<span style='color:{color};font-size:1.6em'>●</span>", unsafe_allow_html=True, width="content")
     with row:
         if st.session_state.get(f"{base}.name") not in reg:
             st.session_state[f"{base}.name"] = cfg.name if cfg.name in reg else next(iter(reg))
         current = st.session_state[f"{base}.name"]
-        name = st.selectbox(f"optimizer {uid}", grouped_names(), key=f"{base}.name", format_func=lambda k: reg[k].title,
+        name = UI.selectbox(f"optimizer {uid}", grouped_names(), key=f"{base}.name", format_func=lambda k: reg[k].title,
                             label_visibility="collapsed", help=reg[current].summary or None)
     if cfg.label:
-        st.caption(cfg.label)
+        UI.caption(cfg.label)
     specs = reg[name].specs
     given = dict(cfg.hparams) if name == cfg.name else {}
     hp_key = f"{base}.{name}"
@@ -185,7 +186,7 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
     for c in extras:
         extra_values[c.key] = spec_widget(c.spec, f"{base}.x.{c.key}", extra_values.get(c.key, c.default_for({})),
                                           widget=c.widget, options=c.options({}), fmt=c.fmt)
-    more = st.expander("settings, schedule, clipping…", expanded=False, key=f"{base}.more", on_change="rerun")
+    more = UI.expander("settings, schedule, clipping…", expanded=False, key=f"{base}.more", on_change="rerun")
     with more:
         if more.open:
             for spec in specs:
@@ -203,7 +204,7 @@ def _one_optimizer(prefix: str, uid: int, entry: OptEntry, color: str, n: int, l
             hparams.update((s.name, given.get(s.name, s.default)) for s in specs if s.name != "lr")
             tf = {"schedule": cfg.schedule, "schedule_params": dict(cfg.schedule_params),
                   **{attr: getattr(cfg, attr) for attr in TRANSFORM_SPECS}}
-    buttons = st.container(horizontal=True, gap="small")
+    buttons = UI.container(horizontal=True, gap="small")
     buttons.button("duplicate", icon=":material/content_copy:", key=f"{base}.dup", type="tertiary",
                    help="Add a copy with the current settings (e.g. to compare two learning rates)",
                    on_click=_duplicate, args=(prefix, uid, limit), disabled=n >= limit)
@@ -244,18 +245,18 @@ def optimizer_panel(prefix: str, defaults: Sequence[OptEntry], *, limit: int,
     store["entries"] = store["entries"][:limit]
     out: list[OptEntry] = []
     for item in list(store["entries"]):
-        with st.container(border=True):
+        with UI.container(border=True):
             entry = _one_optimizer(prefix, item["uid"], item["entry"], color_for(len(out)), len(store["entries"]),
                                    limit, extras, layouts)
             try:
                 entry.config.build()
             except ValueError as err:
-                st.error(f"Not run: {err}")
+                UI.error(f"Not run: {err}")
                 continue
             item["entry"] = entry
             out.append(entry)
     full = len(store["entries"]) >= limit
-    add_row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    add_row = UI.container(horizontal=True, vertical_alignment="bottom", gap="small")
     add_row.selectbox("add an optimizer", grouped_names(), key=f"{prefix}.add_pick", format_func=option_label,
                       disabled=full)
     add_row.button("Add", icon=":material/add:", key=f"{prefix}.add", on_click=_add_selected, args=(prefix, limit),

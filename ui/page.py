@@ -7,7 +7,8 @@ becomes one plain sentence, anything else one short sentence plus a log entry;
 both come with a button that resets this page only, and neither shows a
 traceback or touches the other pages' settings. Page scripts take turns
 (:data:`GATE`), so a crowd's figures arrive one after another instead of all
-at the end.
+at the end; a page that calls :func:`figure_shown` once its figure is sent
+lets the sessions still waiting for theirs go before the rest of it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import base64
 import gc
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +51,18 @@ SWITCH_INTERVAL = 0.0005
 sys.setswitchinterval(SWITCH_INTERVAL)
 
 
+_TURN = threading.local()
+
+
+def figure_shown() -> None:
+    """The page has sent its figure: the rest of its turn waits until the sessions still waiting for their
+    first turn have run (:meth:`ui.admission.Turn.defer`). Once per run; outside :func:`run_page`, nothing."""
+    turn = getattr(_TURN, "turn", None)
+    if turn is not None:
+        _TURN.turn = None
+        turn.defer()
+
+
 def run_page(prefix: str, body: Callable[[], None]) -> None:
     """Run ``body`` inside the page's error boundary.
 
@@ -60,8 +74,12 @@ def run_page(prefix: str, body: Callable[[], None]) -> None:
         Draws the whole page.
     """
     try:
-        with GATE.turn():
-            body()
+        with GATE.turn() as turn:
+            _TURN.turn = turn
+            try:
+                body()
+            finally:
+                _TURN.turn = None
         _freeze_once()
     except Exception as err:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
         if isinstance(err, ValueError):

@@ -7,6 +7,7 @@ The values mirror the URL both ways, so a copied link reproduces the view.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -26,11 +27,15 @@ from ui import controls as ctl
 from ui.basins import basin_section
 from ui.common import PrecomputedFigure, landscape_cached, reference_cached, ring_starts, run_cached, summary_rows
 from ui.optimizer_panel import optimizer_panel, set_optimizers
+from ui.page import figure_shown
 from ui.player import frame_player
+from ui.quiet import UI, quiet
 from ui.surfaces_model import CONTROLS, MODEL, START_MARGIN, demo_optimizers
 from ui.tuning import tuning_section
 from ui.xray import xray_section
 from viz import palette
+
+log = logging.getLogger("descent_lab.ui")
 
 P = "surf"  # session-state prefix of this page
 OPT = f"{P}.opt"
@@ -82,7 +87,7 @@ def _surface_params(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
         return ()
     given = dict(values.get("params", ()))
     got: dict[str, Any] = {}
-    with st.expander("surface parameters", expanded=any(s.kind == "choice" and not s.choices for s in cls.specs)):
+    with UI.expander("surface parameters", expanded=any(s.kind == "choice" and not s.choices for s in cls.specs)):
         for spec in cls.specs:
             got[spec.name] = ctl.spec_widget(spec, f"{P}.w.surface.{cls.name}.{spec.name}",
                                              given.get(spec.name, spec.default), options=spec.choices)
@@ -92,8 +97,8 @@ def _surface_params(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 def _sidebar(values: dict[str, Any]) -> tuple[Landscape, list[str]]:
     """Draw every control into ``values``; return the surface to show and problems to report."""
     problems: list[str] = []
-    with st.sidebar:
-        st.header("Surface")
+    with UI.sidebar:
+        UI.header("Surface")
         before = values["surface"]
         ctl.draw(CONTROLS, values, P, "surface")
         if values["surface"] != before:
@@ -107,18 +112,18 @@ def _sidebar(values: dict[str, Any]) -> tuple[Landscape, list[str]]:
         try:
             surface = landscape_cached(values["surface"], values["params"])
         except ValueError as err:
-            st.error(f"This surface does not build: {echo(err, 160)}")
+            UI.error(f"This surface does not build: {echo(err, 160)}")
             problems.append("The surface settings are invalid (see the sidebar); showing its defaults.")
             values["params"] = ()
             surface = landscape_cached(values["surface"], ())
 
-        st.header("Optimizers")
+        UI.header("Optimizers")
         values["optimizers"] = tuple(optimizer_panel(OPT, values["optimizers"], limit=MODEL.max_optimizers,
                                                      layouts=False))
 
-        st.header("Run")
-        st.markdown("**Start point** — type it, pick a preset, or click the map")
-        cx, cy = st.columns(2)
+        UI.header("Run")
+        UI.markdown("**Start point** — type it, pick a preset, or click the map")
+        cx, cy = UI.columns(2)
         x_ctl, y_ctl = (c for c in CONTROLS if c.key in ("x", "y"))
         with cx:
             ctl.draw([x_ctl], values, P)
@@ -126,14 +131,14 @@ def _sidebar(values: dict[str, Any]) -> tuple[Landscape, list[str]]:
             ctl.draw([y_ctl], values, P)
         if surface.presets:
             presets = surface.presets
-            st.selectbox(
+            UI.selectbox(
                 "preset start points", list(presets), index=None, key=f"{P}.preset",
                 placeholder="jump to a preset start…", label_visibility="collapsed",
                 format_func=lambda k: f"{k}  ({presets[k][0]:g}, {presets[k][1]:g})",
                 on_change=_on_preset, args=(presets,),
             )
         ctl.draw(CONTROLS, values, P, "run")
-        st.header("View")
+        UI.header("View")
         ctl.draw(CONTROLS, values, P, "view")
 
     (x0, x1), (y0, y1) = surface.bounds
@@ -338,56 +343,49 @@ def _share_link(query: str) -> None:
 
 # -- the page -----------------------------------------------------------------------------------
 def main() -> None:
-    """Draw the page.
+    """Draw the page: the figure first, from the controls read quietly, then the controls themselves.
+
+    The controls are read without drawing them (:mod:`ui.quiet`), the figure is computed and sent, the rest of
+    the page's turn waits behind the other sessions' figures (:func:`ui.page.figure_shown`), and then the
+    controls are drawn, by the same code, from the values read. Should they come out differently (they never
+    have), the page runs again at once from what the controls hold.
 
     Server-side timings of this run (seconds) are kept in ``st.session_state["surf.timing"]`` for the
-    benchmarks: ``runs`` (optimizer runs, cached per optimizer), ``figure`` (cached per view),
-    ``chart`` (serialising the figure for the browser) and ``total``.
+    benchmarks and tests: ``read`` (the controls, read), ``runs`` (optimizer runs, cached per optimizer),
+    ``figure`` (cached per view), ``chart`` (serialising the figure for the browser), ``controls`` (drawn),
+    ``total``; and ``redrawn`` when the drawn controls differed from those read.
     """
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     st.session_state[TIMING] = timing
     values, notices = ctl.initial_values(P, MODEL)
-    surface, problems = _sidebar(values)
+    with quiet():
+        surface, problems = _sidebar(values)
     values, _ = MODEL.fix(values)
-    ctl.store(P, values)
-    ctl.sync_url(MODEL.encode(values))
-    timing["sidebar"] = time.perf_counter() - t_start
-
-    st.subheader("Optimizers on loss surfaces", anchor=False)
-    st.caption("Press ▶ to watch every optimizer move from the same start; the loss curves move in step. "
-               "Click the map to start elsewhere.")
-    ctl.notice_box(notices)
-    for p in problems:
-        st.warning(p)
-    if not values["optimizers"]:
-        st.info("Add an optimizer in the sidebar to start.")
+    timing["read"] = time.perf_counter() - t_start
+    view = None
+    try:
+        view = _figure_part(values, surface, problems, notices, timing)
+    finally:
+        figure_shown()
+        t0 = time.perf_counter()
+        drawn = dict(values)
+        _sidebar(drawn)
+        drawn, _ = MODEL.fix(drawn)
+        ctl.store(P, drawn)
+        ctl.sync_url(MODEL.encode(drawn))
+        timing["controls"] = time.perf_counter() - t0
+    if drawn != values:
+        timing["redrawn"] = 1.0
+        log.warning("the controls drawn differ from those read before the figure: %s",
+                    sorted(k for k in drawn if drawn[k] != values.get(k)))
+        if not st.session_state.pop(f"{P}.redrawn", False):
+            st.session_state[f"{P}.redrawn"] = True
+            st.rerun()
+    st.session_state.pop(f"{P}.redrawn", None)
+    if view is None:
         return
-
-    plan = budget.surface_plan(len(values["optimizers"]), values["starts"], values["steps"])
-    for note in plan.reductions:
-        st.info(note, icon=":material/speed:")
-    t0 = time.perf_counter()
-    series, warnings = _series(values, surface, plan.values["record_every"])
-    timing["runs"] = time.perf_counter() - t0
-    for w in warnings:
-        st.warning(w, icon=":material/warning:")
-    if not series:
-        return
-    key = MODEL.query_string(values)
-    t0 = time.perf_counter()
-    look = (values["layout"], values["scale"], values["fps"], plan.values["max_frames"])
-    fig = _figure(key=repr((key, *look)), _surface=surface, _series=series, _layout=look[0], _scale=look[1],
-                  _fps=look[2], _max_frames=look[3])
-    timing["figure"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if values["layout"] == "3d":
-        st.plotly_chart(fig, theme=None, key=f"{MAP_KEY}.3d", width="stretch")
-    else:
-        st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
-                        width="stretch")
-    frame_player(key=f"{P}.player")
-    timing["chart"] = time.perf_counter() - t0
+    key, series, fig = view
 
     st.subheader("Summary")
     # A static table: much lighter in the browser than the interactive data grid.
@@ -404,3 +402,43 @@ def main() -> None:
             _share_link(key)
             _export_buttons(key, values, surface, series, fig)
     timing["total"] = time.perf_counter() - t_start
+
+
+def _figure_part(values: dict[str, Any], surface: Landscape, problems: list[str], notices: list[str],
+                 timing: dict[str, float]) -> tuple[str, list[Any], PrecomputedFigure] | None:
+    """Everything down to the figure and its player; ``(view key, series, figure)``, or None with nothing to show."""
+    st.subheader("Optimizers on loss surfaces", anchor=False)
+    st.caption("Press ▶ to watch every optimizer move from the same start; the loss curves move in step. "
+               "Click the map to start elsewhere.")
+    ctl.notice_box(notices)
+    for p in problems:
+        st.warning(p)
+    if not values["optimizers"]:
+        st.info("Add an optimizer in the sidebar to start.")
+        return None
+
+    plan = budget.surface_plan(len(values["optimizers"]), values["starts"], values["steps"])
+    for note in plan.reductions:
+        st.info(note, icon=":material/speed:")
+    t0 = time.perf_counter()
+    series, warnings = _series(values, surface, plan.values["record_every"])
+    timing["runs"] = time.perf_counter() - t0
+    for w in warnings:
+        st.warning(w, icon=":material/warning:")
+    if not series:
+        return None
+    key = MODEL.query_string(values)
+    t0 = time.perf_counter()
+    look = (values["layout"], values["scale"], values["fps"], plan.values["max_frames"])
+    fig = _figure(key=repr((key, *look)), _surface=surface, _series=series, _layout=look[0], _scale=look[1],
+                  _fps=look[2], _max_frames=look[3])
+    timing["figure"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if values["layout"] == "3d":
+        st.plotly_chart(fig, theme=None, key=f"{MAP_KEY}.3d", width="stretch")
+    else:
+        st.plotly_chart(fig, theme=None, key=MAP_KEY, on_select=_on_map_select, selection_mode="points",
+                        width="stretch")
+    frame_player(key=f"{P}.player")
+    timing["chart"] = time.perf_counter() - t0
+    return key, series, fig
