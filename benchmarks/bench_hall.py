@@ -14,7 +14,10 @@ Measured, against the issue's goals:
 - a crowd: N = 100 sessions opening the same link, their starts spread over
   10 s; every one gets its figure within 20 s, with no errors;
 - changes: 20 open sessions each change one control at once (a distinct
-  value each); the median time to the new figure is ≤ 1 s.
+  value each); the median time to the new figure is ≤ 1 s. The surfaces
+  page sends its figure before its controls and tables, and those wait
+  behind the other sessions' figures (``ui.admission.Turn.defer``), so the
+  time to the whole page is reported beside it (info).
 
 A change is sent as a browser sends a moved slider: a rerun of the same
 session carrying the control's widget with its new value (:data:`CONTROL`, the
@@ -199,6 +202,8 @@ def run(quick: bool = False, link: str = LINK, page: str = PAGE) -> dict[str, An
          "seconds": info["change_figure_p90_seconds"]},
         {"name": f"{n_changes} changes ({info['change_mode']}): time to figure, slowest",
          "seconds": info["change_figure_max_seconds"]},
+        {"name": f"{n_changes} changes ({info['change_mode']}): time to the whole page (controls and tables, "
+                 "sent after every figure), median", "seconds": info["change_finish"]["median"]},
     ]
     goals = [
         Goal("cached view: server script time (median of 5 sessions)", info["cached_server_seconds"], 0.1, "<=", " s"),
