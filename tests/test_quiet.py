@@ -84,10 +84,17 @@ def _app(query: dict | None = None) -> AppTest:
     return at.run()
 
 
+def _redraws(at: AppTest) -> int:
+    try:
+        return int(at.session_state["surf.redraws"])
+    except KeyError:
+        return 0
+
+
 def _check(at: AppTest, what: str) -> None:
     assert not at.exception, (what, [e.message for e in at.exception])
-    timing = at.session_state["surf.timing"]
-    assert "redrawn" not in timing, f"{what}: the controls drawn differ from those read before the figure"
+    # The count survives the page's own rerun after a difference (the run's timings do not).
+    assert _redraws(at) == 0, f"{what}: the controls drawn differ from those read before the figure"
     assert len(at.get("plotly_chart")) == 1, what
 
 
@@ -121,3 +128,67 @@ def test_surfaces_controls_read_before_the_figure_equal_those_drawn_after_it() -
     _check(garbage, "garbage link")
     fig = json.loads(garbage.get("plotly_chart")[0].proto.spec)
     assert fig["frames"], "the figure of a garbage link still plays"
+
+
+def test_a_slider_widened_by_a_link_keeps_the_value_moved_back_into_its_usual_range() -> None:
+    """Reference: the value the user set. A link's β₂ = 0.5 lies below the slider's usual range (0.9-0.9999), so the
+    slider widens to take it; moved back to 0.95, it must show and run 0.95. Streamlit names a slider by its range,
+    so a range that narrowed again made a new widget: it dropped the value (to 0.9) and the controls read before
+    the figure (0.95) differed from those drawn."""
+    at = _app({"surface": "himmelblau", "steps": "80", "o0": "adam", "o0.beta2": "0.5"})
+    uid = at.session_state["surf.opt.store"]["entries"][0]["uid"]
+    at.session_state[f"surf.opt.{uid}.more"] = True
+    at.run()
+    _check(at, "settings open")
+    slider = at.slider(key=f"surf.opt.{uid}.adam.beta2")
+    assert slider.min <= 0.5 and slider.value == 0.5
+    slider.set_value(0.95).run()
+    _check(at, "moved back into the usual range")
+    assert at.slider(key=f"surf.opt.{uid}.adam.beta2").value == 0.95
+    assert dict(at.session_state["surf.values"]["optimizers"][0].config.hparams)["beta2"] == 0.95
+
+
+def test_a_run_cut_short_by_a_newer_one_does_not_wait_to_draw_its_controls(monkeypatch) -> None:
+    """Reference: Streamlit's own rerun signal, raised where a newer run interrupts the figure. The interrupted run
+    must end at once (no deferred turn behind other sessions, no second drawing of the controls) and the newer run
+    must draw the page; an ordinary error under the figure still keeps the controls on screen."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+
+    import ui.surfaces_page as page
+    from ui import quiet as q
+
+    calls: list[str] = []
+    real_sidebar, real_figure, real_shown = page._sidebar, page._figure_part, page.figure_shown
+    fail: list[BaseException] = []
+
+    def sidebar(values):
+        calls.append("read" if getattr(q._STATE, "quiet", False) else "drawn")
+        return real_sidebar(values)
+
+    def figure(*args, **kwargs):
+        if fail:
+            calls.append("figure cut short")
+            raise fail.pop()
+        return real_figure(*args, **kwargs)
+
+    def shown():
+        calls.append("deferred")
+        real_shown()
+
+    monkeypatch.setattr(page, "_sidebar", sidebar)
+    monkeypatch.setattr(page, "_figure_part", figure)
+    monkeypatch.setattr(page, "figure_shown", shown)
+    at = _app({"surface": "himmelblau", "steps": "80"})
+    assert calls == ["read", "deferred", "drawn"]
+    calls.clear()
+    fail.append(RerunException(RerunData()))
+    at.slider(key="surf.w.steps").set_value(90).run()
+    assert calls == ["read", "figure cut short", "read", "deferred", "drawn"]
+    _check(at, "after the newer run")
+    calls.clear()
+    fail.append(RuntimeError("a bug under the figure"))
+    at.slider(key="surf.w.steps").set_value(95).run()
+    assert calls == ["read", "figure cut short", "deferred", "drawn"]
+    assert not at.exception and at.error, "the error boundary shows one short sentence"
+    assert at.sidebar.get("selectbox"), "the controls stay on screen"

@@ -17,8 +17,9 @@ figures, not half the hall's whole pages.
 A slow view must not hold up the others for long, so a slot is only lent:
 after ``lease`` seconds its holder goes on running but no longer counts, and
 the next script is let in beside it (the crowd then shares the interpreter as
-it would without the gate). And nobody waits more than ``max_wait`` seconds in
-all: after that a script runs anyway.
+it would without the gate). And no script waits more than ``max_wait`` seconds
+for its turn, nor a deferred remainder for its own: after that it runs anyway
+(at most twice ``max_wait`` in all for a page that defers).
 
 Nothing here imports streamlit: the gate is plain threading, tested on its own.
 """
@@ -40,7 +41,7 @@ class Gate:
     slots : int
         Holders at once (at least 1).
     max_wait : float
-        Seconds a waiter waits at most; then it runs anyway.
+        Seconds a waiter waits at most, for a first turn or a deferred one; then it runs anyway.
     lease : float
         Seconds a holder keeps its slot; after that it runs on without one (``inf``: until it leaves).
     """

@@ -119,9 +119,16 @@ def spec_widget(spec: Spec, key: str, value: Any, *, widget: str = "", options: 
                                max_value=float(hi) if fin(hi) else None, format="%g",
                                step=float(spec.step) if spec.step else None, **kw)
     if spec.ui_low is not None or spec.ui_high is not None:
+        # The usual range, widened to take a value from a link beyond it; kept (only ever widened) while the widget
+        # lives. Streamlit names a slider by its range: narrowed again when the user moves back inside it, the
+        # slider would be a new widget and drop the value just chosen.
         lo, hi = spec.slider_range
         cur = ss[key]
+        kept = ss.get(f"{key}.range")
+        if kept is not None:
+            lo, hi = min(lo, kept[0]), max(hi, kept[1])
         lo, hi = min(lo, cur), max(hi, cur)
+        ss[f"{key}.range"] = (lo, hi)
     if spec.kind == "int":
         return UI.slider(label, int(lo), int(hi), step=int(spec.step or 1), **kw)
     step = float(spec.step or slider_step(lo, hi))

@@ -36,7 +36,7 @@ FAVICON = "data:image/png;base64," + base64.b64encode(
 
 #: Page scripts that run at once in this server process, the others waiting their turn in arrival order; a slot
 #: is lent for LEASE seconds at most (a heavy view then runs on beside the next ones), and nobody waits more than
-#: MAX_WAIT in all: see :mod:`ui.admission`. One slot: every other running script slows the one in front, and the
+#: MAX_WAIT for a turn (twice that in all for a page that defers its controls): see :mod:`ui.admission`. One slot: every other running script slows the one in front, and the
 #: server's event loop, which sends the figures, competes with each of them for the interpreter.
 SLOTS = 1
 LEASE = 0.5

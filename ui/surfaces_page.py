@@ -41,6 +41,8 @@ P = "surf"  # session-state prefix of this page
 OPT = f"{P}.opt"
 MAP_KEY = f"{P}.map"
 TIMING = f"{P}.timing"
+#: How many runs of this session drew controls that differed from those read before the figure (tests: never).
+REDRAWS = f"{P}.redraws"
 
 
 # -- callbacks (run before the rerun, so they may set widget values) -----------------------
@@ -353,36 +355,38 @@ def main() -> None:
     Server-side timings of this run (seconds) are kept in ``st.session_state["surf.timing"]`` for the
     benchmarks and tests: ``read`` (the controls, read), ``runs`` (optimizer runs, cached per optimizer),
     ``figure`` (cached per view), ``chart`` (serialising the figure for the browser), ``controls`` (drawn),
-    ``total``; and ``redrawn`` when the drawn controls differed from those read.
+    ``total``; and ``redrawn`` when the drawn controls differed from those read (also counted for the session
+    in ``st.session_state["surf.redraws"]``, which the rerun keeps).
     """
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     st.session_state[TIMING] = timing
     values, notices = ctl.initial_values(P, MODEL)
-    with quiet():
-        surface, problems = _sidebar(values)
+    start = dict(values)
+    try:
+        with quiet():
+            surface, problems = _sidebar(values)
+    except Exception:
+        _sidebar(start)  # drawn, as before: the controls up to the one that fails stay on screen
+        raise
     values, _ = MODEL.fix(values)
     timing["read"] = time.perf_counter() - t_start
-    view = None
     try:
         view = _figure_part(values, surface, problems, notices, timing)
-    finally:
-        figure_shown()
-        t0 = time.perf_counter()
-        drawn = dict(values)
-        _sidebar(drawn)
-        drawn, _ = MODEL.fix(drawn)
-        ctl.store(P, drawn)
-        ctl.sync_url(MODEL.encode(drawn))
-        timing["controls"] = time.perf_counter() - t0
+    except Exception:
+        _controls(values, timing)  # an error under the figure keeps the controls
+        raise
+    # Not on Streamlit's rerun and stop signals (BaseExceptions): a newer run is waiting, this one ends now.
+    drawn = _controls(values, timing)
     if drawn != values:
         timing["redrawn"] = 1.0
+        st.session_state[REDRAWS] = st.session_state.get(REDRAWS, 0) + 1
         log.warning("the controls drawn differ from those read before the figure: %s",
                     sorted(k for k in drawn if drawn[k] != values.get(k)))
-        if not st.session_state.pop(f"{P}.redrawn", False):
-            st.session_state[f"{P}.redrawn"] = True
+        if not st.session_state.pop(f"{P}.rerun_once", False):
+            st.session_state[f"{P}.rerun_once"] = True
             st.rerun()
-    st.session_state.pop(f"{P}.redrawn", None)
+    st.session_state.pop(f"{P}.rerun_once", None)
     if view is None:
         return
     key, series, fig = view
@@ -402,6 +406,20 @@ def main() -> None:
             _share_link(key)
             _export_buttons(key, values, surface, series, fig)
     timing["total"] = time.perf_counter() - t_start
+
+
+def _controls(values: dict[str, Any], timing: dict[str, float]) -> dict[str, Any]:
+    """After the figure: wait behind the other sessions' figures, then draw the controls from ``values``, keep
+    what they hold and show it in the address bar; returns what they hold (equal to ``values``)."""
+    figure_shown()
+    t0 = time.perf_counter()
+    drawn = dict(values)
+    _sidebar(drawn)
+    drawn, _ = MODEL.fix(drawn)
+    ctl.store(P, drawn)
+    ctl.sync_url(MODEL.encode(drawn))
+    timing["controls"] = time.perf_counter() - t0
+    return drawn
 
 
 def _figure_part(values: dict[str, Any], surface: Landscape, problems: list[str], notices: list[str],
