@@ -172,12 +172,15 @@ class Landscape:
         return min(values) if values else float("nan")
 
 
+def _q_source(cls: type[Landscape]) -> str:
+    """Source of the tuple ``q`` a compiled loop passes to the formulas: ``(sp[0], sp[1], …, )``."""
+    return "(" + "".join(f"sp[{j}], " for j in range(len(cls().kernel_params()))) + ")"
+
+
 def _surface_loop(cls: type[Landscape]) -> str:
     """Source of the compiled loop around ``cls.formula``: ``loop(P, sp, f, G)`` as :attr:`Landscape.kernel` documents."""
-    n = len(cls().kernel_params())
-    q = "(" + "".join(f"sp[{j}], " for j in range(n)) + ")"
     return ("def loop(P, sp, f, G):\n"
-            f"    q = {q}\n"
+            f"    q = {_q_source(cls)}\n"
             "    for i in range(f.shape[0]):\n"
             "        fi, gx, gy = formula(P[0, i], P[1, i], q)\n"
             "        f[i] = fi\n"
@@ -187,10 +190,8 @@ def _surface_loop(cls: type[Landscape]) -> str:
 
 def _hessian_loop(cls: type[Landscape]) -> str:
     """Source of the compiled loop around ``cls.hessian_formula``: ``loop(P, sp, H)``, the diagonal only."""
-    n = len(cls().kernel_params())
-    q = "(" + "".join(f"sp[{j}], " for j in range(n)) + ")"
     return ("def loop(P, sp, H):\n"
-            f"    q = {q}\n"
+            f"    q = {_q_source(cls)}\n"
             "    for i in range(P.shape[1]):\n"
             "        hxx, hxy, hyy = formula(P[0, i], P[1, i], q)\n"
             "        H[0, i] = hxx\n"
